@@ -1,0 +1,1 @@
+"""Protocol connectors (OPC UA ingest and command writer)."""

@@ -1,0 +1,1 @@
+"""Stream processors (Faust agents). Each module registers its agents on an app."""

@@ -1,0 +1,63 @@
+"""Telemetry -> asset state and tumbling-window aggregates.
+
+One agent (concurrency 1, see faust-streaming #606) decodes each message once
+and updates both tables. It reads nothing but the event: no wall clock, so a
+rebuild from the log produces the same tables.
+"""
+
+from __future__ import annotations
+
+import faust
+
+from agents.dead_letters import DeadLetterSink
+from factory_app import events, metrics
+from factory_app.settings import Settings
+from tables import windows
+from tables.asset_state import apply_event
+from tables.definitions import StateTables
+
+PROCESSOR = "telemetry-state"
+_ACCEPT = (events.Telemetry, events.StateTransition)
+
+
+def apply_to_tables(tables: StateTables, event: events.Telemetry | events.StateTransition,
+                    window_size: float, retention: int, processor: str = PROCESSOR) -> None:
+    """Fold one decoded event into the tables (the agent's whole effect on state)."""
+    tables.asset_state[event.asset_id] = apply_event(tables.asset_state[event.asset_id], event)
+    if not isinstance(event, events.Telemetry):
+        return
+    value = windows.numeric(event.value)
+    if value is None:
+        return
+    start = windows.window_start(event.event_time, window_size)
+    ikey = windows.index_key(event.asset_id, event.tag)
+    index, evicted, accepted = windows.retain(tables.tag_windows[ikey] or [], start, retention)
+    if not accepted:
+        metrics.LATE_SAMPLES.labels(processor).inc()
+        return
+    for old in evicted:
+        del tables.tag_windows[windows.window_key(event.asset_id, event.tag, old)]
+    tables.tag_windows[ikey] = index
+    wkey = windows.window_key(event.asset_id, event.tag, start)
+    tables.tag_windows[wkey] = windows.add_sample(tables.tag_windows[wkey], value, start, window_size)
+
+
+def register(app: faust.App, settings: Settings, tables: StateTables,
+             telemetry: faust.TopicT, dead_letter: faust.TopicT, name: str = PROCESSOR) -> faust.types.AgentT:
+    """Declare the telemetry-state agent on ``app``."""
+    sink = DeadLetterSink(dead_letter, name)
+    processed = {cls: metrics.EVENTS_PROCESSED.labels(name, cls.__name__) for cls in _ACCEPT}
+
+    async def telemetry_state(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            message = event.message
+            try:
+                decoded = events.decode(event.value, expect=_ACCEPT)
+                events.check_key(message.key, decoded)
+            except events.DecodeFailure as failure:
+                await sink.send(failure, message)
+                continue
+            apply_to_tables(tables, decoded, settings.window_seconds, settings.window_retention, name)
+            processed[type(decoded)].inc()
+
+    return app.agent(telemetry, name=name, concurrency=1)(telemetry_state)

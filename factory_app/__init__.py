@@ -1,0 +1,3 @@
+"""Event-sourced plant control on Faust and Kafka."""
+
+__version__ = "0.1.0"

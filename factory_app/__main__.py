@@ -1,0 +1,3 @@
+from factory_app.cli import main
+
+main()

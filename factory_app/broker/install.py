@@ -1,0 +1,56 @@
+"""Resolve the broker's jars: from KAFKA_HOME, or fetched with Maven into the project folder."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+POM = Path(__file__).resolve().parents[2] / "broker" / "pom.xml"
+
+
+class BrokerInstallError(RuntimeError):
+    """The broker's jars could not be found or fetched."""
+
+
+def libs_dir(home: Path, version: str) -> Path:
+    """Directory holding the jars of ``version`` (``KAFKA_HOME/libs`` when that is set)."""
+    kafka_home = os.environ.get("KAFKA_HOME")
+    if kafka_home:
+        return Path(kafka_home) / "libs"
+    return home / f"kafka-{version}" / "libs"
+
+
+def ensure_jars(home: Path, version: str) -> Path:
+    """Return the jar directory for ``version``, fetching it with Maven if it is missing.
+
+    The download lands in a temporary folder and is renamed into place only when
+    Maven succeeded, so an interrupted fetch never leaves a half-filled libs dir.
+    """
+    libs = libs_dir(home, version)
+    if any(libs.glob("kafka_2.13-*.jar")) or any(libs.glob("kafka-server-*.jar")):
+        return libs
+    if os.environ.get("KAFKA_HOME"):
+        raise BrokerInstallError(f"KAFKA_HOME is set but {libs} holds no Kafka jars")
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise BrokerInstallError("Maven (mvn) is needed to fetch the Kafka jars; install it or set KAFKA_HOME")
+    staging = libs.with_name("libs.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    log.info("fetching Apache Kafka %s jars from Maven Central into %s", version, libs)
+    cmd = [
+        mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
+        f"-Dkafka.version={version}", f"-DoutputDirectory={staging.resolve()}",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BrokerInstallError(
+            f"mvn failed for Kafka {version} (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+        )
+    staging.rename(libs)
+    return libs

@@ -1,0 +1,237 @@
+"""One KRaft node (broker + controller) run as a child ``java`` process on loopback."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from factory_app.broker.install import ensure_jars
+
+log = logging.getLogger(__name__)
+
+LOG4J2_CONFIG = """\
+status = warn
+appender.file.type = File
+appender.file.name = FILE
+appender.file.fileName = {log_file}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = FILE
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.state.name = state.change.logger
+logger.state.level = WARN
+"""
+
+
+class BrokerError(RuntimeError):
+    """The local broker could not be started, reached or stopped."""
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Where a node keeps its files and which loopback ports it listens on."""
+
+    root: Path
+    version: str
+    port: int
+    controller_port: int
+    node_id: int = 1
+    heap: str = "768m"
+    # Log cleaner knobs; tests shrink them so compaction really runs.
+    extra: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "broker.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "logs" / "server.log"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_properties(cfg: NodeConfig) -> str:
+    """The node's server.properties: single-node KRaft, everything on 127.0.0.1."""
+    props = {
+        "process.roles": "broker,controller",
+        "node.id": str(cfg.node_id),
+        "controller.quorum.voters": f"{cfg.node_id}@127.0.0.1:{cfg.controller_port}",
+        "listeners": f"PLAINTEXT://127.0.0.1:{cfg.port},CONTROLLER://127.0.0.1:{cfg.controller_port}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{cfg.port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": str(cfg.data_dir.resolve()),
+        "num.partitions": "8",
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "8",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        # The project creates its topics with explicit configs; never by accident.
+        "auto.create.topics.enable": "false",
+    }
+    props.update(dict(cfg.extra))
+    return "".join(f"{k}={v}\n" for k, v in props.items())
+
+
+def _cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+class LocalBroker:
+    """Start, stop and inspect one KRaft node whose files live under ``cfg.root``."""
+
+    def __init__(self, cfg: NodeConfig):
+        self.cfg = cfg
+        self._proc: subprocess.Popen | None = None
+
+    # -- files -------------------------------------------------------------
+    def _write_configs(self) -> Path:
+        self.cfg.root.mkdir(parents=True, exist_ok=True)
+        self.cfg.log_file.parent.mkdir(parents=True, exist_ok=True)
+        props = self.cfg.root / "server.properties"
+        props.write_text(server_properties(self.cfg))
+        (self.cfg.root / "log4j2.properties").write_text(
+            LOG4J2_CONFIG.format(log_file=self.cfg.log_file.resolve())
+        )
+        return props
+
+    def _java(self, libs: Path, main: str, *args: str) -> list[str]:
+        java = os.environ.get("JAVA_HOME")
+        java_bin = str(Path(java) / "bin" / "java") if java else "java"
+        return [
+            java_bin, f"-Xmx{self.cfg.heap}", f"-Xms{self.cfg.heap}",
+            "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={(self.cfg.root / 'log4j2.properties').resolve()}",
+            f"-Dkafka.logs.dir={self.cfg.log_file.parent.resolve()}",
+            "-cp", f"{libs.resolve()}/*", main, *args,
+        ]
+
+    def _format(self, libs: Path, props: Path) -> None:
+        if (self.cfg.data_dir / "meta.properties").exists():
+            return  # formatted before: reuse the log (it is the authority)
+        cmd = self._java(libs, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props))
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BrokerError(f"formatting KRaft storage failed:\n{proc.stdout}{proc.stderr}")
+
+    # -- lifecycle ---------------------------------------------------------
+    def pid(self) -> int | None:
+        """PID of the running node, or None (a stale pid file is ignored)."""
+        try:
+            pid = int(self.cfg.pid_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except FileNotFoundError:
+            return None
+        return pid if b"kafka.Kafka" in cmdline else None
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the node (fetching jars and formatting storage if needed) and wait until it answers."""
+        if self.pid() is not None:
+            self.wait_ready(timeout)
+            return
+        libs = ensure_jars(self.cfg.root.parent, self.cfg.version)
+        props = self._write_configs()
+        self._format(libs, props)
+        out = open(self.cfg.root / "logs" / "stdout.log", "ab")
+        self._proc = subprocess.Popen(
+            self._java(libs, "kafka.Kafka", str(props)),
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # survives the CLI that started it
+        )
+        self.cfg.pid_file.write_text(str(self._proc.pid))
+        try:
+            self.wait_ready(timeout)
+        except BrokerError:
+            self.stop()
+            raise
+
+    def wait_ready(self, timeout: float) -> None:
+        """Block until the node serves metadata with itself as a live broker."""
+        from factory_app.kafka_admin import broker_ids  # aiokafka import kept off the CLI path
+
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                raise BrokerError(f"broker exited with {self._proc.returncode}; see {self.cfg.log_file}")
+            try:
+                # Probe the port first: aiokafka logs every refused connection loudly.
+                with socket.create_connection(("127.0.0.1", self.cfg.port), timeout=1):
+                    pass
+                if broker_ids(self.cfg.bootstrap):
+                    return
+            except Exception as exc:  # not up yet
+                last = exc
+            time.sleep(0.3)
+        raise BrokerError(f"broker at {self.cfg.bootstrap} not ready after {timeout}s ({last}); see {self.cfg.log_file}")
+
+    def stop(self, timeout: float = 30.0, kill: bool = False) -> bool:
+        """Stop the node cleanly (SIGTERM = controlled shutdown); SIGKILL if it hangs or ``kill``."""
+        pid = self._proc.pid if self._proc is not None else self.pid()
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _alive(pid, self._proc):
+            time.sleep(0.1)
+        if _alive(pid, self._proc):
+            log.warning("broker %s ignored SIGTERM for %ss; killing it", pid, timeout)
+            os.kill(pid, signal.SIGKILL)
+            while _alive(pid, self._proc):
+                time.sleep(0.1)
+        self.cfg.pid_file.unlink(missing_ok=True)
+        self._proc = None
+        return True
+
+
+def _alive(pid: int, proc: subprocess.Popen | None) -> bool:
+    if proc is not None:
+        return proc.poll() is None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie of someone else's child still answers kill(0); look at its state.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"

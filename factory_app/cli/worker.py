@@ -1,0 +1,30 @@
+"""``factory worker``: a Faust worker process running the projections."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from factory_app.settings import Settings
+
+
+@click.command("worker")
+@click.option("--web-port", type=int, default=None, help="HTTP port for /state and /metrics.")
+@click.option("--data-dir", type=click.Path(), default=None, help="RocksDB state directory of this worker.")
+@click.pass_obj
+def command(settings: Settings, web_port: int | None, data_dir: str | None) -> None:
+    """Run one worker; start more with other --web-port/--data-dir to scale by partitions."""
+    from faust import Worker
+
+    from factory_app.app import create_app
+    from factory_app.topics import create_source_topics
+
+    if web_port is not None:
+        settings = settings.model_copy(update={"web_port": web_port})
+    if data_dir is not None:
+        settings = settings.model_copy(update={"worker_data": data_dir})
+    asyncio.run(create_source_topics(settings))
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    worker = create_app(settings)
+    Worker(worker.app, loglevel="info", override_logging=False).execute_from_commandline()

@@ -1,0 +1,198 @@
+"""The event contract: every event the system writes or reads, in one place.
+
+Events are msgspec Structs encoded as JSON with a ``type`` tag and a schema
+version ``v``. Decoding validates types in one pass; anything that does not
+decode is a ``DecodeFailure`` with a short machine-readable reason, which the
+agents turn into a dead-letter event carrying the raw bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+from typing import Literal, Union
+
+import msgspec
+
+SCHEMA_VERSION = 1
+SUPPORTED_VERSIONS = frozenset({1})
+
+# Logical topic names; Settings.topic() adds the deployment's prefix.
+TELEMETRY = "telemetry"          # Telemetry and StateTransition, key = asset id
+COMMANDS = "commands"            # Command, key = asset id
+COMMAND_RESULTS = "command-results"  # CommandResult, key = asset id
+DEAD_LETTER = "dead-letter"      # DeadLetter, key = the bad message's key
+SOURCE_TOPICS = (TELEMETRY, COMMANDS, COMMAND_RESULTS, DEAD_LETTER)
+
+Scalar = Union[bool, int, float, str]
+Quality = Literal["good", "uncertain", "bad"]
+CommandStatus = Literal["applied", "rejected", "expired", "failed"]
+
+
+class Event(msgspec.Struct, tag_field="type", kw_only=True, frozen=True):
+    """Fields every event carries. ``event_time`` is the event's own time (epoch seconds)."""
+
+    event_id: str
+    asset_id: str
+    event_time: float
+    v: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if not self.asset_id:
+            raise ValueError("asset_id must not be empty")
+        if not math.isfinite(self.event_time):
+            raise ValueError("event_time must be finite")
+
+
+class Telemetry(Event, tag="telemetry", kw_only=True, frozen=True):
+    """One sample of one tag, as the PLC reported it (``event_time`` = source timestamp)."""
+
+    tag: str
+    value: Scalar
+    quality: Quality = "good"
+    seq: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.value, float) and not math.isfinite(self.value):
+            raise ValueError("value must be finite (NaN/Inf are not telemetry)")
+        if not self.tag:
+            raise ValueError("tag must not be empty")
+
+
+class StateTransition(Event, tag="state", kw_only=True, frozen=True):
+    """An asset changed state: its connection (``kind='connection'``) or its machine state."""
+
+    kind: Literal["connection", "machine"]
+    to_state: str
+    from_state: str | None = None
+    reason: str = ""
+
+
+class Command(Event, tag="command", kw_only=True, frozen=True):
+    """A control decision. ``command_id`` is derived from (rule, cause) so replays repeat it."""
+
+    command_id: str
+    action: Literal["write", "call"]
+    target: str  # tag name for a write, method name for a call
+    value: Scalar | None = None
+    args: tuple[Scalar, ...] = ()
+    cause_event_id: str
+    rule: str
+    deadline: float  # event-time seconds after which the writer must refuse it
+
+
+class CommandResult(Event, tag="command_result", kw_only=True, frozen=True):
+    """What the command writer did with a command."""
+
+    command_id: str
+    status: CommandStatus
+    detail: str = ""
+    rule: str = ""
+    readback: Scalar | None = None
+
+
+AnyEvent = Union[Telemetry, StateTransition, Command, CommandResult]
+
+
+class DeadLetter(msgspec.Struct, kw_only=True, frozen=True):
+    """A message no processor could use, with why and its exact bytes (base64)."""
+
+    reason: str
+    detail: str
+    topic: str
+    partition: int
+    offset: int
+    key_b64: str | None
+    raw_b64: str
+    consumer: str
+    v: int = SCHEMA_VERSION
+
+    @property
+    def raw(self) -> bytes:
+        return base64.b64decode(self.raw_b64)
+
+
+class DecodeFailure(Exception):
+    """Raised by ``decode`` with a short ``reason`` (for metrics) and a human ``detail``."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class _Envelope(msgspec.Struct):
+    v: int = SCHEMA_VERSION
+    type: str = ""
+
+
+_decoder = msgspec.json.Decoder(AnyEvent)
+_envelope = msgspec.json.Decoder(_Envelope)
+_encoder = msgspec.json.Encoder()
+
+
+def encode(event: AnyEvent | DeadLetter) -> bytes:
+    """Serialize an event to its wire form (JSON, fields in declaration order)."""
+    return _encoder.encode(event)
+
+
+def decode(raw: bytes | None, expect: tuple[type, ...] | None = None) -> AnyEvent:
+    """Parse and validate one message value; raise ``DecodeFailure`` saying why it is unusable.
+
+    ``expect`` limits the accepted event types (a Command on the telemetry topic
+    is a routing mistake, not telemetry).
+    """
+    if raw is None:
+        raise DecodeFailure("empty", "message has no value")
+    try:
+        event = _decoder.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise _classify(raw, exc) from None
+    if expect is not None and not isinstance(event, expect):
+        names = ", ".join(t.__name__ for t in expect)
+        raise DecodeFailure("unexpected_type", f"{type(event).__name__} where {names} was expected")
+    return event
+
+
+def _classify(raw: bytes, exc: msgspec.DecodeError) -> DecodeFailure:
+    # Only on the slow path: tell "not JSON" from "newer schema" from "wrong fields".
+    try:
+        env = _envelope.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return DecodeFailure("undecodable", str(exc))
+    if env.v not in SUPPORTED_VERSIONS:
+        return DecodeFailure("unknown_schema_version", f"schema version {env.v!r} is not one of {sorted(SUPPORTED_VERSIONS)}")
+    return DecodeFailure("invalid", str(exc))
+
+
+def check_key(key: bytes | None, event: AnyEvent) -> None:
+    """Raise ``DecodeFailure`` unless the message key is the event's asset id.
+
+    A wrong key puts the event on another asset's partition, where its
+    projection would be updated out of order with the asset's other events.
+    """
+    if key is None or key != event.asset_id.encode():
+        raise DecodeFailure("key_mismatch", f"key {key!r} is not asset id {event.asset_id!r}")
+
+
+def dead_letter(failure: DecodeFailure, *, topic: str, partition: int, offset: int,
+                key: bytes | None, raw: bytes | None, consumer: str) -> DeadLetter:
+    """Build the dead-letter event for a message that failed to decode."""
+    return DeadLetter(
+        reason=failure.reason, detail=failure.detail[:500], topic=topic, partition=partition,
+        offset=offset, key_b64=base64.b64encode(key).decode() if key is not None else None,
+        raw_b64=base64.b64encode(raw or b"").decode(), consumer=consumer,
+    )
+
+
+def command_id(rule: str, cause_event_id: str, target: str) -> str:
+    """Deterministic command id: the same rule reacting to the same event gives the same id."""
+    digest = hashlib.sha256(f"{rule}\x00{cause_event_id}\x00{target}".encode()).hexdigest()
+    return f"cmd-{digest[:24]}"
+
+
+def decode_dead_letter(raw: bytes) -> DeadLetter:
+    """Parse a dead-letter event (used by tools and tests that read that topic)."""
+    return msgspec.json.decode(raw, type=DeadLetter)

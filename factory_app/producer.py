@@ -1,0 +1,21 @@
+"""Appending events to the log: one idempotent aiokafka producer, keyed by asset id."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaProducer
+
+from factory_app import events
+from factory_app.settings import Settings
+
+
+def new_producer(settings: Settings, **overrides) -> AIOKafkaProducer:
+    """A producer that never loses or duplicates an acknowledged append (acks=all, idempotent)."""
+    opts = dict(bootstrap_servers=settings.bootstrap.split(","), acks="all", enable_idempotence=True,
+                linger_ms=5)
+    opts.update(overrides)
+    return AIOKafkaProducer(**opts)
+
+
+async def append(producer: AIOKafkaProducer, settings: Settings, topic: str, event: events.AnyEvent):
+    """Append ``event`` to logical ``topic`` keyed by its asset; returns the send future."""
+    return await producer.send(settings.topic(topic), events.encode(event), key=event.asset_id.encode())

@@ -1,0 +1,50 @@
+"""Runtime settings, read from the environment (prefix ``FACTORY_``) on demand.
+
+Nothing here is read at import time: callers build a ``Settings`` when they
+start, so tests can run several differently configured apps in one process.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from factory_app.broker.versions import DEFAULT_KAFKA_VERSION
+
+
+class Settings(BaseSettings):
+    """Everything a worker, adapter or CLI command needs to find its peers."""
+
+    model_config = SettingsConfigDict(env_prefix="FACTORY_", extra="ignore")
+
+    # Where the project keeps its local broker, RocksDB state and logs.
+    home: Path = Field(default=Path(".factory"))
+    # An external broker: when set, the local broker tooling is not used.
+    bootstrap: str = "127.0.0.1:19092"
+    kafka_version: str = DEFAULT_KAFKA_VERSION
+    app_id: str = "factory"
+    partitions: int = Field(default=8, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    # Tumbling window size for the per-tag aggregates, in event-time seconds.
+    window_seconds: float = Field(default=10.0, gt=0)
+    # How many closed windows per (asset, tag) the projection keeps.
+    window_retention: int = Field(default=60, ge=1)
+    web_port: int = 6066
+    web_host: str = "127.0.0.1"
+    # Topic names; a prefix lets several plants share one cluster.
+    topic_prefix: str = "factory."
+    # Config file of the plant (assets, tags, rules).
+    plant_config: Path = Field(default=Path("config/plant.yaml"))
+    # A worker's own RocksDB directory (default: HOME/worker-data).
+    worker_data: Path | None = None
+
+    def topic(self, name: str) -> str:
+        """Full topic name for a logical topic (``telemetry``, ``commands``...)."""
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def data_dir(self) -> Path:
+        """Faust's data directory (RocksDB tables live under it)."""
+        return self.worker_data or self.home / "worker-data"

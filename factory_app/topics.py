@@ -1,0 +1,26 @@
+"""The topic layout: which topics exist, how many partitions, which configs."""
+
+from __future__ import annotations
+
+from factory_app import events
+from factory_app.kafka_admin import TopicSpec, ensure_topics
+from factory_app.settings import Settings
+
+# Source topics are the authority: never deleted by time or size.
+FOREVER = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
+
+
+def source_topic_specs(settings: Settings) -> list[TopicSpec]:
+    """Specs of the project's source topics, all keyed by asset id and equally partitioned."""
+    configs = dict(FOREVER)
+    if settings.replication_factor > 1:
+        configs["min.insync.replicas"] = str(min(2, settings.replication_factor))
+    return [
+        TopicSpec(settings.topic(name), settings.partitions, settings.replication_factor, dict(configs))
+        for name in events.SOURCE_TOPICS
+    ]
+
+
+async def create_source_topics(settings: Settings) -> list[str]:
+    """Create the source topics that are missing; return the names created."""
+    return await ensure_topics(settings.bootstrap, source_topic_specs(settings))

@@ -1,0 +1,1 @@
+"""Projections: pure folds over events, and the Faust tables that hold them."""

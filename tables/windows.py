@@ -1,0 +1,65 @@
+"""Tumbling event-time windows of one (asset, tag): pure window math and aggregation.
+
+Windows are ``[start, start + size)`` with ``start = floor(t / size) * size``.
+Each (asset, tag) keeps its most recent ``retention`` windows; older ones are
+evicted when a newer window opens, so the table's content depends only on the
+events read, never on wall time or on when a cleanup timer ran.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+Aggregate = dict[str, Any]
+
+
+def window_start(event_time: float, size: float) -> float:
+    """Start of the tumbling window of width ``size`` that contains ``event_time``."""
+    return math.floor(event_time / size) * size
+
+
+def window_key(asset_id: str, tag: str, start: float) -> str:
+    """Table key of one window; ``start`` is written with fixed precision so keys are stable."""
+    return f"{asset_id}|{tag}|{start:.3f}"
+
+
+def index_key(asset_id: str, tag: str) -> str:
+    """Table key of the list of retained window starts of one (asset, tag)."""
+    return f"{asset_id}|{tag}|index"
+
+
+def numeric(value: Any) -> float | None:
+    """The number a telemetry value aggregates as (bools count as 0/1); None for text."""
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, (int, float)):
+        return float(value)
+    return None
+
+
+def add_sample(agg: Aggregate | None, value: float, start: float, size: float) -> Aggregate:
+    """Return the window aggregate with one more sample (count, min, max, sum, mean, last)."""
+    if agg is None:
+        return {"start": start, "end": start + size, "count": 1, "min": value, "max": value,
+                "sum": value, "mean": value, "last": value}
+    count = agg["count"] + 1
+    total = agg["sum"] + value
+    return {**agg, "count": count, "min": min(agg["min"], value), "max": max(agg["max"], value),
+            "sum": total, "mean": total / count, "last": value}
+
+
+def retain(index: list[float], start: float, retention: int) -> tuple[list[float], list[float], bool]:
+    """Admit window ``start`` into the retained ``index``.
+
+    Returns (new index, evicted starts, accepted). A sample older than every
+    retained window when the index is full is not accepted: its window is
+    already gone (the event itself stays in the log and in the asset state).
+    """
+    if start in index:
+        return index, [], True
+    if len(index) >= retention and start < index[0]:
+        return index, [], False
+    merged = sorted([*index, start])
+    evicted = merged[:-retention] if len(merged) > retention else []
+    return merged[len(evicted):], evicted, True
