@@ -7,6 +7,8 @@ rebuild from the log produces the same tables.
 
 from __future__ import annotations
 
+import logging
+
 import faust
 
 from agents.dead_letters import DeadLetterSink
@@ -16,6 +18,8 @@ from tables import windows
 from tables.asset_state import apply_event
 from tables.definitions import StateTables
 
+log = logging.getLogger(__name__)
+
 PROCESSOR = "telemetry-state"
 _ACCEPT = (events.Telemetry, events.StateTransition)
 
@@ -23,7 +27,7 @@ _ACCEPT = (events.Telemetry, events.StateTransition)
 def apply_to_tables(tables: StateTables, event: events.Telemetry | events.StateTransition,
                     window_size: float, retention: int, processor: str = PROCESSOR) -> None:
     """Fold one decoded event into the tables (the agent's whole effect on state)."""
-    tables.asset_state[event.asset_id] = apply_event(tables.asset_state[event.asset_id], event)
+    tables.asset_state[event.asset_id] = apply_event(tables.asset_state.get(event.asset_id), event)
     if not isinstance(event, events.Telemetry):
         return
     value = windows.numeric(event.value)
@@ -31,7 +35,7 @@ def apply_to_tables(tables: StateTables, event: events.Telemetry | events.StateT
         return
     start = windows.window_start(event.event_time, window_size)
     ikey = windows.index_key(event.asset_id, event.tag)
-    index, evicted, accepted = windows.retain(tables.tag_windows[ikey] or [], start, retention)
+    index, evicted, accepted = windows.retain(tables.tag_windows.get(ikey) or [], start, retention)
     if not accepted:
         metrics.LATE_SAMPLES.labels(processor).inc()
         return
@@ -39,7 +43,7 @@ def apply_to_tables(tables: StateTables, event: events.Telemetry | events.StateT
         del tables.tag_windows[windows.window_key(event.asset_id, event.tag, old)]
     tables.tag_windows[ikey] = index
     wkey = windows.window_key(event.asset_id, event.tag, start)
-    tables.tag_windows[wkey] = windows.add_sample(tables.tag_windows[wkey], value, start, window_size)
+    tables.tag_windows[wkey] = windows.add_sample(tables.tag_windows.get(wkey), value, start, window_size)
 
 
 def register(app: faust.App, settings: Settings, tables: StateTables,
@@ -57,7 +61,12 @@ def register(app: faust.App, settings: Settings, tables: StateTables,
             except events.DecodeFailure as failure:
                 await sink.send(failure, message)
                 continue
-            apply_to_tables(tables, decoded, settings.window_seconds, settings.window_retention, name)
+            try:
+                apply_to_tables(tables, decoded, settings.window_seconds, settings.window_retention, name)
+            except Exception as exc:  # a bug must not lose the event nor kill the agent
+                log.exception("processing failed for %s", decoded.event_id)
+                await sink.send(events.DecodeFailure("processing_error", repr(exc)), message)
+                continue
             processed[type(decoded)].inc()
 
     return app.agent(telemetry, name=name, concurrency=1)(telemetry_state)

@@ -9,7 +9,7 @@ import faust
 from agents import telemetry_state
 from factory_app import events
 from factory_app.settings import Settings
-from factory_app.web_views import register_state_views
+from factory_app.web_views import register_readiness, register_state_views, register_table_dump
 from tables.definitions import StateTables, state_tables
 
 
@@ -56,6 +56,8 @@ def create_app(settings: Settings, *, prometheus: bool = True) -> Worker:
     tables = state_tables(app, settings)
     telemetry_state.register(app, settings, tables, topic(events.TELEMETRY), topic(events.DEAD_LETTER))
     register_state_views(app, tables)
+    register_table_dump(app, tables.all())
+    register_readiness(app)
     if prometheus:
         from faust.sensors.prometheus import setup_prometheus_sensors
 

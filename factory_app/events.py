@@ -150,6 +150,9 @@ def decode(raw: bytes | None, expect: tuple[type, ...] | None = None) -> AnyEven
         event = _decoder.decode(raw)
     except msgspec.DecodeError as exc:
         raise _classify(raw, exc) from None
+    if event.v not in SUPPORTED_VERSIONS:
+        raise DecodeFailure("unknown_schema_version",
+                            f"schema version {event.v!r} is not one of {sorted(SUPPORTED_VERSIONS)}")
     if expect is not None and not isinstance(event, expect):
         names = ", ".join(t.__name__ for t in expect)
         raise DecodeFailure("unexpected_type", f"{type(event).__name__} where {names} was expected")

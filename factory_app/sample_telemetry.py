@@ -6,6 +6,7 @@ import asyncio
 import math
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 
 from factory_app import events
@@ -24,7 +25,7 @@ def sample_events(n_assets: int, start: float, step: float) -> Iterator[events.T
         tag = TAGS[(seq // n_assets) % len(TAGS)]
         phase = seq / 97.0
         value: events.Scalar = (
-            (seq // 50) % 2 == 0 if tag == "running" else round(50 + 20 * math.sin(phase + hash(asset) % 7), 3)
+            (seq // 50) % 2 == 0 if tag == "running" else round(50 + 20 * math.sin(phase + zlib.crc32(asset.encode()) % 7), 3)
         )
         yield events.Telemetry(event_id=uuid.uuid4().hex, asset_id=asset, event_time=t, tag=tag,
                                value=value, quality="good", seq=seq)

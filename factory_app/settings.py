@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     topic_prefix: str = "factory."
     # Config file of the plant (assets, tags, rules).
     plant_config: Path = Field(default=Path("config/plant.yaml"))
+    # Extra configs for the tables' changelog topics (JSON in FACTORY_CHANGELOG_CONFIGS).
+    changelog_configs: dict[str, str] = Field(default_factory=dict)
+    # Where the broker jars are cached (default: HOME).
+    kafka_jars: Path | None = None
     # A worker's own RocksDB directory (default: HOME/worker-data).
     worker_data: Path | None = None
 

@@ -29,3 +29,30 @@ def register_state_views(app: faust.App, tables: StateTables) -> None:
         prefix = f"{asset}|"
         return self.json({k: v for k, v in tables.tag_windows.items()
                           if k.startswith(prefix) and not k.endswith("|index")})
+
+
+def register_table_dump(app: faust.App, tables: dict[str, faust.Table]) -> None:
+    """``/tables/{name}/``: every key this worker holds in a table (for digests and audits)."""
+
+    @app.page("/tables/{name}/")
+    async def dump(self: View, request: Request, name: str) -> Response:
+        table = tables.get(name)
+        if table is None:
+            return self.json({"error": f"unknown table {name!r}", "tables": sorted(tables)}, status=404)
+        return self.json({k: v for k, v in table.items()})
+
+
+def register_readiness(app: faust.App) -> None:
+    """``/ready/``: 200 once tables are recovered and no rebalance is under way, else 503.
+
+    Faust serves its views during recovery, so a reader that needs complete
+    tables (a health check, ``factory state``, a test) asks here first.
+    """
+
+    @app.page("/ready/")
+    async def ready(self: View, request: Request) -> Response:
+        recovery = app.tables.recovery
+        ok = recovery.completed.is_set() and not app.rebalancing and not recovery.in_recovery
+        body = {"ready": ok, "rebalancing": app.rebalancing, "in_recovery": recovery.in_recovery,
+                "assigned": sorted(f"{tp.topic}:{tp.partition}" for tp in app.assignor.assigned_actives())}
+        return self.json(body, status=200 if ok else 503)

@@ -28,7 +28,7 @@ def state_tables(app: faust.App, settings: Settings, suffix: str = "") -> StateT
     def table(name: str) -> faust.Table:
         return app.Table(
             f"{name}{suffix}", default=None, partitions=settings.partitions,
-            key_serializer="json", value_serializer="json", options=dict(ROCKSDICT),
+            key_type=str, options=dict(ROCKSDICT), extra_topic_configs=dict(settings.changelog_configs),
             help=f"projection {name}",
         )
 

@@ -45,6 +45,8 @@ class NodeConfig:
     version: str
     port: int
     controller_port: int
+    # Where fetched jars are cached (shared by every node of a version).
+    jar_home: Path = Path(".factory")
     node_id: int = 1
     heap: str = "768m"
     # Log cleaner knobs; tests shrink them so compaction really runs.
@@ -164,7 +166,7 @@ class LocalBroker:
         if self.pid() is not None:
             self.wait_ready(timeout)
             return
-        libs = ensure_jars(self.cfg.root.parent, self.cfg.version)
+        libs = ensure_jars(self.cfg.jar_home, self.cfg.version)
         props = self._write_configs()
         self._format(libs, props)
         out = open(self.cfg.root / "logs" / "stdout.log", "ab")

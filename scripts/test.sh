@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The project's test command: installs everything it needs, then runs the whole suite
+# (unit tests and integration tests against a real Kafka broker fetched from Maven Central).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

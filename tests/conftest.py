@@ -1,0 +1,65 @@
+"""Shared fixtures: one real KRaft broker per test session, isolated settings per test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from factory_app.broker.node import LocalBroker, NodeConfig, free_port
+from factory_app.broker.versions import DEFAULT_KAFKA_VERSION
+from factory_app.children import Child
+from factory_app.settings import Settings
+from factory_app.topics import create_source_topics
+
+REPO = Path(__file__).resolve().parents[1]
+JAR_HOME = REPO / ".factory"
+
+# Small cleaner intervals so tests see compaction within seconds.
+TEST_BROKER_CONFIGS = (
+    ("log.cleaner.backoff.ms", "500"),
+    ("log.retention.check.interval.ms", "1000"),
+    ("log.cleaner.min.compaction.lag.ms", "0"),
+)
+
+
+def kafka_version() -> str:
+    return os.environ.get("FACTORY_KAFKA_VERSION", DEFAULT_KAFKA_VERSION)
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory):
+    """A real single-node KRaft broker on free loopback ports, stopped at the end of the session."""
+    port, cport = free_port(), free_port()
+    broker = LocalBroker(NodeConfig(root=tmp_path_factory.mktemp("kafka"), version=kafka_version(),
+                                    port=port, controller_port=cport, jar_home=JAR_HOME,
+                                    extra=TEST_BROKER_CONFIGS))
+    try:
+        broker.start(timeout=120)
+        yield broker
+    finally:
+        broker.stop(timeout=20)
+
+
+@pytest.fixture
+def settings(kafka, tmp_path) -> Settings:
+    """Settings of a fresh, isolated deployment on the session broker (own topics, group, ports)."""
+    tag = uuid.uuid4().hex[:8]
+    s = Settings(bootstrap=kafka.cfg.bootstrap, home=tmp_path, topic_prefix=f"t{tag}.", app_id=f"factory-{tag}",
+                 web_port=free_port(), partitions=8, kafka_version=kafka_version(),
+                 plant_config=REPO / "config" / "plant.yaml")
+    asyncio.run(create_source_topics(s))
+    return s
+
+
+@pytest.fixture
+def children():
+    """Collects child processes and stops every one of them, whatever the test's outcome."""
+    started: list[Child] = []
+    yield started
+    for child in started:
+        if child.alive():
+            child.stop(timeout=15)

@@ -1,0 +1,97 @@
+"""Test helpers that talk to the real broker and real worker processes."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from factory_app import events
+from factory_app.children import Child
+from factory_app.producer import new_producer
+from factory_app.settings import Settings
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The FACTORY_* environment that makes a child process use ``settings``."""
+    env = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        env[f"FACTORY_{name.upper()}"] = json.dumps(value) if isinstance(value, dict) else str(value)
+    return env
+
+
+def start_worker(settings: Settings, name: str = "worker") -> Child:
+    return Child(name, ["worker"], settings.home / "logs", env=settings_env(settings))
+
+
+async def produce_raw(settings: Settings, topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
+    """Append (key, value) pairs in order to logical ``topic``; waits for every ack."""
+    producer = new_producer(settings, linger_ms=20)
+    await producer.start()
+    try:
+        futures = [await producer.send(settings.topic(topic), value, key=key) for key, value in messages]
+        for fut in futures:
+            await fut
+    finally:
+        await producer.stop()
+
+
+async def read_topic(settings: Settings, topic: str) -> dict[int, list[Any]]:
+    """Every record of logical ``topic`` from offset 0 to its current end, per partition, in offset order."""
+    name = settings.topic(topic)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(name) or set()
+        if not parts:
+            await consumer._client.force_metadata_update()  # noqa: SLF001 (fresh topic)
+            parts = consumer.partitions_for_topic(name) or set()
+        tps = [TopicPartition(name, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        out: dict[int, list[Any]] = defaultdict(list)
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        while remaining:
+            batch = await consumer.getmany(timeout_ms=1000)
+            for tp, records in batch.items():
+                for rec in records:
+                    if rec.offset < ends[tp]:
+                        out[tp.partition].append(rec)
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+        return dict(out)
+    finally:
+        await consumer.stop()
+
+
+def get_json(url: str, timeout: float = 5.0) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return json.loads(resp.read())
+
+
+def table_dump(settings: Settings, table: str) -> dict[str, Any]:
+    return get_json(f"http://{settings.web_host}:{settings.web_port}/tables/{table}/")
+
+
+def log_text(child: Child) -> str:
+    return Path(child.log_path).read_text(errors="replace")
+
+
+def worker_ready(settings: Settings) -> bool:
+    try:
+        return bool(get_json(f"http://{settings.web_host}:{settings.web_port}/ready/")["ready"])
+    except Exception:
+        return False
+
+
+def wait_ready(settings: Settings, timeout: float = 120) -> None:
+    from factory_app.children import wait_until
+
+    wait_until(lambda: worker_ready(settings), timeout, what="worker ready (recovered, not rebalancing)")
