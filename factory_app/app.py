@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import faust
 
-from agents import telemetry_state
+from agents import control, telemetry_state
 from factory_app import events
+from factory_app.config import PlantConfig, load_plant
 from factory_app.settings import Settings
 from factory_app.web_views import register_readiness, register_state_views, register_table_dump
 from tables.definitions import StateTables, state_tables
@@ -20,6 +21,7 @@ class Worker:
     app: faust.App
     settings: Settings
     tables: StateTables
+    control_tables: dict[str, faust.Table]
 
 
 def faust_broker_url(bootstrap: str) -> str:
@@ -27,8 +29,12 @@ def faust_broker_url(bootstrap: str) -> str:
     return ";".join(f"kafka://{h.strip()}" for h in bootstrap.split(",") if h.strip())
 
 
-def create_app(settings: Settings, *, prometheus: bool = True) -> Worker:
-    """Create the worker app for ``settings`` (nothing is read from globals)."""
+def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfig | None = None,
+               control_enabled: bool = True) -> Worker:
+    """Create the worker app for ``settings`` (nothing is read from globals).
+
+    ``plant`` (default: the plant file in settings) supplies the control rules.
+    """
     app = faust.App(
         settings.app_id,
         broker=faust_broker_url(settings.bootstrap),
@@ -54,12 +60,17 @@ def create_app(settings: Settings, *, prometheus: bool = True) -> Worker:
         partitions=settings.partitions,
     )
     tables = state_tables(app, settings)
-    telemetry_state.register(app, settings, tables, topic(events.TELEMETRY), topic(events.DEAD_LETTER))
+    telemetry, dead_letter = topic(events.TELEMETRY), topic(events.DEAD_LETTER)
+    telemetry_state.register(app, settings, tables, telemetry, dead_letter)
+    control_tables: dict[str, faust.Table] = {}
+    if control_enabled:
+        plant = plant or load_plant(settings.plant_config)
+        control_tables = control.register(app, settings, plant, telemetry, topic(events.COMMANDS), dead_letter)
     register_state_views(app, tables)
-    register_table_dump(app, tables.all())
+    register_table_dump(app, {**tables.all(), **control_tables})
     register_readiness(app)
     if prometheus:
         from faust.sensors.prometheus import setup_prometheus_sensors
 
         setup_prometheus_sensors(app, name_prefix="faust")
-    return Worker(app=app, settings=settings, tables=tables)
+    return Worker(app=app, settings=settings, tables=tables, control_tables=control_tables)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 EVENTS_PROCESSED = Counter(
     "factory_events_processed_total", "Events a processor consumed and applied to its tables.",
@@ -16,4 +16,23 @@ LATE_SAMPLES = Counter(
     "factory_window_late_samples_total",
     "Samples older than every retained window of their tag (kept in the log and asset state only).",
     ["processor"],
+)
+COMMANDS_ISSUED = Counter(
+    "factory_commands_issued_total", "Commands the control rules issued, by rule.", ["rule"],
+)
+COMMAND_RESULTS = Counter(
+    "factory_command_results_total", "Command results the command writer appended, by rule and status.",
+    ["rule", "status"],
+)
+COMMAND_DUPLICATES = Counter(
+    "factory_command_duplicates_total", "Commands delivered again after a result existed (not re-applied).",
+)
+TELEMETRY_APPENDED = Counter(
+    "factory_adapter_telemetry_total", "Telemetry events the ingest adapter appended, by asset.", ["asset"],
+)
+ADAPTER_CONNECTED = Gauge(
+    "factory_adapter_connected", "1 while the adapter holds a session to the endpoint.", ["endpoint"],
+)
+OPCUA_WRITE_ERRORS = Counter(
+    "factory_opcua_write_errors_total", "OPC UA writes or method calls the PLC refused or that failed.", ["asset"],
 )

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     # Topic names; a prefix lets several plants share one cluster.
     topic_prefix: str = "factory."
+    # Prometheus ports of the adapters (0 disables the endpoint).
+    ingest_metrics_port: int = 9101
+    writer_metrics_port: int = 9102
     # Config file of the plant (assets, tags, rules).
     plant_config: Path = Field(default=Path("config/plant.yaml"))
     # Extra configs for the tables' changelog topics (JSON in FACTORY_CHANGELOG_CONFIGS).

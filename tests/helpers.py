@@ -8,10 +8,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from factory_app import events
 from factory_app.children import Child
+from factory_app.consumers import partitions_of, start_consumer
 from factory_app.producer import new_producer
 from factory_app.settings import Settings
 
@@ -45,14 +45,9 @@ async def produce_raw(settings: Settings, topic: str, messages: list[tuple[bytes
 async def read_topic(settings: Settings, topic: str) -> dict[int, list[Any]]:
     """Every record of logical ``topic`` from offset 0 to its current end, per partition, in offset order."""
     name = settings.topic(topic)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False)
-    await consumer.start()
+    consumer = await start_consumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False)
     try:
-        parts = consumer.partitions_for_topic(name) or set()
-        if not parts:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 (fresh topic)
-            parts = consumer.partitions_for_topic(name) or set()
-        tps = [TopicPartition(name, p) for p in sorted(parts)]
+        tps = await partitions_of(consumer, name)
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)

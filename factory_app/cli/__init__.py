@@ -23,9 +23,9 @@ def main(ctx: click.Context, log_level: str) -> None:
 
 
 def _register() -> None:
-    from factory_app.cli import broker, run, sample, state, topics, worker
+    from factory_app.cli import adapter, broker, run, sample, sim, state, topics, worker
 
-    for module in (broker, run, sample, state, topics, worker):
+    for module in (adapter, broker, run, sample, sim, state, topics, worker):
         main.add_command(module.command)
 
 

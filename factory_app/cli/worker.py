@@ -24,7 +24,13 @@ def command(settings: Settings, web_port: int | None, data_dir: str | None) -> N
         settings = settings.model_copy(update={"web_port": web_port})
     if data_dir is not None:
         settings = settings.model_copy(update={"worker_data": data_dir})
+    from factory_app.config import ConfigError, load_plant
+
+    try:
+        plant = load_plant(settings.plant_config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
     asyncio.run(create_source_topics(settings))
     asyncio.set_event_loop(asyncio.new_event_loop())
-    worker = create_app(settings)
+    worker = create_app(settings, plant=plant)
     Worker(worker.app, loglevel="info", override_logging=False).execute_from_commandline()

@@ -1,0 +1,241 @@
+"""The command writer: Command events -> checked OPC UA writes / method calls -> CommandResult events.
+
+For each command, in order: skip it if the ledger has its result (a
+redelivery or replay); refuse it if the asset, tag or method is not allowed,
+or the value has the wrong type or is out of limits; expire it if its
+deadline passed; otherwise write, read back, and report. The result is
+appended (and acknowledged) before the command's offset is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from datetime import datetime, timezone
+
+from asyncua import Client, ua
+
+from adapters.ledger import Ledger
+from adapters.opcua_session import node_ids, open_client
+from factory_app import events, metrics
+from factory_app.config import Asset, PlantConfig, WriteTag
+from factory_app.consumers import partitions_of, start_consumer
+from factory_app.producer import new_producer
+from factory_app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_VARIANT = {"float": ua.VariantType.Double, "int": ua.VariantType.Int64, "bool": ua.VariantType.Boolean}
+
+
+class Refused(Exception):
+    """A command that must not reach the PLC; ``status`` is rejected or expired."""
+
+    def __init__(self, status: str, detail: str):
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+def check_value(spec: WriteTag, value) -> float | int | bool:
+    """The value coerced to the tag's type, or ``Refused`` saying why it may not be written."""
+    if spec.type == "bool":
+        if not isinstance(value, bool):
+            raise Refused("rejected", f"{spec.tag} takes a bool, got {type(value).__name__} {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Refused("rejected", f"{spec.tag} takes a {spec.type}, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise Refused("rejected", f"{spec.tag}: {value!r} is not a finite number")
+    if spec.type == "int":
+        if float(value) != int(value):
+            raise Refused("rejected", f"{spec.tag} takes an int, got {value!r}")
+        value = int(value)
+    else:
+        value = float(value)
+    if spec.min is not None and value < spec.min or spec.max is not None and value > spec.max:
+        raise Refused("rejected", f"{spec.tag}={value!r} is outside its limits [{spec.min}, {spec.max}]")
+    return value
+
+
+def check_command(plant: PlantConfig, cmd: events.Command) -> tuple[Asset, WriteTag | None]:
+    """The asset (and write spec) a command may act on, or ``Refused`` by the allow-list."""
+    asset = plant.asset(cmd.asset_id)
+    if asset is None:
+        raise Refused("rejected", f"unknown asset {cmd.asset_id!r}")
+    if cmd.action == "write":
+        spec = asset.writable(cmd.target)
+        if spec is None:
+            raise Refused("rejected", f"{cmd.asset_id}.{cmd.target} is not in the write allow-list")
+        return asset, spec
+    if asset.method(cmd.target) is None:
+        raise Refused("rejected", f"{cmd.asset_id}.{cmd.target}() is not an allowed method")
+    return asset, None
+
+
+class Sessions:
+    """One lazily opened OPC UA session per asset; a failed call drops it so the next one reconnects."""
+
+    def __init__(self):
+        self._clients: dict[str, tuple[Client, dict]] = {}
+
+    async def get(self, asset: Asset) -> tuple[Client, dict]:
+        if asset.id not in self._clients:
+            client = await open_client(asset)
+            self._clients[asset.id] = (client, await node_ids(client, asset))
+        return self._clients[asset.id]
+
+    async def drop(self, asset: Asset) -> None:
+        entry = self._clients.pop(asset.id, None)
+        if entry is not None:
+            try:
+                await asyncio.wait_for(entry[0].disconnect(), 2.0)
+            except Exception:
+                pass
+
+    async def close(self) -> None:
+        for asset_id in list(self._clients):
+            entry = self._clients.pop(asset_id)
+            try:
+                await asyncio.wait_for(entry[0].disconnect(), 2.0)
+            except Exception:
+                pass
+
+
+async def apply(sessions: Sessions, asset: Asset, spec: WriteTag | None, cmd: events.Command,
+                value) -> tuple[str, str, events.Scalar | None]:
+    """Perform the write or call on the PLC; return (status, detail, readback)."""
+    try:
+        client, ids = await sessions.get(asset)
+    except Exception as exc:
+        return "failed", f"PLC unreachable: {type(exc).__name__}: {exc}", None
+    try:
+        if spec is not None:
+            node = client.get_node(ids[f"write:{spec.tag}"])
+            now = datetime.now(timezone.utc)
+            await node.write_value(ua.DataValue(ua.Variant(value, _VARIANT[spec.type]), SourceTimestamp=now))
+            readback = await node.read_value()
+            if readback != value:
+                return "failed", f"wrote {value!r} but read back {readback!r}", readback
+            return "applied", f"{spec.tag} = {value!r}", readback
+        obj = client.get_node(ids["object"])
+        await obj.call_method(ids[f"method:{cmd.target}"], *cmd.args)
+        return "applied", f"{cmd.target}() returned Good", None
+    except ua.UaStatusCodeError as exc:
+        metrics.OPCUA_WRITE_ERRORS.labels(asset.id).inc()
+        return "failed", f"PLC refused: {type(exc).__name__}", None
+    except Exception as exc:  # the session died under us
+        metrics.OPCUA_WRITE_ERRORS.labels(asset.id).inc()
+        await sessions.drop(asset)
+        return "failed", f"PLC call failed: {type(exc).__name__}: {exc}", None
+
+
+class CommandWriter:
+    """Consumes the commands topic in its own consumer group and writes to the PLCs."""
+
+    def __init__(self, settings: Settings, plant: PlantConfig, clock=time.time):
+        self.settings = settings
+        self.plant = plant
+        self.clock = clock
+        self.group = f"{settings.app_id}-command-writer"
+        self.ledger = Ledger(settings.home / "command-writer" / "ledger")
+        self.sessions = Sessions()
+        self.handled = 0
+
+    async def _catch_up_ledger(self) -> None:
+        """Read command-results from where the ledger left off: a result in the log is a result."""
+        topic = self.settings.topic(events.COMMAND_RESULTS)
+        consumer = await start_consumer(bootstrap_servers=self.settings.bootstrap.split(","),
+                                        enable_auto_commit=False)
+        try:
+            tps = await partitions_of(consumer, topic)
+            consumer.assign(tps)
+            ends = await consumer.end_offsets(tps)
+            for tp in tps:
+                consumer.seek(tp, self.ledger.results_offset(tp.partition))
+            pending = {tp for tp in tps if ends[tp] > self.ledger.results_offset(tp.partition)}
+            while pending:
+                batch = await consumer.getmany(*pending, timeout_ms=1000)
+                for tp, records in batch.items():
+                    for rec in records:
+                        try:
+                            res = events.decode(rec.value, expect=(events.CommandResult,))
+                        except events.DecodeFailure:
+                            continue
+                        self.ledger.record_result(res.command_id, res.status)
+                    if records:
+                        self.ledger.set_results_offset(tp.partition, records[-1].offset + 1)
+                    if await consumer.position(tp) >= ends[tp]:
+                        pending.discard(tp)
+        finally:
+            await consumer.stop()
+
+    async def handle(self, cmd: events.Command) -> events.CommandResult | None:
+        """The result for one command, or None when it already has one (never applied twice)."""
+        if self.ledger.has_result(cmd.command_id):
+            metrics.COMMAND_DUPLICATES.inc()
+            log.info("command %s already has a result (%s); not applied again", cmd.command_id,
+                     self.ledger.status(cmd.command_id))
+            return None
+        if self.ledger.has_intent(cmd.command_id):
+            status, detail, readback = ("failed", "outcome unknown: the writer stopped while applying it; "
+                                        "not applied again", None)
+        else:
+            try:
+                asset, spec = check_command(self.plant, cmd)
+                value = check_value(spec, cmd.value) if spec is not None else None
+                now = self.clock()
+                if now > cmd.deadline:
+                    raise Refused("expired", f"deadline passed {now - cmd.deadline:.3f}s ago")
+            except Refused as refused:
+                status, detail, readback = refused.status, refused.detail, None
+            else:
+                self.ledger.record_intent(cmd.command_id)
+                status, detail, readback = await apply(self.sessions, asset, spec, cmd, value)
+        return events.CommandResult(
+            event_id=f"{cmd.command_id}:result", asset_id=cmd.asset_id, event_time=self.clock(),
+            command_id=cmd.command_id, status=status, detail=detail, rule=cmd.rule, readback=readback)
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        await self._catch_up_ledger()
+        producer = new_producer(self.settings, linger_ms=0)
+        await producer.start()
+        consumer = await start_consumer(
+            self.settings.topic(events.COMMANDS), bootstrap_servers=self.settings.bootstrap.split(","),
+            group_id=self.group, enable_auto_commit=False, auto_offset_reset="earliest",
+            isolation_level="read_committed")
+        log.info("command writer ready (group %s)", self.group)
+        try:
+            while stop is None or not stop.is_set():
+                batch = await consumer.getmany(timeout_ms=200, max_records=100)
+                for tp, records in batch.items():
+                    for rec in records:
+                        await self._one(producer, rec)
+                        # Commit per command: the result is acknowledged, so the offset may move.
+                        await consumer.commit({tp: rec.offset + 1})
+        finally:
+            await consumer.stop()
+            await producer.stop()
+            await self.sessions.close()
+            self.ledger.close()
+
+    async def _one(self, producer, rec) -> None:
+        try:
+            cmd = events.decode(rec.value, expect=(events.Command,))
+            events.check_key(rec.key, cmd)
+        except events.DecodeFailure as failure:
+            dl = events.dead_letter(failure, topic=rec.topic, partition=rec.partition, offset=rec.offset,
+                                    key=rec.key, raw=rec.value, consumer="command-writer")
+            await (await producer.send(self.settings.topic(events.DEAD_LETTER), events.encode(dl), key=rec.key))
+            metrics.DEAD_LETTERS.labels("command-writer", failure.reason).inc()
+            return
+        result = await self.handle(cmd)
+        if result is None:
+            return
+        await (await producer.send(self.settings.topic(events.COMMAND_RESULTS), events.encode(result),
+                                   key=cmd.asset_id.encode()))
+        self.ledger.record_result(cmd.command_id, result.status)
+        metrics.COMMAND_RESULTS.labels(cmd.rule, result.status).inc()
+        self.handled += 1
+        log.info("command %s %s %s: %s (%s)", cmd.command_id, cmd.asset_id, cmd.target, result.status, result.detail)

@@ -1,0 +1,42 @@
+"""Opening an asyncua client session to an asset's endpoint, with its security settings."""
+
+from __future__ import annotations
+
+from asyncua import Client, ua
+
+from factory_app.config import Asset
+
+
+async def open_client(asset: Asset, timeout: float = 4.0) -> Client:
+    """Connect to ``asset.endpoint`` (security and credentials from its config) and return the client."""
+    client = Client(asset.endpoint, timeout=timeout, watchdog_intervall=1.0)
+    sec = asset.security
+    if sec.mode != "None":
+        mode = "Sign" if sec.mode == "Sign" else "SignAndEncrypt"
+        parts = [sec.policy, mode, str(sec.certificate), str(sec.private_key)]
+        if sec.server_certificate:
+            parts.append(str(sec.server_certificate))
+        await client.set_security_string(",".join(parts))
+    creds = sec.credentials()
+    if creds is not None:
+        client.set_user(creds[0])
+        client.set_password(creds[1])
+    await client.connect()
+    return client
+
+
+async def node_ids(client: Client, asset: Asset) -> dict[str, ua.NodeId]:
+    """Resolve the asset's configured node strings (in its namespace URI) to NodeIds."""
+    ns = await client.get_namespace_index(asset.namespace)
+    ids = {r.tag: ua.NodeId(r.node, ns) for r in asset.read}
+    ids.update({f"write:{w.tag}": ua.NodeId(w.node, ns) for w in asset.write})
+    ids.update({f"method:{m.name}": ua.NodeId(m.node, ns) for m in asset.methods})
+    ids["object"] = ua.NodeId(asset.object, ns)
+    return ids
+
+
+def quality(status: ua.StatusCode | None) -> str:
+    """OPC UA status -> telemetry quality."""
+    if status is None or status.is_good():
+        return "good"
+    return "uncertain" if status.is_uncertain() else "bad"

@@ -1,0 +1,82 @@
+"""Control: telemetry -> rules -> Command events on the commands topic.
+
+Keeps its own fold of asset state and each rule's memory in tables, so its
+decisions depend only on the log. Commands go to ``sink`` (the commands
+topic live; nowhere a writer listens during replay).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+import faust
+
+from agents.dead_letters import DeadLetterSink
+from factory_app import events, metrics, rules
+from factory_app.config import PlantConfig
+from factory_app.settings import Settings
+from tables.asset_state import apply_event
+from tables.definitions import ROCKSDICT
+
+log = logging.getLogger(__name__)
+
+PROCESSOR = "control"
+_ACCEPT = (events.Telemetry, events.StateTransition)
+
+
+def decide(plant_rules_by_asset: dict[str, list], state: dict, memory: dict,
+           event: events.Telemetry | events.StateTransition) -> tuple[list[events.Command], dict]:
+    """All commands the rules watching ``event.asset_id`` issue for ``event``; and their new memory."""
+    commands: list[events.Command] = []
+    new_memory = dict(memory)
+    for rule in plant_rules_by_asset.get(event.asset_id, ()):
+        intents, mem = rules.evaluate(rule, state, event, memory.get(rule.name))
+        if mem is None:
+            new_memory.pop(rule.name, None)
+        else:
+            new_memory[rule.name] = mem
+        commands.extend(rules.commands_for(rule, intents, event))
+    return commands, new_memory
+
+
+def register(app: faust.App, settings: Settings, plant: PlantConfig, telemetry: faust.TopicT,
+             sink: faust.TopicT | None, dead_letter: faust.TopicT, name: str = PROCESSOR) -> dict[str, faust.Table]:
+    """Declare the control agent and its tables on ``app``; returns the tables."""
+    by_asset: dict[str, list] = defaultdict(list)
+    for rule in plant.rules:
+        by_asset[rules.trigger_asset(rule)].append(rule)
+
+    def table(tname: str) -> faust.Table:
+        return app.Table(tname, default=None, partitions=settings.partitions, key_type=str,
+                         options=dict(ROCKSDICT), extra_topic_configs=dict(settings.changelog_configs))
+
+    control_state, rule_memory = table(f"{name}_state"), table(f"{name}_rule_memory")
+    dead = DeadLetterSink(dead_letter, name)
+
+    async def control(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            message = event.message
+            try:
+                decoded = events.decode(event.value, expect=_ACCEPT)
+                events.check_key(message.key, decoded)
+            except events.DecodeFailure:
+                continue  # the state processor dead-letters it; one dead letter per bad message
+            if decoded.asset_id not in by_asset:
+                continue  # no rule watches this asset: keep no state for it
+            try:
+                state = apply_event(control_state.get(decoded.asset_id), decoded)
+                commands, memory = decide(by_asset, state, rule_memory.get(decoded.asset_id) or {}, decoded)
+            except Exception as exc:  # a rule bug must not stop control of other assets
+                log.exception("rule evaluation failed for %s", decoded.event_id)
+                await dead.send(events.DecodeFailure("processing_error", repr(exc)), message)
+                continue
+            control_state[decoded.asset_id] = state
+            rule_memory[decoded.asset_id] = memory
+            for cmd in commands:
+                metrics.COMMANDS_ISSUED.labels(cmd.rule).inc()
+                if sink is not None:
+                    await sink.send(key=cmd.asset_id.encode(), value=events.encode(cmd))
+
+    app.agent(telemetry, name=name, concurrency=1)(control)
+    return {f"{name}_state": control_state, f"{name}_rule_memory": rule_memory}

@@ -1,0 +1,28 @@
+"""Plain aiokafka consumers for tools that read topics directly (ledger catch-up, replay, tests)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+
+async def start_consumer(*topics: str, **options) -> AIOKafkaConsumer:
+    """A started consumer. The extra loop turn works around aiokafka 0.14 raising
+    CancelledError from ``stop()`` when it follows ``start()`` before its
+    internal reset task first ran."""
+    consumer = AIOKafkaConsumer(*topics, **options)
+    await consumer.start()
+    await asyncio.sleep(0)
+    return consumer
+
+
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """The partitions of ``topic`` (refreshing metadata for a topic the consumer has not seen)."""
+    for _ in range(20):
+        parts = consumer.partitions_for_topic(topic)
+        if parts:
+            return [TopicPartition(topic, p) for p in sorted(parts)]
+        await consumer._client.force_metadata_update()  # noqa: SLF001 (no public call for this)
+        await asyncio.sleep(0.1)
+    return []

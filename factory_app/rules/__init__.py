@@ -1,0 +1,72 @@
+"""Control rules: pure functions of (rule, asset state, event, memory) -> (intents, memory).
+
+A rule never does I/O and never reads a clock: it sees the asset state after
+the event (a fold of the log) and the rule's own small memory (also folded
+from the log), so replaying the same events yields the same decisions.
+``commands_for`` turns intents into Command events with deterministic ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from factory_app import events
+from factory_app.config import AutoResetRule, InterlockRule, ThermostatRule
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a rule wants done; the caller makes it a Command."""
+
+    asset_id: str
+    action: str  # "write" | "call"
+    target: str
+    value: events.Scalar | None = None
+    args: tuple = ()
+
+
+Memory = dict[str, Any] | None
+RuleFn = Callable[[Any, dict, events.Telemetry | events.StateTransition, Memory], tuple[list[Intent], Memory]]
+
+
+def _registry() -> dict[type, RuleFn]:
+    from factory_app.rules import auto_reset, interlock, thermostat
+
+    return {ThermostatRule: thermostat.evaluate, InterlockRule: interlock.evaluate,
+            AutoResetRule: auto_reset.evaluate}
+
+
+def trigger_asset(rule) -> str:
+    """The asset whose events a rule reacts to (its memory lives under that asset's key)."""
+    return rule.downstream if isinstance(rule, InterlockRule) else rule.asset
+
+
+def evaluate(rule, state: dict, event, memory: Memory) -> tuple[list[Intent], Memory]:
+    """Run one rule on one event; return its intents and its new memory."""
+    return _registry()[type(rule)](rule, state, event, memory)
+
+
+def commands_for(rule, intents: list[Intent], cause: events.Telemetry | events.StateTransition) -> list[events.Command]:
+    """Commands for ``intents``, with ids derived from (rule, cause) and a deadline from the cause's time."""
+    out = []
+    for intent in intents:
+        cid = events.command_id(rule.name, cause.event_id, f"{intent.asset_id}.{intent.target}")
+        out.append(events.Command(
+            event_id=cid, command_id=cid, asset_id=intent.asset_id, event_time=cause.event_time,
+            action=intent.action, target=intent.target, value=intent.value, args=tuple(intent.args),
+            cause_event_id=cause.event_id, rule=rule.name, deadline=cause.event_time + rule.deadline_s,
+        ))
+    return out
+
+
+def tag_value(state: dict, tag: str) -> Any:
+    """The last value of ``tag`` in an asset state, or None."""
+    sample = state["tags"].get(tag)
+    return None if sample is None else sample["value"]
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equality that does not confuse True with 1."""
+    return type(a) is type(b) and a == b or (isinstance(a, (int, float)) and isinstance(b, (int, float))
+                                             and not isinstance(a, bool) and not isinstance(b, bool) and a == b)

@@ -1,0 +1,181 @@
+"""One simulated PLC endpoint: an asyncua ``Server`` exposing machine models as OPC UA nodes.
+
+Client writes to allow-listed nodes reach the model at once (PostWrite
+callback), so the tick loop never overwrites a fresh write; every write a
+client makes is also counted and kept in a history, which tests read through
+the ``<object>.sim_write_count`` node to prove what the PLC really received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from asyncua import Server, ua
+from asyncua.ua import uaerrors
+from asyncua.common.callback import CallbackType
+
+from factory_app.config import Asset, PlantConfig
+from factory_app.sim import physics
+
+log = logging.getLogger(__name__)
+
+_VTYPE = {bool: ua.VariantType.Boolean, int: ua.VariantType.Int64, float: ua.VariantType.Double,
+          str: ua.VariantType.String}
+_WTYPE = {"bool": bool, "int": int, "float": float}
+
+
+@dataclass
+class SimAsset:
+    """A model and the OPC UA nodes that show it."""
+
+    config: Asset
+    model: Any
+    ns: int
+    nodes: dict[str, ua.NodeId] = field(default_factory=dict)  # output key -> node id
+    writable: dict[str, str] = field(default_factory=dict)    # node id string -> model attribute
+    write_count_node: ua.NodeId | None = None
+    writes: list[tuple[str, Any]] = field(default_factory=list)
+    last: dict[str, Any] = field(default_factory=dict)
+
+
+class SimEndpoint:
+    """An OPC UA server at one endpoint URL hosting one or more simulated assets."""
+
+    def __init__(self, endpoint: str, assets: list[Asset], speed: float, tick_s: float,
+                 user_manager=None, security=None):
+        self.endpoint = endpoint
+        self.speed = speed
+        self.tick_s = tick_s
+        self.server = Server(user_manager=user_manager)
+        self._security = security
+        self.assets = [SimAsset(config=a, model=physics.MODELS[a.type](), ns=0) for a in assets]
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        await self.server.init()
+        self.server.set_endpoint(self.endpoint)
+        self.server.set_server_name(f"factory sim {self.endpoint}")
+        if self._security is not None:
+            await self._security(self.server)
+        else:
+            self.server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        for sa in self.assets:
+            await self._build(sa)
+        self.server.subscribe_server_callback(CallbackType.PostWrite, self._on_write)
+        await self.server.start()
+        await self._publish(initial=True)
+        self._task = asyncio.create_task(self._run(), name=f"sim {self.endpoint}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        await self.server.stop()
+
+    async def _build(self, sa: SimAsset) -> None:
+        cfg = sa.config
+        sa.ns = await self.server.register_namespace(cfg.namespace)
+        obj = await self.server.nodes.objects.add_object(ua.NodeId(cfg.object, sa.ns), cfg.id)
+        configured = {r.tag: r.node for r in cfg.read} | {w.tag: w.node for w in cfg.write}
+        outputs = sa.model.outputs()
+        unknown = set(configured) - set(outputs)
+        if unknown:
+            raise ValueError(f"asset {cfg.id}: a {cfg.type} has no tag(s) {', '.join(sorted(unknown))}")
+        for key, value in outputs.items():
+            node_id = ua.NodeId(configured.get(key, f"{cfg.object}.{key}"), sa.ns)
+            var = await obj.add_variable(node_id, key, ua.Variant(value, _VTYPE[type(value)]))
+            sa.nodes[key] = node_id
+        for w in cfg.write:
+            node = self.server.get_node(sa.nodes[w.tag])
+            await node.set_writable()
+            sa.writable[sa.nodes[w.tag].to_string()] = w.tag
+        sa.write_count_node = ua.NodeId(f"{cfg.object}.sim_write_count", sa.ns)
+        await obj.add_variable(sa.write_count_node, "sim_write_count", ua.Variant(0, ua.VariantType.Int64))
+        for name, params in physics.METHODS[cfg.type].items():
+            spec = cfg.method(name)
+            method_id = ua.NodeId(spec.node if spec else f"{cfg.object}.{name}", sa.ns)
+            await obj.add_method(method_id, ua.QualifiedName(name, sa.ns), self._method(sa, name),
+                                 [ua.VariantType.Double] * len(params), [])
+
+    def _method(self, sa: SimAsset, name: str):
+        async def call(parent, *args):
+            error = getattr(sa.model, name)(*(a.Value for a in args))
+            sa.writes.append((f"method:{name}", [a.Value for a in args]))
+            if error:
+                raise uaerrors.BadInvalidState()
+            await self._publish()
+            return []
+        return call
+
+    async def _on_write(self, event, dispatcher) -> None:
+        if not event.is_external:
+            return
+        for wv, status in zip(event.request_params.NodesToWrite, event.response_params):
+            if not status.is_good():
+                continue
+            key = wv.NodeId.to_string()
+            for sa in self.assets:
+                attr = sa.writable.get(key)
+                if attr is None:
+                    continue
+                w = sa.config.writable(attr)
+                value = _WTYPE[w.type](wv.Value.Value.Value)
+                setattr(sa.model, attr, value)
+                sa.last[attr] = sa.model.outputs()[attr]
+                sa.writes.append((attr, value))
+                await self.server.write_attribute_value(
+                    sa.write_count_node, ua.DataValue(ua.Variant(len(sa.writes), ua.VariantType.Int64)))
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time()
+        while True:
+            next_tick += self.tick_s
+            for sa in self.assets:
+                sa.model.step(self.tick_s * self.speed)
+            await self._publish()
+            await asyncio.sleep(max(0.0, next_tick - loop.time()))
+
+    async def _publish(self, initial: bool = False) -> None:
+        now = datetime.now(timezone.utc)
+        for sa in self.assets:
+            for key, value in sa.model.outputs().items():
+                if not initial and sa.last.get(key) == value:
+                    continue  # publish changes only: each sample means something happened
+                if not initial and sa.nodes[key].to_string() in sa.writable:
+                    continue  # client-owned: the write itself is the PLC's value
+                sa.last[key] = value
+                await self.server.write_attribute_value(
+                    sa.nodes[key], ua.DataValue(ua.Variant(value, _VTYPE[type(value)]), SourceTimestamp=now,
+                                                ServerTimestamp=now))
+
+
+class SimPlant:
+    """Every endpoint of a plant configuration, started and stopped together."""
+
+    def __init__(self, config: PlantConfig, security_for=None, user_manager_for=None):
+        groups: dict[str, list[Asset]] = {}
+        for asset in config.assets:
+            groups.setdefault(asset.endpoint, []).append(asset)
+        self.endpoints = [
+            SimEndpoint(ep, assets, config.sim.speed, config.sim.tick_s,
+                        user_manager=user_manager_for(assets) if user_manager_for else None,
+                        security=security_for(assets) if security_for else None)
+            for ep, assets in groups.items()
+        ]
+
+    async def start(self) -> None:
+        for ep in self.endpoints:
+            await ep.start()
+            log.info("simulated PLC at %s: %s", ep.endpoint, ", ".join(a.config.id for a in ep.assets))
+
+    async def stop(self) -> None:
+        for ep in self.endpoints:
+            await ep.stop()
