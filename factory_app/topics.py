@@ -24,3 +24,17 @@ def source_topic_specs(settings: Settings) -> list[TopicSpec]:
 async def create_source_topics(settings: Settings) -> list[str]:
     """Create the source topics that are missing; return the names created."""
     return await ensure_topics(settings.bootstrap, source_topic_specs(settings))
+
+
+def changelog_specs(settings: Settings, tables) -> list[TopicSpec]:
+    """Specs of the tables' changelog topics: compacted, partitioned like the source topics.
+
+    Created before the worker starts: Faust declares them itself, but on a new
+    cluster its first write can race the topic's metadata and crash the agent
+    with PartitionsMismatch ("changelog has 0 partitions").
+    """
+    return [
+        TopicSpec(t.changelog_topic.get_topic_name(), settings.partitions, settings.replication_factor,
+                  {"cleanup.policy": "compact", **settings.changelog_configs})
+        for t in tables
+    ]

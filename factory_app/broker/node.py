@@ -104,6 +104,7 @@ def server_properties(cfg: NodeConfig) -> str:
 
 
 def _cluster_id() -> str:
+    # Passed as --cluster-id=ID: an id may start with "-", which argparse would take for a flag.
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
@@ -139,7 +140,7 @@ class LocalBroker:
     def _format(self, libs: Path, props: Path) -> None:
         if (self.cfg.data_dir / "meta.properties").exists():
             return  # formatted before: reuse the log (it is the authority)
-        cmd = self._java(libs, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props))
+        cmd = self._java(libs, "kafka.tools.StorageTool", "format", f"--cluster-id={_cluster_id()}", "-c", str(props))
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise BrokerError(f"formatting KRaft storage failed:\n{proc.stdout}{proc.stderr}")

@@ -18,7 +18,8 @@ def command(settings: Settings, web_port: int | None, data_dir: str | None) -> N
     from faust import Worker
 
     from factory_app.app import create_app
-    from factory_app.topics import create_source_topics
+    from factory_app.kafka_admin import ensure_topics
+    from factory_app.topics import changelog_specs, create_source_topics
 
     if web_port is not None:
         settings = settings.model_copy(update={"web_port": web_port})
@@ -30,7 +31,9 @@ def command(settings: Settings, web_port: int | None, data_dir: str | None) -> N
         plant = load_plant(settings.plant_config)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    asyncio.run(create_source_topics(settings))
-    asyncio.set_event_loop(asyncio.new_event_loop())
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     worker = create_app(settings, plant=plant)
+    loop.run_until_complete(create_source_topics(settings))
+    loop.run_until_complete(ensure_topics(settings.bootstrap, changelog_specs(settings, worker.app.tables.values())))
     Worker(worker.app, loglevel="info", override_logging=False).execute_from_commandline()

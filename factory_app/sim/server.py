@@ -107,7 +107,7 @@ class SimEndpoint:
     def _method(self, sa: SimAsset, name: str):
         async def call(parent, *args):
             error = getattr(sa.model, name)(*(a.Value for a in args))
-            sa.writes.append((f"method:{name}", [a.Value for a in args]))
+            await self._record(sa, f"method:{name}", [a.Value for a in args])
             if error:
                 raise uaerrors.BadInvalidState()
             await self._publish()
@@ -129,9 +129,12 @@ class SimEndpoint:
                 value = _WTYPE[w.type](wv.Value.Value.Value)
                 setattr(sa.model, attr, value)
                 sa.last[attr] = sa.model.outputs()[attr]
-                sa.writes.append((attr, value))
-                await self.server.write_attribute_value(
-                    sa.write_count_node, ua.DataValue(ua.Variant(len(sa.writes), ua.VariantType.Int64)))
+                await self._record(sa, attr, value)
+
+    async def _record(self, sa: SimAsset, what: str, value) -> None:
+        sa.writes.append((what, value))
+        await self.server.write_attribute_value(
+            sa.write_count_node, ua.DataValue(ua.Variant(len(sa.writes), ua.VariantType.Int64)))
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

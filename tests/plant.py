@@ -1,0 +1,87 @@
+"""A whole plant for integration tests: simulated PLCs, worker, ingest adapter, command writer.
+
+Every part is a real process (``factory sim``, ``factory worker``, ``factory
+adapter ...``) on loopback ports chosen free, with its own topics and group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from asyncua import Client, ua
+
+from factory_app.broker.node import free_port
+from factory_app.children import Child
+from factory_app.config import PlantConfig, load_plant
+from factory_app.settings import Settings
+from factory_app.topics import create_source_topics
+from tests.helpers import settings_env
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def plant_file(dest: Path, edit=None) -> Path:
+    """A copy of config/plant.yaml with free endpoint ports (and an optional edit of the document)."""
+    doc = yaml.safe_load((REPO / "config" / "plant.yaml").read_text())
+    for asset in doc["assets"]:
+        asset["endpoint"] = re.sub(r":\d+/", f":{free_port()}/", asset["endpoint"])
+    if edit is not None:
+        edit(doc)
+    dest.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return dest
+
+
+def make_settings(bootstrap: str, home: Path, kafka_version: str) -> Settings:
+    tag = uuid.uuid4().hex[:8]
+    settings = Settings(bootstrap=bootstrap, home=home, topic_prefix=f"p{tag}.", app_id=f"plant-{tag}",
+                        web_port=free_port(), partitions=8, kafka_version=kafka_version,
+                        plant_config=plant_file(home / "plant.yaml"), ingest_metrics_port=free_port(),
+                        writer_metrics_port=free_port())
+    asyncio.run(create_source_topics(settings))
+    return settings
+
+
+@dataclass
+class Plant:
+    settings: Settings
+    config: PlantConfig
+    children: dict[str, Child] = field(default_factory=dict)
+
+    def start(self, *roles: str) -> None:
+        args = {"sim": ["sim"], "worker": ["worker"], "ingest": ["adapter", "ingest"],
+                "writer": ["adapter", "commands"]}
+        for role in roles:
+            self.children[role] = Child(f"{role}-{len(self.children)}", args[role], self.settings.home / "logs",
+                                        env=settings_env(self.settings))
+
+    def stop(self) -> None:
+        for child in self.children.values():
+            if child.alive():
+                child.stop(timeout=15)
+
+
+async def opc_read(plant: Plant, asset_id: str, tag: str):
+    asset = plant.config.asset(asset_id)
+    async with Client(asset.endpoint, timeout=4) as client:
+        ns = await client.get_namespace_index(asset.namespace)
+        return await client.get_node(ua.NodeId(f"{asset.object}.{tag}", ns)).read_value()
+
+
+async def opc_call(plant: Plant, asset_id: str, method: str, *args: float):
+    """Call a method directly on the simulated PLC (as a test's hand on the machine)."""
+    asset = plant.config.asset(asset_id)
+    async with Client(asset.endpoint, timeout=4) as client:
+        ns = await client.get_namespace_index(asset.namespace)
+        obj = client.get_node(ua.NodeId(asset.object, ns))
+        return await obj.call_method(ua.NodeId(f"{asset.object}.{method}", ns),
+                                     *(ua.Variant(a, ua.VariantType.Double) for a in args))
+
+
+def write_count(plant: Plant, asset_id: str) -> int:
+    """How many client writes the simulated PLC of ``asset_id`` has received."""
+    return asyncio.run(opc_read(plant, asset_id, "sim_write_count"))
