@@ -27,6 +27,9 @@ from factory_app.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# A read tag of this name carries the machine's state (idle / running / faulted ...).
+MACHINE_STATE_TAG = "state"
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -168,8 +171,23 @@ class Ingest:
         self.queue: asyncio.Queue = asyncio.Queue()
         self._last_ts: dict[tuple[str, str], float] = {}
         self._seq: dict[str, int] = {}
+        self._machine_state: dict[str, str] = {}
         self.appended = 0
         self.delivery_error: BaseException | None = None
+
+    def to_events(self, item: Sample | Transition) -> list[events.Telemetry | events.StateTransition]:
+        """Events for a queued item: its Telemetry, plus a machine StateTransition when a
+        ``state`` tag changed value (what availability and OEE analytics are built on)."""
+        event = self.to_event(item)
+        if not isinstance(event, events.Telemetry) or event.tag != MACHINE_STATE_TAG:
+            return [] if event is None else [event]
+        previous = self._machine_state.get(event.asset_id)
+        self._machine_state[event.asset_id] = str(event.value)
+        if previous == str(event.value):
+            return [event]
+        return [event, events.StateTransition(
+            event_id=f"{event.event_id}:state", asset_id=event.asset_id, event_time=event.event_time,
+            kind="machine", from_state=previous, to_state=str(event.value), reason="state tag changed")]
 
     def to_event(self, item: Sample | Transition) -> events.Telemetry | events.StateTransition | None:
         """The event for a queued item, or None if it is a replayed or unusable sample."""
@@ -210,13 +228,10 @@ class Ingest:
                     item = await asyncio.wait_for(self.queue.get(), 0.5)
                 except asyncio.TimeoutError:
                     continue
-                event = self.to_event(item)
-                if event is None:
-                    continue
-                future = await append(producer, self.settings, events.TELEMETRY, event)
-                future.add_done_callback(self._check_delivery)
-                self.appended += 1
-                if isinstance(event, events.Telemetry):
+                for event in self.to_events(item):
+                    future = await append(producer, self.settings, events.TELEMETRY, event)
+                    future.add_done_callback(self._check_delivery)
+                    self.appended += 1
                     metrics.TELEMETRY_APPENDED.labels(event.asset_id).inc()
         finally:
             for s in sessions:

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import faust
 
-from agents import control, telemetry_state
+from agents import command_ledger, control, telemetry_state
 from factory_app import events
 from factory_app.config import PlantConfig, load_plant
 from factory_app.settings import Settings
-from factory_app.web_views import register_readiness, register_state_views, register_table_dump
+from factory_app.web_views import register_command_views, register_readiness, register_state_views, register_table_dump
 from tables.definitions import StateTables, state_tables
 
 
@@ -66,8 +66,11 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
     if control_enabled:
         plant = plant or load_plant(settings.plant_config)
         control_tables = control.register(app, settings, plant, telemetry, topic(events.COMMANDS), dead_letter)
+    ledger = command_ledger.register(app, settings, settings.topic(events.COMMANDS),
+                                     settings.topic(events.COMMAND_RESULTS), dead_letter)
     register_state_views(app, tables)
-    register_table_dump(app, {**tables.all(), **control_tables})
+    register_command_views(app, ledger)
+    register_table_dump(app, {**tables.all(), **control_tables, "command_ledger": ledger})
     register_readiness(app)
     if prometheus:
         from faust.sensors.prometheus import setup_prometheus_sensors

@@ -31,3 +31,15 @@ def state_table(states: dict[str, dict], title: str = "Asset state") -> Table:
                           (st.get("connection") or "-") if i == 0 else "",
                           (st.get("machine_state") or "-") if i == 0 else "")
     return table
+
+
+def commands_table(entries: list[dict], title: str = "Recent commands") -> Table:
+    """One row per command: when, rule, target, value, and the writer's verdict."""
+    table = Table(title=title)
+    for col in ("issued (UTC)", "rule", "asset", "target", "value", "status", "detail"):
+        table.add_column(col)
+    for e in entries:
+        table.add_row(_fmt_time(e.get("issued_at")), e.get("rule", "-"), e.get("asset_id", "-"),
+                      e.get("target", "-"), _fmt_value(e.get("value")), e.get("status", "pending"),
+                      (e.get("detail") or "")[:40])
+    return table

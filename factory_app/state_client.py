@@ -25,3 +25,14 @@ def fetch_state(base_url: str, asset: str | None = None, timeout: float = 5.0) -
         raise StateUnavailable(f"{base_url}{path}: HTTP {exc.code}") from exc
     except (urllib.error.URLError, OSError) as exc:
         raise StateUnavailable(f"no worker answers at {base_url}: {exc}") from exc
+
+
+def fetch_json(base_url: str, path: str, timeout: float = 5.0) -> Any:
+    """GET ``path`` from a worker and decode its JSON (even from a 503 readiness answer)."""
+    try:
+        with urllib.request.urlopen(base_url.rstrip("/") + path, timeout=timeout) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return json.loads(exc.read() or b"null")
+    except (urllib.error.URLError, OSError) as exc:
+        raise StateUnavailable(f"no worker answers at {base_url}: {exc}") from exc

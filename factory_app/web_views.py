@@ -56,3 +56,14 @@ def register_readiness(app: faust.App) -> None:
         body = {"ready": ok, "rebalancing": app.rebalancing, "in_recovery": recovery.in_recovery,
                 "assigned": sorted(f"{tp.topic}:{tp.partition}" for tp in app.assignor.assigned_actives())}
         return self.json(body, status=200 if ok else 503)
+
+
+def register_command_views(app: faust.App, ledger: faust.Table) -> None:
+    """``/commands/recent/?n=20``: the newest commands this worker's ledger partitions hold."""
+
+    @app.page("/commands/recent/")
+    async def recent(self: View, request: Request) -> Response:
+        n = int(request.query.get("n", "20"))
+        entries = [v for v in ledger.values() if v is not None and "issued_at" in v]
+        entries.sort(key=lambda e: (e["issued_at"], e["command_id"]), reverse=True)
+        return self.json(entries[:n])

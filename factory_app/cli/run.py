@@ -1,73 +1,87 @@
-"""``factory run``: the local plant in one command, with a live view of its state."""
+"""``factory run``: the local plant in one command, with a live view of state and commands."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 import click
 
 from factory_app.settings import Settings
 
+ROLES = {"sim": ["sim"], "worker": ["worker"], "ingest": ["adapter", "ingest"], "writer": ["adapter", "commands"]}
+
 
 @click.command("run")
-@click.option("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
-@click.option("--assets", default=12, show_default=True, help="sample assets")
-@click.option("--rate", default=50.0, show_default=True, help="sample telemetry events/s")
+@click.option("--duration", type=float, default=None, help="stop after this many seconds (default: until Ctrl-C)")
+@click.option("--no-sim", is_flag=True, help="do not start the simulated plant (real PLCs in the plant file)")
 @click.option("--keep-broker/--stop-broker", default=True, show_default=True,
               help="leave the local broker running afterwards (its log persists either way)")
+@click.option("--plain", is_flag=True, help="print snapshots instead of a live screen (logs, CI)")
 @click.pass_obj
-def command(settings: Settings, duration: float | None, assets: int, rate: float, keep_broker: bool) -> None:
-    """Start the local broker, a worker and a telemetry source; show live state until stopped."""
-    from rich.console import Console
+def command(settings: Settings, duration: float | None, no_sim: bool, keep_broker: bool, plain: bool) -> None:
+    """Start the local broker, the simulated PLCs, a worker and both adapters; show live state.
+
+    Example: factory run --duration 60
+    """
+    from rich.console import Console, Group
     from rich.live import Live
 
     from factory_app.children import Child, wait_until
     from factory_app.cli.broker import local_broker
-    from factory_app.render import state_table
-    from factory_app.sample_telemetry import produce
-    from factory_app.state_client import fetch_state
+    from factory_app.config import ConfigError, load_plant
+    from factory_app.render import commands_table, state_table
+    from factory_app.state_client import fetch_json
     from factory_app.topics import create_source_topics
 
+    try:
+        load_plant(settings.plant_config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
     console = Console()
     broker = local_broker(settings)
-    console.print(f"starting Kafka {settings.kafka_version} at {broker.cfg.bootstrap} ...")
+    console.print(f"starting Kafka {settings.kafka_version} at {broker.cfg.bootstrap} (data: {broker.cfg.data_dir})")
     broker.start()
     asyncio.run(create_source_topics(settings))
     logs = settings.home / "logs"
-    worker = Child("worker", ["worker"], logs)
+    roles = [r for r in ROLES if not (no_sim and r == "sim")]
+    children = [Child(role, ROLES[role], logs) for role in roles]
     base = f"http://{settings.web_host}:{settings.web_port}"
-    stop = threading.Event()
-    source = threading.Thread(target=lambda: asyncio.run(_produce_until(settings, assets, rate, stop)), daemon=True)
+
+    def view():
+        return Group(state_table(fetch_json(base, "/state/"), title=f"Asset state ({base}/state/)"),
+                     commands_table(fetch_json(base, "/commands/recent/?n=12")))
     try:
-        console.print(f"worker starting (log: {worker.log_path}); state at {base}/state/, metrics at {base}/metrics")
-        wait_until(lambda: worker.alive() and fetch_state(base) is not None, 90, what="worker web view")
-        source.start()
+        console.print(f"started {', '.join(roles)}; logs in {logs}; metrics at {base}/metrics")
+        wait_until(lambda: all(c.alive() for c in children) and fetch_json(base, "/ready/")["ready"], 120,
+                   what="the worker to be ready")
         begin = time.monotonic()
-        with Live(console=console, refresh_per_second=2) as live:
+        live = None if plain else Live(console=console, refresh_per_second=2)
+        if live:
+            live.start()
+        try:
             while duration is None or time.monotonic() - begin < duration:
-                if not worker.alive():
-                    raise click.ClickException(f"worker exited; see {worker.log_path}")
+                dead = [c.name for c in children if not c.alive()]
+                if dead:
+                    raise click.ClickException(f"{', '.join(dead)} exited; see {logs}")
                 try:
-                    live.update(state_table(fetch_state(base), title=f"Asset state ({base})"))
+                    renderable = view()
                 except Exception as exc:  # a rebalance can briefly refuse reads
-                    live.update(f"waiting for worker: {exc}")
-                time.sleep(1.0)
+                    renderable = f"waiting for the worker: {exc}"
+                if live:
+                    live.update(renderable)
+                else:
+                    console.print(renderable)
+                time.sleep(1.0 if live else 5.0)
+        finally:
+            if live:
+                live.stop()
+        console.print(view())
     except KeyboardInterrupt:
         pass
     finally:
-        stop.set()
-        if source.is_alive():
-            source.join(10)
-        worker.stop()
+        for child in reversed(children):
+            child.stop()
         if not keep_broker:
             broker.stop()
-    console.print("stopped")
-
-
-async def _produce_until(settings: Settings, assets: int, rate: float, stop: threading.Event) -> None:
-    from factory_app.sample_telemetry import produce
-
-    while not stop.is_set():
-        await produce(settings, assets, rate, duration=1.0)
+    console.print("plant stopped" + ("" if not keep_broker else f"; broker still running at {broker.cfg.bootstrap}"))

@@ -61,3 +61,14 @@ def test_ingest_drops_replayed_samples_and_numbers_the_rest():
     assert ing.to_event(sample("temperature", [1, 2], t0 + timedelta(seconds=2))) is None  # arrays are not scalars
     tr = ing.to_event(Transition("oven-1", "disconnected", "session lost", 5.0))
     assert isinstance(tr, events.StateTransition) and tr.kind == "connection" and tr.to_state == "disconnected"
+
+
+def test_a_state_tag_change_is_also_a_machine_transition():
+    ing = Ingest(Settings(), load_plant(REPO / "config" / "plant.yaml"))
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    first = ing.to_events(Sample("press-1", "state", "running", t0, t0, None))
+    same = ing.to_events(Sample("press-1", "state", "running", t0 + timedelta(seconds=1), None, None))
+    fault = ing.to_events(Sample("press-1", "state", "faulted", t0 + timedelta(seconds=2), None, None))
+    assert [type(e).__name__ for e in first] == ["Telemetry", "StateTransition"]
+    assert [type(e).__name__ for e in same] == ["Telemetry"]
+    assert fault[1].from_state == "running" and fault[1].to_state == "faulted" and fault[1].kind == "machine"

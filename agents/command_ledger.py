@@ -1,0 +1,40 @@
+"""Commands + CommandResults -> the command ledger table (what was asked, what the PLC did)."""
+
+from __future__ import annotations
+
+import faust
+
+from agents.dead_letters import DeadLetterSink
+from factory_app import events, metrics
+from factory_app.settings import Settings
+from tables.command_ledger import apply_command_event
+from tables.definitions import ROCKSDICT
+
+PROCESSOR = "command-ledger"
+_ACCEPT = (events.Command, events.CommandResult)
+
+
+def register(app: faust.App, settings: Settings, commands: str, results: str, dead_letter: faust.TopicT,
+             name: str = PROCESSOR) -> faust.Table:
+    """Declare the ledger agent over the commands and command-results topics; return its table."""
+    ledger = app.Table("command_ledger", default=None, partitions=settings.partitions, key_type=str,
+                       options=dict(ROCKSDICT), extra_topic_configs=dict(settings.changelog_configs))
+    source = app.topic(commands, results, key_serializer="raw", value_serializer="raw", internal=False,
+                       partitions=settings.partitions)
+    sink = DeadLetterSink(dead_letter, name)
+    processed = {cls: metrics.EVENTS_PROCESSED.labels(name, cls.__name__) for cls in _ACCEPT}
+
+    async def command_ledger(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            try:
+                decoded = events.decode(event.value, expect=_ACCEPT)
+                events.check_key(event.message.key, decoded)
+            except events.DecodeFailure as failure:
+                if event.message.topic == results:
+                    await sink.send(failure, event.message)  # the writer dead-letters bad commands itself
+                continue
+            ledger[decoded.command_id] = apply_command_event(ledger.get(decoded.command_id), decoded)
+            processed[type(decoded)].inc()
+
+    app.agent(source, name=name, concurrency=1)(command_ledger)
+    return ledger
