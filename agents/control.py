@@ -40,12 +40,33 @@ def decide(plant_rules_by_asset: dict[str, list], state: dict, memory: dict,
     return commands, new_memory
 
 
-def register(app: faust.App, settings: Settings, plant: PlantConfig, telemetry: faust.TopicT,
-             sink: faust.TopicT | None, dead_letter: faust.TopicT, name: str = PROCESSOR) -> dict[str, faust.Table]:
-    """Declare the control agent and its tables on ``app``; returns the tables."""
+def step(by_asset: dict[str, list], control_state, rule_memory, event) -> list[events.Command]:
+    """Apply one decoded event to the control tables (mapping-like) and return the commands it causes.
+
+    Shared by the live agent and by replays, which fold the log through the
+    very same code and then drop the commands instead of sending them.
+    """
+    if event.asset_id not in by_asset:
+        return []  # no rule watches this asset: keep no state for it
+    state = apply_event(control_state.get(event.asset_id), event)
+    commands, memory = decide(by_asset, state, rule_memory.get(event.asset_id) or {}, event)
+    control_state[event.asset_id] = state
+    rule_memory[event.asset_id] = memory
+    return commands
+
+
+def rules_by_asset(plant: PlantConfig) -> dict[str, list]:
+    """The plant's rules grouped by the asset whose events trigger them."""
     by_asset: dict[str, list] = defaultdict(list)
     for rule in plant.rules:
         by_asset[rules.trigger_asset(rule)].append(rule)
+    return dict(by_asset)
+
+
+def register(app: faust.App, settings: Settings, plant: PlantConfig, telemetry: faust.TopicT,
+             sink: faust.TopicT | None, dead_letter: faust.TopicT, name: str = PROCESSOR) -> dict[str, faust.Table]:
+    """Declare the control agent and its tables on ``app``; returns the tables."""
+    by_asset = rules_by_asset(plant)
 
     def table(tname: str) -> faust.Table:
         return app.Table(tname, default=None, partitions=settings.partitions, key_type=str,
@@ -62,17 +83,12 @@ def register(app: faust.App, settings: Settings, plant: PlantConfig, telemetry: 
                 events.check_key(message.key, decoded)
             except events.DecodeFailure:
                 continue  # the state processor dead-letters it; one dead letter per bad message
-            if decoded.asset_id not in by_asset:
-                continue  # no rule watches this asset: keep no state for it
             try:
-                state = apply_event(control_state.get(decoded.asset_id), decoded)
-                commands, memory = decide(by_asset, state, rule_memory.get(decoded.asset_id) or {}, decoded)
+                commands = step(by_asset, control_state, rule_memory, decoded)
             except Exception as exc:  # a rule bug must not stop control of other assets
                 log.exception("rule evaluation failed for %s", decoded.event_id)
                 await dead.send(events.DecodeFailure("processing_error", repr(exc)), message)
                 continue
-            control_state[decoded.asset_id] = state
-            rule_memory[decoded.asset_id] = memory
             for cmd in commands:
                 metrics.COMMANDS_ISSUED.labels(cmd.rule).inc()
                 if sink is not None:

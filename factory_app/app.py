@@ -1,27 +1,29 @@
-"""Build the Faust app of a worker: topics, tables, agents and web views."""
+"""Build the Faust app of a worker: topics, the chosen processors and their tables, web views."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import faust
 
-from agents import command_ledger, control, telemetry_state
+from agents import availability, command_ledger, control, telemetry_state
 from factory_app import events
 from factory_app.config import PlantConfig, load_plant
 from factory_app.settings import Settings
-from factory_app.web_views import register_command_views, register_readiness, register_state_views, register_table_dump
-from tables.definitions import StateTables, state_tables
+from factory_app.web_views import (register_command_views, register_readiness, register_state_views,
+                                   register_table_dump)
+from tables.definitions import state_tables
+
+PROCESSORS = ("telemetry-state", "control", "command-ledger", "availability")
 
 
 @dataclass
 class Worker:
-    """A configured Faust app and handles on what it declared."""
+    """A configured Faust app and handles on the tables it declared."""
 
     app: faust.App
     settings: Settings
-    tables: StateTables
-    control_tables: dict[str, faust.Table]
+    tables: dict[str, faust.Table] = field(default_factory=dict)
 
 
 def faust_broker_url(bootstrap: str) -> str:
@@ -29,12 +31,15 @@ def faust_broker_url(bootstrap: str) -> str:
     return ";".join(f"kafka://{h.strip()}" for h in bootstrap.split(",") if h.strip())
 
 
-def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfig | None = None,
-               control_enabled: bool = True) -> Worker:
+def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfig | None = None) -> Worker:
     """Create the worker app for ``settings`` (nothing is read from globals).
 
-    ``plant`` (default: the plant file in settings) supplies the control rules.
+    ``settings.processors`` chooses the agents; ``plant`` (default: the plant
+    file in settings) supplies the control rules.
     """
+    unknown = set(settings.processors) - set(PROCESSORS)
+    if unknown:
+        raise ValueError(f"unknown processor(s) {', '.join(sorted(unknown))}; known: {', '.join(PROCESSORS)}")
     app = faust.App(
         settings.app_id,
         broker=faust_broker_url(settings.bootstrap),
@@ -55,25 +60,34 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
         broker_commit_interval=1.0,
         table_standby_replicas=0,
     )
-    topic = lambda name: app.topic(  # noqa: E731
-        settings.topic(name), key_serializer="raw", value_serializer="raw", internal=False,
-        partitions=settings.partitions,
-    )
-    tables = state_tables(app, settings)
+
+    def topic(name: str) -> faust.TopicT:
+        return app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw", internal=False,
+                         partitions=settings.partitions)
+
     telemetry, dead_letter = topic(events.TELEMETRY), topic(events.DEAD_LETTER)
-    telemetry_state.register(app, settings, tables, telemetry, dead_letter)
-    control_tables: dict[str, faust.Table] = {}
-    if control_enabled:
+    tables: dict[str, faust.Table] = {}
+    chosen = set(settings.processors)
+    if "telemetry-state" in chosen:
+        state = state_tables(app, settings)
+        telemetry_state.register(app, settings, state, telemetry, dead_letter)
+        register_state_views(app, state)
+        tables.update(state.all())
+    if "control" in chosen:
         plant = plant or load_plant(settings.plant_config)
-        control_tables = control.register(app, settings, plant, telemetry, topic(events.COMMANDS), dead_letter)
-    ledger = command_ledger.register(app, settings, settings.topic(events.COMMANDS),
-                                     settings.topic(events.COMMAND_RESULTS), dead_letter)
-    register_state_views(app, tables)
-    register_command_views(app, ledger)
-    register_table_dump(app, {**tables.all(), **control_tables, "command_ledger": ledger})
+        sink = topic(events.COMMANDS) if settings.emit_commands else None
+        tables.update(control.register(app, settings, plant, telemetry, sink, dead_letter))
+    if "command-ledger" in chosen:
+        ledger = command_ledger.register(app, settings, settings.topic(events.COMMANDS),
+                                         settings.topic(events.COMMAND_RESULTS), dead_letter)
+        register_command_views(app, ledger)
+        tables["command_ledger"] = ledger
+    if "availability" in chosen:
+        tables["availability"] = availability.register(app, settings, telemetry)
+    register_table_dump(app, tables)
     register_readiness(app)
     if prometheus:
         from faust.sensors.prometheus import setup_prometheus_sensors
 
         setup_prometheus_sensors(app, name_prefix="faust")
-    return Worker(app=app, settings=settings, tables=tables, control_tables=control_tables)
+    return Worker(app=app, settings=settings, tables=tables)

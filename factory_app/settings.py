@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     writer_metrics_port: int = 9102
     # Config file of the plant (assets, tags, rules).
     plant_config: Path = Field(default=Path("config/plant.yaml"))
+    # Processors this worker runs (FACTORY_PROCESSORS='["availability"]' for an analytic-only worker).
+    processors: list[str] = Field(default_factory=lambda: ["telemetry-state", "control", "command-ledger"])
+    # False in replays and backfills: the control rules run but their commands go nowhere.
+    emit_commands: bool = True
     # Extra configs for the tables' changelog topics (JSON in FACTORY_CHANGELOG_CONFIGS).
     changelog_configs: dict[str, str] = Field(default_factory=dict)
     # Where the broker jars are cached (default: HOME).

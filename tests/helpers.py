@@ -22,7 +22,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
     for name, value in settings.model_dump().items():
         if value is None:
             continue
-        env[f"FACTORY_{name.upper()}"] = json.dumps(value) if isinstance(value, dict) else str(value)
+        env[f"FACTORY_{name.upper()}"] = json.dumps(value) if isinstance(value, (dict, list, bool)) else str(value)
     return env
 
 

@@ -19,13 +19,17 @@ def main(ctx: click.Context, log_level: str) -> None:
     Settings come from FACTORY_* environment variables (see README).
     """
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_level != "debug":
+        logging.getLogger("aiokafka").setLevel(logging.WARNING)  # it logs every (re)subscription at INFO
     ctx.obj = Settings()
 
 
 def _register() -> None:
-    from factory_app.cli import adapter, broker, run, sample, sim, state, topics, worker
+    from factory_app.cli import (adapter, backfill, broker, rebuild, rewind, run, sample, sim, state, state_at,
+                                 topics, verify, worker)
 
-    for module in (adapter, broker, run, sample, sim, state, topics, worker):
+    for module in (adapter, backfill, broker, rebuild, rewind, run, sample, sim, state, state_at, topics, verify,
+                   worker):
         main.add_command(module.command)
 
 

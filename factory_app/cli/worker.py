@@ -15,6 +15,8 @@ from factory_app.settings import Settings
 @click.pass_obj
 def command(settings: Settings, web_port: int | None, data_dir: str | None) -> None:
     """Run one worker; start more with other --web-port/--data-dir to scale by partitions."""
+    import logging
+
     from faust import Worker
 
     from factory_app.app import create_app
@@ -36,4 +38,5 @@ def command(settings: Settings, web_port: int | None, data_dir: str | None) -> N
     worker = create_app(settings, plant=plant)
     loop.run_until_complete(create_source_topics(settings))
     loop.run_until_complete(ensure_topics(settings.bootstrap, changelog_specs(settings, worker.app.tables.values())))
+    logging.getLogger("aiokafka").setLevel(logging.INFO)
     Worker(worker.app, loglevel="info", override_logging=False).execute_from_commandline()

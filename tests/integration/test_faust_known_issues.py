@@ -14,14 +14,14 @@ import shutil
 import pytest
 
 from factory_app import events
-from factory_app.app import create_app
+from factory_app.app import PROCESSORS, create_app
 from factory_app.children import wait_until
 from factory_app.settings import Settings
 from tests.helpers import produce_raw, read_topic, start_worker, table_dump, wait_ready
 
 
 def test_every_agent_runs_with_concurrency_one():
-    worker = create_app(Settings(), prometheus=False)
+    worker = create_app(Settings(processors=list(PROCESSORS)), prometheus=False)
     agents = list(worker.app.agents.values())
     assert agents, "the app declares agents"
     assert all(agent.concurrency == 1 for agent in agents), [(a.name, a.concurrency) for a in agents]

@@ -1,0 +1,40 @@
+"""A retroactive analytic: availability / OEE per machine, run live or backfilled over all history."""
+
+from __future__ import annotations
+
+import faust
+
+from factory_app import events, metrics
+from factory_app.settings import Settings
+from tables.availability import apply_availability
+from tables.definitions import ROCKSDICT
+
+PROCESSOR = "availability"
+IDEAL_CYCLE_S = 2.0  # the press's design cycle time
+_ACCEPT = (events.Telemetry, events.StateTransition)
+
+
+def step(table, event, ideal_cycle_s: float = IDEAL_CYCLE_S) -> None:
+    """Fold one event into the availability table (mapping-like); shared with replays."""
+    entry = apply_availability(table.get(event.asset_id), event, ideal_cycle_s)
+    if entry is not None:
+        table[event.asset_id] = entry
+
+
+def register(app: faust.App, settings: Settings, telemetry: faust.TopicT, name: str = PROCESSOR) -> faust.Table:
+    table = app.Table("availability", default=None, partitions=settings.partitions, key_type=str,
+                      options=dict(ROCKSDICT), extra_topic_configs=dict(settings.changelog_configs))
+    processed = metrics.EVENTS_PROCESSED.labels(name, "any")
+
+    async def availability(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            try:
+                decoded = events.decode(event.value, expect=_ACCEPT)
+                events.check_key(event.message.key, decoded)
+            except events.DecodeFailure:
+                continue  # dead-lettered by the telemetry-state processor
+            step(table, decoded)
+            processed.inc()
+
+    app.agent(telemetry, name=name, concurrency=1)(availability)
+    return table

@@ -1,0 +1,68 @@
+"""``factory backfill PROCESSOR``: run a new or changed processor over all history, beside the live one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import click
+
+from factory_app.settings import Settings
+
+
+@click.command("backfill")
+@click.argument("processor")
+@click.option("--name", default=None, help="its consumer group and table prefix (default: APP_ID-PROCESSOR)")
+@click.option("--web-port", type=int, default=None, help="HTTP port of the backfill worker (default: a free one)")
+@click.option("--until-caught-up", is_flag=True, help="stop once it reached the end of the log at start")
+@click.pass_obj
+def command(settings: Settings, processor: str, name: str | None, web_port: int | None, until_caught_up: bool) -> None:
+    """Start a worker running only PROCESSOR under its own group and tables, from the first offset.
+
+    It shows progress until it has caught up with the log as it was at start, then
+    keeps running live (Ctrl-C stops it) unless --until-caught-up. The live workers
+    are not touched. Commands are never emitted by a backfill.
+
+    Example: factory backfill availability
+    """
+    from factory_app.app import PROCESSORS
+    from factory_app.broker.node import free_port
+    from factory_app.children import Child
+    from factory_app.replay.groups import committed_offsets
+    from factory_app.replay.log_reader import end_offsets
+    from factory_app.replay.progress import log_progress
+    from factory_app.replay.projections import folds
+
+    if processor not in PROCESSORS:
+        raise click.BadParameter(f"unknown processor {processor!r}; known: {', '.join(PROCESSORS)}")
+    group = name or f"{settings.app_id}-{processor}"
+    port = web_port or free_port()
+    sources = [settings.topic(s) for s in folds(settings, None)[processor]().sources]
+    stops = asyncio.run(end_offsets(settings, sources))
+    env = {"FACTORY_APP_ID": group, "FACTORY_PROCESSORS": json.dumps([processor]), "FACTORY_EMIT_COMMANDS": "false",
+           "FACTORY_WEB_PORT": str(port), "FACTORY_WORKER_DATA": str(settings.home / f"backfill-{group}")}
+    worker = Child(f"backfill-{group}", ["worker"], settings.home / "logs", env=env)
+    click.echo(f"backfill {processor!r} as group {group!r} (tables {group}-*), web on 127.0.0.1:{port}; "
+               f"commands: not emitted; log {worker.log_path}", err=True)
+    try:
+        with log_progress(stops, f"backfill {processor}") as advance:
+            while True:
+                if not worker.alive():
+                    raise click.ClickException(f"backfill worker exited; see {worker.log_path}")
+                done = asyncio.run(committed_offsets(settings, group))
+                for tp, end in stops.items():
+                    advance(tp, min(end, done.get(tp, 0)))
+                if all(done.get(tp, 0) >= end for tp, end in stops.items()):
+                    break
+                time.sleep(1.0)
+        click.echo(f"caught up with {sum(stops.values())} offsets", err=True)
+        if until_caught_up:
+            return
+        click.echo("continuing live; Ctrl-C to stop", err=True)
+        while worker.alive():
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        worker.stop()

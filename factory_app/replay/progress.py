@@ -1,0 +1,41 @@
+"""A progress display for long reads of the log: offsets consumed / end offsets, rate, time left."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from aiokafka import TopicPartition
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+
+
+class _Rate(TextColumn):
+    def __init__(self):
+        super().__init__("")
+
+    def render(self, task):
+        speed = task.finished_speed or task.speed
+        return f"{speed:,.0f} ev/s" if speed else "- ev/s"
+
+
+@contextmanager
+def log_progress(stops: dict[TopicPartition, int], title: str, console: Console | None = None):
+    """Yields a callback ``(tp, consumed_in_tp)`` that advances one bar per topic and a total bar."""
+    console = console or Console(stderr=True)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+                        _Rate(), TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+                        disable=not stops)
+    topics = sorted({tp.topic for tp in stops})
+    with progress:
+        total = progress.add_task(f"{title} (all)", total=sum(stops.values()))
+        per_topic = {t: progress.add_task(f"  {t}", total=sum(v for tp, v in stops.items() if tp.topic == t))
+                     for t in topics}
+        seen: dict[TopicPartition, int] = {}
+
+        def advance(tp: TopicPartition, consumed: int) -> None:
+            delta = consumed - seen.get(tp, 0)
+            seen[tp] = consumed
+            progress.advance(per_topic[tp.topic], delta)
+            progress.advance(total, delta)
+        yield advance

@@ -1,0 +1,100 @@
+"""Offline folds of the log through the processors' own step functions, one partition at a time.
+
+Each processor has a ``Fold``: it owns fresh in-memory tables per partition
+and applies records with exactly the code its Faust agent runs. Commands the
+control rules compute are counted and dropped: a replay never actuates.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any, Callable
+
+from agents import availability, control
+from agents.telemetry_state import apply_to_tables
+from factory_app import events
+from factory_app.config import PlantConfig
+from factory_app.replay.log_reader import Record
+from factory_app.settings import Settings
+from tables.command_ledger import apply_command_event
+
+Tables = dict[str, dict[str, Any]]  # table name -> key -> value
+
+
+@dataclass
+class Fold:
+    """Folds records into per-partition tables. ``apply(tables, event)`` returns commands computed."""
+
+    processor: str
+    tables: tuple[str, ...]
+    sources: tuple[str, ...]
+    accept: tuple[type, ...]
+    apply: Callable[[Tables, Any], list]
+    by_partition: dict[int, Tables] = field(default_factory=dict)
+    commands_computed: int = 0
+    skipped: int = 0
+
+    def feed(self, record: Record) -> None:
+        try:
+            event = events.decode(record.value, expect=self.accept)
+            events.check_key(record.key, event)
+        except events.DecodeFailure:
+            self.skipped += 1  # the live processor dead-lettered it; it changed no table
+            return
+        tables = self.by_partition.setdefault(record.partition, {t: {} for t in self.tables})
+        try:
+            self.commands_computed += len(self.apply(tables, event) or ())
+        except Exception:
+            self.skipped += 1  # the live agent dead-letters a processing error; state unchanged
+
+    def merged(self) -> Tables:
+        """Every table across partitions (keys never span partitions: they are per asset)."""
+        out: Tables = {t: {} for t in self.tables}
+        for tables in self.by_partition.values():
+            for name, content in tables.items():
+                out[name].update(content)
+        return out
+
+
+def _telemetry_state(settings: Settings) -> Callable[[Tables, Any], list]:
+    def apply(tables: Tables, event) -> list:
+        view = SimpleNamespace(asset_state=tables["asset_state"], tag_windows=tables["tag_windows"])
+        apply_to_tables(view, event, settings.window_seconds, settings.window_retention, "replay")
+        return []
+    return apply
+
+
+def folds(settings: Settings, plant: PlantConfig | None) -> dict[str, Callable[[], Fold]]:
+    """Factories of a fresh Fold for every processor, by processor name."""
+    by_asset = control.rules_by_asset(plant) if plant is not None else {}
+    return {
+        "telemetry-state": lambda: Fold("telemetry-state", ("asset_state", "tag_windows"), (events.TELEMETRY,),
+                                        (events.Telemetry, events.StateTransition), _telemetry_state(settings)),
+        "control": lambda: Fold("control", ("control_state", "control_rule_memory"), (events.TELEMETRY,),
+                                (events.Telemetry, events.StateTransition),
+                                lambda t, e: control.step(by_asset, t["control_state"], t["control_rule_memory"], e)),
+        "command-ledger": lambda: Fold("command-ledger", ("command_ledger",), (events.COMMANDS, events.COMMAND_RESULTS),
+                                       (events.Command, events.CommandResult),
+                                       lambda t, e: t["command_ledger"].__setitem__(
+                                           e.command_id, apply_command_event(t["command_ledger"].get(e.command_id), e))),
+        "availability": lambda: Fold("availability", ("availability",), (events.TELEMETRY,),
+                                     (events.Telemetry, events.StateTransition),
+                                     lambda t, e: availability.step(t["availability"], e)),
+    }
+
+
+def processor_of(table: str, settings: Settings, plant: PlantConfig | None) -> str:
+    """The processor that owns ``table``; ValueError naming the known tables otherwise."""
+    owners = {t: name for name, make in folds(settings, plant).items() for t in make().tables}
+    if table not in owners:
+        raise ValueError(f"unknown table {table!r}; known: {', '.join(sorted(owners))}")
+    return owners[table]
+
+
+def group_by_processor(tables: list[str], settings: Settings, plant: PlantConfig | None) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    for t in tables:
+        out[processor_of(t, settings, plant)].append(t)
+    return dict(out)

@@ -1,0 +1,38 @@
+import pytest
+
+from factory_app.events import StateTransition, Telemetry
+from tables.availability import apply_availability
+
+
+def st(to, t):
+    return StateTransition(event_id=f"s{t}", asset_id="p", event_time=float(t), kind="machine", to_state=to)
+
+
+def tel(tag, v, t):
+    return Telemetry(event_id=f"t{tag}{t}", asset_id="p", event_time=float(t), tag=tag, value=v)
+
+
+def fold(evs):
+    e = None
+    for ev in evs:
+        e = apply_availability(e, ev, 2.0)
+    return e
+
+
+def test_availability_counts_time_in_states_including_the_open_one():
+    e = fold([st("running", 0), st("faulted", 80), st("running", 100), tel("cycle_counter", 0, 100),
+              tel("cycle_counter", 40, 200)])
+    assert e["seconds_in"] == {"running": 80.0, "faulted": 20.0}
+    assert e["availability"] == pytest.approx(180 / 200)  # the open running interval counts up to t=200
+
+
+def test_quality_and_performance_from_counter_deltas():
+    e = fold([st("running", 0), tel("good_parts", 100, 0), tel("bad_parts", 10, 0), tel("cycle_counter", 110, 0),
+              tel("good_parts", 145, 100), tel("bad_parts", 15, 100), tel("cycle_counter", 160, 100)])
+    assert e["quality"] == pytest.approx(45 / 50)
+    assert e["performance"] == pytest.approx(2.0 * 50 / 100)
+    assert e["oee"] == pytest.approx(1.0 * 1.0 * 0.9)
+
+
+def test_other_tags_alone_make_no_entry():
+    assert fold([tel("temperature", 20.0, 1)]) is None
