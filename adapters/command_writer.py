@@ -222,8 +222,7 @@ class CommandWriter:
 
     async def _one(self, producer, rec) -> None:
         try:
-            cmd = events.decode(rec.value, expect=(events.Command,))
-            events.check_key(rec.key, cmd)
+            cmd = events.decode_keyed(rec.key, rec.value, (events.Command,))
         except events.DecodeFailure as failure:
             dl = events.dead_letter(failure, topic=rec.topic, partition=rec.partition, offset=rec.offset,
                                     key=rec.key, raw=rec.value, consumer="command-writer")

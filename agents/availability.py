@@ -29,8 +29,7 @@ def register(app: faust.App, settings: Settings, telemetry: faust.TopicT, name: 
     async def availability(stream: faust.StreamT) -> None:
         async for event in stream.events():
             try:
-                decoded = events.decode(event.value, expect=_ACCEPT)
-                events.check_key(event.message.key, decoded)
+                decoded = events.decode_keyed(event.message.key, event.value, _ACCEPT)
             except events.DecodeFailure:
                 continue  # dead-lettered by the telemetry-state processor
             step(table, decoded)

@@ -27,8 +27,7 @@ def register(app: faust.App, settings: Settings, commands: str, results: str, de
     async def command_ledger(stream: faust.StreamT) -> None:
         async for event in stream.events():
             try:
-                decoded = events.decode(event.value, expect=_ACCEPT)
-                events.check_key(event.message.key, decoded)
+                decoded = events.decode_keyed(event.message.key, event.value, _ACCEPT)
             except events.DecodeFailure as failure:
                 if event.message.topic == results:
                     await sink.send(failure, event.message)  # the writer dead-letters bad commands itself

@@ -79,8 +79,7 @@ def register(app: faust.App, settings: Settings, plant: PlantConfig, telemetry: 
         async for event in stream.events():
             message = event.message
             try:
-                decoded = events.decode(event.value, expect=_ACCEPT)
-                events.check_key(message.key, decoded)
+                decoded = events.decode_keyed(message.key, event.value, _ACCEPT)
             except events.DecodeFailure:
                 continue  # the state processor dead-letters it; one dead letter per bad message
             try:

@@ -56,8 +56,7 @@ def register(app: faust.App, settings: Settings, tables: StateTables,
         async for event in stream.events():
             message = event.message
             try:
-                decoded = events.decode(event.value, expect=_ACCEPT)
-                events.check_key(message.key, decoded)
+                decoded = events.decode_keyed(message.key, event.value, _ACCEPT)
             except events.DecodeFailure as failure:
                 await sink.send(failure, message)
                 continue

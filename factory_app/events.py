@@ -180,6 +180,13 @@ def check_key(key: bytes | None, event: AnyEvent) -> None:
         raise DecodeFailure("key_mismatch", f"key {key!r} is not asset id {event.asset_id!r}")
 
 
+def decode_keyed(key: bytes | None, raw: bytes | None, expect: tuple[type, ...]) -> AnyEvent:
+    """``decode`` plus ``check_key``: what every consumer of a keyed topic does first."""
+    event = decode(raw, expect=expect)
+    check_key(key, event)
+    return event
+
+
 def dead_letter(failure: DecodeFailure, *, topic: str, partition: int, offset: int,
                 key: bytes | None, raw: bytes | None, consumer: str) -> DeadLetter:
     """Build the dead-letter event for a message that failed to decode."""

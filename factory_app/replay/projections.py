@@ -38,8 +38,7 @@ class Fold:
 
     def feed(self, record: Record) -> None:
         try:
-            event = events.decode(record.value, expect=self.accept)
-            events.check_key(record.key, event)
+            event = events.decode_keyed(record.key, record.value, self.accept)
         except events.DecodeFailure:
             self.skipped += 1  # the live processor dead-lettered it; it changed no table
             return

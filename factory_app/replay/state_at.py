@@ -27,8 +27,7 @@ async def state_at(settings: Settings, at: float | None = None, until: dict[int,
     states: dict[str, dict] = {}
     async for rec in read_until(settings, stops, progress):
         try:
-            ev = events.decode(rec.value, expect=(events.Telemetry, events.StateTransition))
-            events.check_key(rec.key, ev)
+            ev = events.decode_keyed(rec.key, rec.value, (events.Telemetry, events.StateTransition))
         except events.DecodeFailure:
             continue
         if at is not None and ev.event_time > at:
