@@ -45,9 +45,9 @@ def main() -> None:
     want = ap.parse_args().iterations
     with bench_broker() as (broker, root):
         settings = bench_settings(broker, root)
+        settings.home.mkdir(parents=True, exist_ok=True)
         settings = settings.model_copy(update={"plant_config": plant_file(settings.home / "plant.yaml",
                                                                           fast_thermostat)})
-        settings.home.mkdir(parents=True, exist_ok=True)
         plant = Plant(settings, load_plant(settings.plant_config))
         try:
             plant.start("sim", "writer", "worker")

@@ -71,7 +71,7 @@ def main() -> None:
         assert len(table_dump(settings, "asset_state")) == n
         worker.stop()
         print(f"resume after losing local state: {restore:.1f}s", file=sys.stderr)
-    result = {"keys": n, "tables": ["asset_state", "tag_windows"], "changelog_records_restored": 3 * n,
+    result = {"keys": n, "tables": ["asset_state", "tag_windows"], "keys_restored": 3 * n,
               "seconds": {"empty_start": cold, "resume_with_local_state": with_local,
                           "resume_after_changelog_restore": restore},
               "ratio_restore/local": restore / with_local, "worker_peak_rss_mb": rss}
