@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import time
 
 from bench.common import bench_broker, bench_settings, summary, write_result
 from factory_app import events

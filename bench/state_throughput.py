@@ -20,7 +20,7 @@ import sys
 import time
 import uuid
 
-from bench.common import bench_broker, bench_settings, summary, write_result
+from bench.common import bench_broker, bench_settings, write_result
 from factory_app import events
 from factory_app.children import Child, wait_until
 from factory_app.consumers import partitions_of, start_consumer

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 
-from factory_app import events
 from factory_app.children import Child
 from factory_app.consumers import partitions_of, start_consumer
 from factory_app.producer import new_producer

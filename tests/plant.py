@@ -17,7 +17,7 @@ from asyncua import Client, ua
 
 from factory_app.broker.node import free_port
 from factory_app.children import Child
-from factory_app.config import PlantConfig, load_plant
+from factory_app.config import PlantConfig
 from factory_app.settings import Settings
 from factory_app.topics import create_source_topics
 from tests.helpers import settings_env

@@ -90,7 +90,7 @@ class SimEndpoint:
             raise ValueError(f"asset {cfg.id}: a {cfg.type} has no tag(s) {', '.join(sorted(unknown))}")
         for key, value in outputs.items():
             node_id = ua.NodeId(configured.get(key, f"{cfg.object}.{key}"), sa.ns)
-            var = await obj.add_variable(node_id, key, ua.Variant(value, _VTYPE[type(value)]))
+            await obj.add_variable(node_id, key, ua.Variant(value, _VTYPE[type(value)]))
             sa.nodes[key] = node_id
         for w in cfg.write:
             node = self.server.get_node(sa.nodes[w.tag])

@@ -11,7 +11,6 @@ import time
 
 import pytest
 
-from factory_app import events
 from factory_app.children import Child, wait_until
 from factory_app.config import load_plant
 from factory_app.replay.changelog import read_changelog
