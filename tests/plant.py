@@ -25,9 +25,15 @@ from tests.helpers import settings_env
 REPO = Path(__file__).resolve().parents[1]
 
 
+# Tests run the plant at half the shipped simulated speed: a scheduling stall on a loaded
+# 2-core CI machine then costs half as many simulated seconds of an open loop.
+TEST_SIM_SPEED = 5
+
+
 def plant_file(dest: Path, edit=None) -> Path:
     """A copy of config/plant.yaml with free endpoint ports (and an optional edit of the document)."""
     doc = yaml.safe_load((REPO / "config" / "plant.yaml").read_text())
+    doc["sim"]["speed"] = TEST_SIM_SPEED
     for asset in doc["assets"]:
         asset["endpoint"] = re.sub(r":\d+/", f":{free_port()}/", asset["endpoint"])
     if edit is not None:
