@@ -142,6 +142,10 @@ class CommandWriter:
         self.ledger = Ledger(settings.home / "command-writer" / "ledger")
         self.sessions = Sessions()
         self.handled = 0
+        for asset in plant.assets:  # export zeros, so dashboards see the series from the start
+            metrics.OPCUA_WRITE_ERRORS.labels(asset.id)
+        for reason in events.DEAD_LETTER_REASONS:
+            metrics.DEAD_LETTERS.labels("command-writer", reason)
 
     async def _catch_up_ledger(self) -> None:
         """Read command-results from where the ledger left off: a result in the log is a result."""
@@ -236,5 +240,8 @@ class CommandWriter:
                                    key=cmd.asset_id.encode()))
         self.ledger.record_result(cmd.command_id, result.status)
         metrics.COMMAND_RESULTS.labels(cmd.rule, result.status).inc()
+        metrics.EVENTS_OUT.labels(self.settings.topic(events.COMMAND_RESULTS), cmd.asset_id).inc()
+        if result.status == "applied":
+            metrics.LOOP_LATENCY.labels(cmd.rule).observe(max(0.0, result.event_time - cmd.event_time))
         self.handled += 1
         log.info("command %s %s %s: %s (%s)", cmd.command_id, cmd.asset_id, cmd.target, result.status, result.detail)

@@ -185,6 +185,9 @@ class Ingest:
         self._machine_state[event.asset_id] = str(event.value)
         if previous == str(event.value):
             return [event]
+        if previous is not None:
+            metrics.MACHINE_STATE.labels(event.asset_id, previous).set(0)
+        metrics.MACHINE_STATE.labels(event.asset_id, str(event.value)).set(1)
         return [event, events.StateTransition(
             event_id=f"{event.event_id}:state", asset_id=event.asset_id, event_time=event.event_time,
             kind="machine", from_state=previous, to_state=str(event.value), reason="state tag changed")]
@@ -233,6 +236,7 @@ class Ingest:
                     future.add_done_callback(self._check_delivery)
                     self.appended += 1
                     metrics.TELEMETRY_APPENDED.labels(event.asset_id).inc()
+                    metrics.EVENTS_OUT.labels(self.settings.topic(events.TELEMETRY), event.asset_id).inc()
         finally:
             for s in sessions:
                 s.cancel()

@@ -92,6 +92,7 @@ def register(app: faust.App, settings: Settings, plant: PlantConfig, telemetry: 
                 metrics.COMMANDS_ISSUED.labels(cmd.rule).inc()
                 if sink is not None:
                     await sink.send(key=cmd.asset_id.encode(), value=events.encode(cmd))
+                    metrics.EVENTS_OUT.labels(sink.get_topic_name(), cmd.asset_id).inc()
 
     app.agent(telemetry, name=name, concurrency=1)(control)
     return {f"{name}_state": control_state, f"{name}_rule_memory": rule_memory}

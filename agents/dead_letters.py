@@ -17,6 +17,8 @@ class DeadLetterSink:
     def __init__(self, topic: faust.TopicT, processor: str):
         self.topic = topic
         self.processor = processor
+        for reason in events.DEAD_LETTER_REASONS:  # export zeros, so dashboards see the series from the start
+            metrics.DEAD_LETTERS.labels(processor, reason)
 
     async def send(self, failure: events.DecodeFailure, message: faust.types.Message) -> None:
         dl = events.dead_letter(

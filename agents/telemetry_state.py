@@ -67,5 +67,6 @@ def register(app: faust.App, settings: Settings, tables: StateTables,
                 await sink.send(events.DecodeFailure("processing_error", repr(exc)), message)
                 continue
             processed[type(decoded)].inc()
+            metrics.EVENTS_IN.labels(message.topic, decoded.asset_id).inc()
 
     return app.agent(telemetry, name=name, concurrency=1)(telemetry_state)

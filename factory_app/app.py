@@ -10,6 +10,7 @@ from agents import availability, command_ledger, control, telemetry_state
 from factory_app import events
 from factory_app.config import PlantConfig, load_plant
 from factory_app.settings import Settings
+from factory_app.worker_gauges import register_gauges
 from factory_app.web_views import (register_command_views, register_readiness, register_state_views,
                                    register_table_dump)
 from tables.definitions import state_tables
@@ -86,6 +87,7 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
         tables["availability"] = availability.register(app, settings, telemetry)
     register_table_dump(app, tables)
     register_readiness(app)
+    register_gauges(app, tables)
     if prometheus:
         from faust.sensors.prometheus import setup_prometheus_sensors
 

@@ -114,6 +114,11 @@ class DeadLetter(msgspec.Struct, kw_only=True, frozen=True):
         return base64.b64decode(self.raw_b64)
 
 
+# Every reason a message can be dead-lettered for (a bounded metric label set).
+DEAD_LETTER_REASONS = ("undecodable", "invalid", "unknown_schema_version", "unexpected_type", "key_mismatch",
+                       "empty", "processing_error")
+
+
 class DecodeFailure(Exception):
     """Raised by ``decode`` with a short ``reason`` (for metrics) and a human ``detail``."""
 

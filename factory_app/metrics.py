@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_PROCESSED = Counter(
     "factory_events_processed_total", "Events a processor consumed and applied to its tables.",
@@ -35,4 +35,26 @@ ADAPTER_CONNECTED = Gauge(
 )
 OPCUA_WRITE_ERRORS = Counter(
     "factory_opcua_write_errors_total", "OPC UA writes or method calls the PLC refused or that failed.", ["asset"],
+)
+EVENTS_IN = Counter(
+    "factory_events_in_total", "Events a worker consumed, by topic and asset.", ["topic", "asset"],
+)
+EVENTS_OUT = Counter(
+    "factory_events_out_total", "Events a process appended, by topic and asset.", ["topic", "asset"],
+)
+CONSUMER_LAG = Gauge(
+    "factory_consumer_lag_messages", "End offset minus committed offset of an assigned partition.",
+    ["topic", "partition"],
+)
+TABLE_KEYS = Gauge(
+    "factory_table_keys", "Keys this worker holds in a table (its assigned partitions).", ["table"],
+)
+LOOP_LATENCY = Histogram(
+    "factory_control_loop_latency_seconds",
+    "Cause event time (OPC UA source timestamp) to the command writer's confirmed write.",
+    ["rule"], buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0),
+)
+MACHINE_STATE = Gauge(
+    "factory_asset_machine_state", "1 for the machine state an asset last reported, 0 for states it left.",
+    ["asset", "state"],
 )

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     topic_prefix: str = "factory."
     # Prometheus ports of the adapters (0 disables the endpoint).
     ingest_metrics_port: int = 9101
+    metrics_host: str = "127.0.0.1"  # 0.0.0.0 in containers
     writer_metrics_port: int = 9102
     # Config file of the plant (assets, tags, rules).
     plant_config: Path = Field(default=Path("config/plant.yaml"))

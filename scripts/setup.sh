@@ -6,6 +6,15 @@ PY=${PYTHON:-python3}
 "$PY" -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 command -v java >/dev/null || { echo "a JDK 17+ (java) is required" >&2; exit 1; }
 command -v mvn >/dev/null || [ -n "${KAFKA_HOME:-}" ] || { echo "Maven (mvn) is required to fetch Kafka" >&2; exit 1; }
+# Debian's Prometheus server, for the scrape test (tests/integration/test_observability.py).
+if ! command -v prometheus >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends prometheus >/dev/null; }
+  else
+    echo "the tests need Debian's prometheus package: sudo apt-get install prometheus" >&2; exit 1
+  fi
+fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test]"

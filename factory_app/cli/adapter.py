@@ -19,11 +19,11 @@ def _plant(settings: Settings, path: str | None) -> PlantConfig:
         raise click.ClickException(str(exc)) from exc
 
 
-def _serve_metrics(port: int) -> None:
+def _serve_metrics(port: int, host: str) -> None:
     if port:
         from prometheus_client import start_http_server
 
-        start_http_server(port, addr="127.0.0.1")
+        start_http_server(port, addr=host)
 
 
 async def _until_signalled(runner) -> None:
@@ -50,7 +50,7 @@ def ingest(settings: Settings, config_path: str | None) -> None:
 
     plant = _plant(settings, config_path)
     asyncio.run(create_source_topics(settings))
-    _serve_metrics(settings.ingest_metrics_port)
+    _serve_metrics(settings.ingest_metrics_port, settings.metrics_host)
     asyncio.run(_until_signalled(Ingest(settings, plant).run))
 
 
@@ -64,5 +64,5 @@ def commands(settings: Settings, config_path: str | None) -> None:
 
     plant = _plant(settings, config_path)
     asyncio.run(create_source_topics(settings))
-    _serve_metrics(settings.writer_metrics_port)
+    _serve_metrics(settings.writer_metrics_port, settings.metrics_host)
     asyncio.run(_until_signalled(CommandWriter(settings, plant).run))
