@@ -12,6 +12,7 @@ async def open_client(asset: Asset, timeout: float = 4.0) -> Client:
     client = Client(asset.endpoint, timeout=timeout, watchdog_intervall=1.0)
     sec = asset.security
     if sec.mode != "None":
+        client.application_uri = sec.application_uri
         mode = "Sign" if sec.mode == "Sign" else "SignAndEncrypt"
         parts = [sec.policy, mode, str(sec.certificate), str(sec.private_key)]
         if sec.server_certificate:

@@ -32,6 +32,8 @@ class Security(_Model):
     server_certificate: Path | None = None
     username_env: str | None = None
     password_env: str | None = None
+    # Must equal the URI inside ``certificate`` (``factory certs`` writes both).
+    application_uri: str = "urn:factory:adapter"
 
     @model_validator(mode="after")
     def _consistent(self) -> "Security":
@@ -166,11 +168,30 @@ class AutoResetRule(_Model):
 Rule = Annotated[Union[ThermostatRule, InterlockRule, AutoResetRule], Field(discriminator="kind")]
 
 
+class SimSecurity(_Model):
+    """What the simulated PLCs demand: Basic256Sha256 modes, a server certificate, user credentials."""
+
+    modes: list[Literal["Sign", "SignAndEncrypt"]] = ["Sign", "SignAndEncrypt"]
+    certificate: Path
+    private_key: Path
+    application_uri: str = "urn:factory:sim"
+    allow_anonymous: bool = False
+    username_env: str | None = None
+    password_env: str | None = None
+
+    @model_validator(mode="after")
+    def _users(self) -> "SimSecurity":
+        if not self.allow_anonymous and (self.username_env is None or self.password_env is None):
+            raise ValueError("without allow_anonymous, username_env and password_env must name the credentials")
+        return self
+
+
 class SimSettings(_Model):
     """The simulated plant's clock: ``speed`` simulated seconds pass per wall second."""
 
     speed: float = Field(default=10.0, gt=0)
     tick_s: float = Field(default=0.05, gt=0)
+    security: SimSecurity | None = None
 
 
 class PlantConfig(_Model):

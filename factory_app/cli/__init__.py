@@ -25,10 +25,10 @@ def main(ctx: click.Context, log_level: str) -> None:
 
 
 def _register() -> None:
-    from factory_app.cli import (adapter, backfill, broker, rebuild, rewind, run, sample, sim, state, state_at,
+    from factory_app.cli import (adapter, backfill, broker, certs, rebuild, rewind, run, sample, sim, state, state_at,
                                  topics, verify, worker)
 
-    for module in (adapter, backfill, broker, rebuild, rewind, run, sample, sim, state, state_at, topics, verify,
+    for module in (adapter, backfill, broker, certs, rebuild, rewind, run, sample, sim, state, state_at, topics, verify,
                    worker):
         main.add_command(module.command)
 

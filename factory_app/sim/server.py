@@ -163,14 +163,19 @@ class SimEndpoint:
 class SimPlant:
     """Every endpoint of a plant configuration, started and stopped together."""
 
-    def __init__(self, config: PlantConfig, security_for=None, user_manager_for=None):
+    def __init__(self, config: PlantConfig):
         groups: dict[str, list[Asset]] = {}
         for asset in config.assets:
             groups.setdefault(asset.endpoint, []).append(asset)
+        sec = config.sim.security
+        if sec is not None:
+            from factory_app.sim import security
+
+            setup, users = security.configure(sec), security.user_manager(sec)
+        else:
+            setup, users = None, None
         self.endpoints = [
-            SimEndpoint(ep, assets, config.sim.speed, config.sim.tick_s,
-                        user_manager=user_manager_for(assets) if user_manager_for else None,
-                        security=security_for(assets) if security_for else None)
+            SimEndpoint(ep, assets, config.sim.speed, config.sim.tick_s, user_manager=users, security=setup)
             for ep, assets in groups.items()
         ]
 

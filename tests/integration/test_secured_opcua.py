@@ -1,0 +1,123 @@
+"""Simulated PLCs that demand Basic256Sha256 and a password; the adapters get in with the right ones only."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from asyncua import Client, ua
+
+from factory_app import events
+from factory_app.children import wait_until
+from factory_app.config import load_plant
+from tests.conftest import kafka_version
+from tests.helpers import produce_raw, read_topic
+from tests.plant import Plant, make_settings, plant_file
+
+pytestmark = pytest.mark.integration
+CREDS = {"PLC_USER": "operator", "PLC_PASS": "s3cret-line-4"}
+
+
+def certs(tmp_path, name, role):
+    subprocess.run([sys.executable, "-m", "factory_app", "certs", name, "--out", str(tmp_path), "--role", role],
+                   check=True, capture_output=True)
+    return tmp_path / f"{name}.der", tmp_path / f"{name}.pem"
+
+
+@pytest.fixture(scope="module")
+def secured(kafka, tmp_path_factory):
+    home = tmp_path_factory.mktemp("secured")
+    server_cert, server_key = certs(home, "sim", "server")
+    client_cert, client_key = certs(home, "adapter", "client")
+
+    def secure(doc):
+        doc["sim"]["security"] = {"certificate": str(server_cert), "private_key": str(server_key),
+                                  "username_env": "PLC_USER", "password_env": "PLC_PASS"}
+        for i, asset in enumerate(doc["assets"]):
+            asset["security"] = {"mode": "SignAndEncrypt" if i % 2 == 0 else "Sign", "policy": "Basic256Sha256",
+                                 "certificate": str(client_cert), "private_key": str(client_key),
+                                 "application_uri": "urn:factory:adapter",
+                                 "username_env": "PLC_USER", "password_env": "PLC_PASS"}
+    settings = make_settings(kafka.cfg.bootstrap, home, kafka_version())
+    settings = settings.model_copy(update={"plant_config": plant_file(home / "secured.yaml", secure)})
+    os.environ.update(CREDS)
+    plant = Plant(settings, load_plant(settings.plant_config))
+    try:
+        plant.start("sim")
+        oven = plant.config.asset("oven-1")
+        wait_until(lambda: _port_open(oven.endpoint), 30, what="secured sim listening")
+        yield plant, (client_cert, client_key)
+    finally:
+        plant.stop()
+        for k in CREDS:
+            os.environ.pop(k, None)
+
+
+def _port_open(endpoint: str) -> bool:
+    import socket
+    host, port = endpoint.split("//")[1].split("/")[0].split(":")
+    with socket.socket() as s:
+        return s.connect_ex((host, int(port))) == 0
+
+
+async def try_read(asset, *, security: str | None, user: str | None, password: str | None, cert=None):
+    client = Client(asset.endpoint, timeout=4)
+    if security:
+        client.application_uri = "urn:factory:adapter"
+        await client.set_security_string(f"Basic256Sha256,{security},{cert[0]},{cert[1]}")
+    if user:
+        client.set_user(user)
+        client.set_password(password)
+    async with client:
+        ns = await client.get_namespace_index(asset.namespace)
+        return await client.get_node(ua.NodeId(f"{asset.object}.temperature", ns)).read_value()
+
+
+def test_anonymous_and_wrong_password_are_refused(secured):
+    plant, cert = secured
+    oven = plant.config.asset("oven-1")
+    cases = [  # (how the client comes, what the server must answer)
+        ({"security": None, "user": None, "password": None}, "No matching endpoints"),  # no plain endpoint
+        ({"security": None, "user": "operator", "password": CREDS["PLC_PASS"]}, "No matching endpoints"),
+        ({"security": "SignAndEncrypt", "user": None, "password": None, "cert": cert}, "BadIdentityTokenRejected"),
+        ({"security": "SignAndEncrypt", "user": "operator", "password": "wrong", "cert": cert}, "BadUserAccessDenied"),
+        ({"security": "Sign", "user": "intruder", "password": CREDS["PLC_PASS"], "cert": cert}, "BadUserAccessDenied"),
+    ]
+    for kwargs, expected in cases:
+        with pytest.raises(Exception) as info:
+            asyncio.run(try_read(oven, **kwargs))
+        assert expected in f"{type(info.value).__name__} {info.value}", kwargs
+
+
+@pytest.mark.parametrize("mode", ["Sign", "SignAndEncrypt"])
+def test_right_credentials_are_let_in(secured, mode):
+    plant, cert = secured
+    value = asyncio.run(try_read(plant.config.asset("oven-1"), security=mode, user="operator",
+                                 password=CREDS["PLC_PASS"], cert=cert))
+    assert isinstance(value, float)
+
+
+def test_adapters_work_against_the_secured_plant(secured):
+    plant, _ = secured
+    s = plant.settings
+    plant.start("ingest", "writer")
+
+    def connected():
+        recs = asyncio.run(read_topic(s, events.TELEMETRY))
+        evs = [events.decode(r.value) for part in recs.values() for r in part]
+        return {e.asset_id for e in evs if isinstance(e, events.StateTransition) and e.to_state == "connected"}
+    wait_until(lambda: connected() == {a.id for a in plant.config.assets}, 60, what="every secured asset connected")
+    now = time.time()
+    cmd = events.Command(event_id="sec-1", command_id="sec-1", asset_id="press-2", event_time=now, action="write",
+                         target="run", value=False, cause_event_id="test", rule="test", deadline=now + 30)
+    asyncio.run(produce_raw(s, events.COMMANDS, [(b"press-2", events.encode(cmd))]))
+
+    def result():
+        recs = asyncio.run(read_topic(s, events.COMMAND_RESULTS))
+        return [events.decode(r.value) for part in recs.values() for r in part]
+    results = wait_until(result, 30, what="the command's result")
+    assert [(r.command_id, r.status) for r in results] == [("sec-1", "applied")], results
