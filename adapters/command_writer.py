@@ -180,7 +180,8 @@ class CommandWriter:
         if self.ledger.has_result(cmd.command_id):
             metrics.COMMAND_DUPLICATES.inc()
             log.info("command %s already has a result (%s); not applied again", cmd.command_id,
-                     self.ledger.status(cmd.command_id))
+                     self.ledger.status(cmd.command_id),
+                     extra={"asset_id": cmd.asset_id, "command_id": cmd.command_id, "rule": cmd.rule})
             return None
         if self.ledger.has_intent(cmd.command_id):
             status, detail, readback = ("failed", "outcome unknown: the writer stopped while applying it; "
@@ -244,4 +245,6 @@ class CommandWriter:
         if result.status == "applied":
             metrics.LOOP_LATENCY.labels(cmd.rule).observe(max(0.0, result.event_time - cmd.event_time))
         self.handled += 1
-        log.info("command %s %s %s: %s (%s)", cmd.command_id, cmd.asset_id, cmd.target, result.status, result.detail)
+        log.info("command %s %s %s: %s (%s)", cmd.command_id, cmd.asset_id, cmd.target, result.status, result.detail,
+                 extra={"asset_id": cmd.asset_id, "command_id": cmd.command_id, "rule": cmd.rule,
+                        "status": result.status})

@@ -110,7 +110,8 @@ class AssetIngest:
                 await _close(client)
             if self.connected:
                 self._transition("disconnected", reason)
-            log.info("asset %s: %s; retrying in %.1fs", self.asset.id, reason, backoff)
+            log.info("asset %s: %s; retrying in %.1fs", self.asset.id, reason, backoff,
+                     extra={"asset_id": self.asset.id, "endpoint": self.asset.endpoint})
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.max_backoff)
 

@@ -28,4 +28,5 @@ class DeadLetterSink:
         # Same key as the bad message: it lands beside its asset's other events.
         await self.topic.send(key=message.key, value=events.encode(dl))
         metrics.DEAD_LETTERS.labels(self.processor, failure.reason).inc()
-        log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, failure)
+        log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, failure,
+                    extra={"reason": failure.reason, "asset_id": (message.key or b"").decode("utf-8", "replace")})

@@ -58,3 +58,11 @@ MACHINE_STATE = Gauge(
     "factory_asset_machine_state", "1 for the machine state an asset last reported, 0 for states it left.",
     ["asset", "state"],
 )
+REPLAY_CONSUMED = Gauge(
+    "factory_replay_offsets_consumed", "Offsets a rebuild / verify / backfill has read so far, per topic.",
+    ["operation", "topic"],
+)
+REPLAY_TARGET = Gauge(
+    "factory_replay_offsets_target", "Offsets a rebuild / verify / backfill has to read, per topic.",
+    ["operation", "topic"],
+)

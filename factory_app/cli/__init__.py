@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
 from factory_app.settings import Settings
@@ -12,15 +10,17 @@ from factory_app.settings import Settings
 @click.group()
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              envvar="FACTORY_LOG_FORMAT", help="json: one object per line, with asset_id / command_id fields")
 @click.pass_context
-def main(ctx: click.Context, log_level: str) -> None:
+def main(ctx: click.Context, log_level: str, log_format: str) -> None:
     """Event-sourced plant control on Kafka and Faust.
 
     Settings come from FACTORY_* environment variables (see README).
     """
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if log_level != "debug":
-        logging.getLogger("aiokafka").setLevel(logging.WARNING)  # it logs every (re)subscription at INFO
+    from factory_app.logs import configure_logging
+
+    configure_logging(log_level, log_format)
     ctx.obj = Settings()
 
 

@@ -12,8 +12,9 @@ from factory_app.settings import Settings
 
 @click.command("rebuild")
 @click.argument("tables", nargs=-1)
+@click.option("--metrics-port", type=int, default=0, help="serve progress as Prometheus metrics on this port")
 @click.pass_obj
-def command(settings: Settings, tables: tuple[str, ...]) -> None:
+def command(settings: Settings, tables: tuple[str, ...], metrics_port: int) -> None:
     """Discard TABLES (local RocksDB files and changelog topic) and recompute them from the source topics.
 
     The fold stops at the worker group's committed offsets, so the rebuilt table
@@ -27,6 +28,10 @@ def command(settings: Settings, tables: tuple[str, ...]) -> None:
 
     plant = plant_or_fail(settings)
     names = resolve_tables(settings, plant, tables)
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=settings.metrics_host)
     try:
         reports, result = asyncio.run(rebuild(settings, plant, names))
     except GroupActive as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from aiokafka import TopicPartition
+
+from factory_app import metrics
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
@@ -27,6 +29,9 @@ def log_progress(stops: dict[TopicPartition, int], title: str, console: Console 
                         _Rate(), TimeElapsedColumn(), TimeRemainingColumn(), console=console,
                         disable=not stops)
     topics = sorted({tp.topic for tp in stops})
+    for t in topics:  # the same progress for Prometheus (served when the command has --metrics-port)
+        metrics.REPLAY_TARGET.labels(title, t).set(sum(v for tp, v in stops.items() if tp.topic == t))
+        metrics.REPLAY_CONSUMED.labels(title, t).set(0)
     with progress:
         total = progress.add_task(f"{title} (all)", total=sum(stops.values()))
         per_topic = {t: progress.add_task(f"  {t}", total=sum(v for tp, v in stops.items() if tp.topic == t))
@@ -38,4 +43,5 @@ def log_progress(stops: dict[TopicPartition, int], title: str, console: Console 
             seen[tp] = consumed
             progress.advance(per_topic[tp.topic], delta)
             progress.advance(total, delta)
+            metrics.REPLAY_CONSUMED.labels(title, tp.topic).inc(delta)
         yield advance
