@@ -17,8 +17,9 @@ WORKDIR /app
 ENV PATH=/opt/factory/bin:$PATH FACTORY_HOME=/app/data FACTORY_PLANT_CONFIG=/app/config/plant.yaml
 RUN mkdir -p /app/data && chown factory /app/data
 USER factory
-# Workers answer /ready/ once their tables are recovered.
+# Workers answer /ready/ once their tables are recovered; the adapters set FACTORY_HEALTH_URL
+# to their /metrics page (docker-compose.yml); the simulated plant disables the check.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s \
-  CMD python -c "import urllib.request,os; urllib.request.urlopen('http://127.0.0.1:'+os.environ.get('FACTORY_WEB_PORT','6066')+'/ready/')" || exit 1
+  CMD python -c "import os,urllib.request; urllib.request.urlopen(os.environ.get('FACTORY_HEALTH_URL','http://127.0.0.1:6066/ready/'))" || exit 1
 ENTRYPOINT ["factory"]
 CMD ["--help"]

@@ -84,3 +84,15 @@ def test_dockerfile_runs_as_non_root_with_a_health_check():
     assert "HEALTHCHECK" in text and "/ready/" in text
     assert 'ENTRYPOINT ["factory"]' in text
     assert text.count("FROM ") == 2  # build stage + slim runtime stage
+
+
+def test_every_long_running_role_has_a_working_health_check():
+    for name, svc in FACTORY_SERVICES.items():
+        if svc.get("healthcheck", {}).get("disable"):
+            assert name in ("sim", "topics"), name
+            continue
+        url = svc["environment"].get("FACTORY_HEALTH_URL", f"http://127.0.0.1:{svc['environment'].get('FACTORY_WEB_PORT', '6066')}/ready/")
+        port = re.search(r":(\d+)/", url).group(1)
+        own = {"worker": "FACTORY_WEB_PORT", "ingest": "FACTORY_INGEST_METRICS_PORT",
+               "commands": "FACTORY_WRITER_METRICS_PORT"}[name]
+        assert svc["environment"][own] == port, name
