@@ -6,6 +6,7 @@ import faust
 
 from factory_app import events, metrics
 from factory_app.settings import Settings
+from tables.asset_state import already_applied
 from tables.availability import apply_availability
 from tables.definitions import ROCKSDICT
 
@@ -14,11 +15,14 @@ IDEAL_CYCLE_S = 2.0  # the press's design cycle time
 _ACCEPT = (events.Telemetry, events.StateTransition)
 
 
-def step(table, event, ideal_cycle_s: float = IDEAL_CYCLE_S) -> None:
-    """Fold one event into the availability table (mapping-like); shared with replays."""
-    entry = apply_availability(table.get(event.asset_id), event, ideal_cycle_s)
+def step(table, event, ideal_cycle_s: float = IDEAL_CYCLE_S, offset: int | None = None) -> None:
+    """Fold one event into the availability table (mapping-like); shared with replays. Idempotent by offset."""
+    previous = table.get(event.asset_id)
+    if already_applied(previous, offset):
+        return
+    entry = apply_availability(previous, event, ideal_cycle_s)
     if entry is not None:
-        table[event.asset_id] = entry
+        table[event.asset_id] = entry if offset is None else {**entry, "offset": offset}
 
 
 def register(app: faust.App, settings: Settings, telemetry: faust.TopicT, name: str = PROCESSOR) -> faust.Table:
@@ -32,7 +36,7 @@ def register(app: faust.App, settings: Settings, telemetry: faust.TopicT, name: 
                 decoded = events.decode_keyed(event.message.key, event.value, _ACCEPT)
             except events.DecodeFailure:
                 continue  # dead-lettered by the telemetry-state processor
-            step(table, decoded)
+            step(table, decoded, offset=event.message.offset)
             processed.inc()
 
     app.agent(telemetry, name=name, concurrency=1)(availability)

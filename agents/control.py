@@ -16,7 +16,7 @@ from agents.dead_letters import DeadLetterSink
 from factory_app import events, metrics, rules
 from factory_app.config import PlantConfig
 from factory_app.settings import Settings
-from tables.asset_state import apply_event
+from tables.asset_state import already_applied, apply_event
 from tables.definitions import ROCKSDICT
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def decide(plant_rules_by_asset: dict[str, list], state: dict, memory: dict,
     return commands, new_memory
 
 
-def step(by_asset: dict[str, list], control_state, rule_memory, event) -> list[events.Command]:
+def step(by_asset: dict[str, list], control_state, rule_memory, event, offset: int | None = None) -> list[events.Command]:
     """Apply one decoded event to the control tables (mapping-like) and return the commands it causes.
 
     Shared by the live agent and by replays, which fold the log through the
@@ -48,10 +48,13 @@ def step(by_asset: dict[str, list], control_state, rule_memory, event) -> list[e
     """
     if event.asset_id not in by_asset:
         return []  # no rule watches this asset: keep no state for it
-    state = apply_event(control_state.get(event.asset_id), event)
+    previous = control_state.get(event.asset_id)
+    if already_applied(previous, offset):
+        return []  # re-read after a crash: decided (and sent) before
+    state = apply_event(previous, event, offset)
     commands, memory = decide(by_asset, state, rule_memory.get(event.asset_id) or {}, event)
-    control_state[event.asset_id] = state
     rule_memory[event.asset_id] = memory
+    control_state[event.asset_id] = state  # last: it records the offset
     return commands
 
 
@@ -83,7 +86,7 @@ def register(app: faust.App, settings: Settings, plant: PlantConfig, telemetry: 
             except events.DecodeFailure:
                 continue  # the state processor dead-letters it; one dead letter per bad message
             try:
-                commands = step(by_asset, control_state, rule_memory, decoded)
+                commands = step(by_asset, control_state, rule_memory, decoded, message.offset)
             except Exception as exc:  # a rule bug must not stop control of other assets
                 log.exception("rule evaluation failed for %s", decoded.event_id)
                 await dead.send(events.DecodeFailure("processing_error", repr(exc)), message)

@@ -17,6 +17,8 @@ def apply_command_event(entry: Entry | None, event: Command | CommandResult) -> 
                    value=event.value, cause_event_id=event.cause_event_id, issued_at=event.event_time,
                    deadline=event.deadline)
     else:
+        # Counted by result event id: a result re-read after a crash is not a second result.
+        seen = sorted(set(new.get("result_ids", [])) | {event.event_id})
         new.update(asset_id=event.asset_id, status=event.status, detail=event.detail, result_at=event.event_time,
-                   results=new["results"] + 1)
+                   result_ids=seen, results=len(seen))
     return new

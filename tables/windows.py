@@ -63,3 +63,16 @@ def retain(index: list[float], start: float, retention: int) -> tuple[list[float
     merged = sorted([*index, start])
     evicted = merged[:-retention] if len(merged) > retention else []
     return merged[len(evicted):], evicted, True
+
+
+def unpack_index(value) -> dict:
+    """The index entry of an (asset, tag): {"starts": [...], "offset": last applied offset or -1}."""
+    if value is None:
+        return {"starts": [], "offset": -1}
+    if isinstance(value, list):  # written before offsets were recorded
+        return {"starts": value, "offset": -1}
+    return value
+
+
+def pack_index(starts: list[float], offset: int | None) -> dict:
+    return {"starts": starts, "offset": -1 if offset is None else offset}

@@ -31,7 +31,7 @@ class Fold:
     tables: tuple[str, ...]
     sources: tuple[str, ...]
     accept: tuple[type, ...]
-    apply: Callable[[Tables, Any], list]
+    apply: Callable[[Tables, Any, int], list]
     by_partition: dict[int, Tables] = field(default_factory=dict)
     commands_computed: int = 0
     skipped: int = 0
@@ -44,7 +44,7 @@ class Fold:
             return
         tables = self.by_partition.setdefault(record.partition, {t: {} for t in self.tables})
         try:
-            self.commands_computed += len(self.apply(tables, event) or ())
+            self.commands_computed += len(self.apply(tables, event, record.offset) or ())
         except Exception:
             self.skipped += 1  # the live agent dead-letters a processing error; state unchanged
 
@@ -58,9 +58,9 @@ class Fold:
 
 
 def _telemetry_state(settings: Settings) -> Callable[[Tables, Any], list]:
-    def apply(tables: Tables, event) -> list:
+    def apply(tables: Tables, event, offset: int) -> list:
         view = SimpleNamespace(asset_state=tables["asset_state"], tag_windows=tables["tag_windows"])
-        apply_to_tables(view, event, settings.window_seconds, settings.window_retention, "replay")
+        apply_to_tables(view, event, settings.window_seconds, settings.window_retention, "replay", offset)
         return []
     return apply
 
@@ -73,14 +73,15 @@ def folds(settings: Settings, plant: PlantConfig | None) -> dict[str, Callable[[
                                         (events.Telemetry, events.StateTransition), _telemetry_state(settings)),
         "control": lambda: Fold("control", ("control_state", "control_rule_memory"), (events.TELEMETRY,),
                                 (events.Telemetry, events.StateTransition),
-                                lambda t, e: control.step(by_asset, t["control_state"], t["control_rule_memory"], e)),
+                                lambda t, e, o: control.step(by_asset, t["control_state"], t["control_rule_memory"],
+                                                             e, o)),
         "command-ledger": lambda: Fold("command-ledger", ("command_ledger",), (events.COMMANDS, events.COMMAND_RESULTS),
                                        (events.Command, events.CommandResult),
-                                       lambda t, e: t["command_ledger"].__setitem__(
+                                       lambda t, e, o: t["command_ledger"].__setitem__(
                                            e.command_id, apply_command_event(t["command_ledger"].get(e.command_id), e))),
         "availability": lambda: Fold("availability", ("availability",), (events.TELEMETRY,),
                                      (events.Telemetry, events.StateTransition),
-                                     lambda t, e: availability.step(t["availability"], e)),
+                                     lambda t, e, o: availability.step(t["availability"], e, offset=o)),
     }
 
 
