@@ -17,6 +17,8 @@ import msgspec
 
 SCHEMA_VERSION = 1
 SUPPORTED_VERSIONS = frozenset({1})
+# No event of this system is near this size; anything larger is a mistake or an attack.
+MAX_EVENT_BYTES = 64 * 1024
 
 # Logical topic names; Settings.topic() adds the deployment's prefix.
 TELEMETRY = "telemetry"          # Telemetry and StateTransition, key = asset id
@@ -107,6 +109,9 @@ class DeadLetter(msgspec.Struct, kw_only=True, frozen=True):
     key_b64: str | None
     raw_b64: str
     consumer: str
+    # Only for oversized messages: the copy keeps the first MAX_EVENT_BYTES; the whole
+    # message stays in its source topic at (topic, partition, offset).
+    raw_truncated: bool = False
     v: int = SCHEMA_VERSION
 
     @property
@@ -116,7 +121,7 @@ class DeadLetter(msgspec.Struct, kw_only=True, frozen=True):
 
 # Every reason a message can be dead-lettered for (a bounded metric label set).
 DEAD_LETTER_REASONS = ("undecodable", "invalid", "unknown_schema_version", "unexpected_type", "key_mismatch",
-                       "empty", "processing_error")
+                       "empty", "oversized", "processing_error")
 
 
 class DecodeFailure(Exception):
@@ -149,8 +154,10 @@ def decode(raw: bytes | None, expect: tuple[type, ...] | None = None) -> AnyEven
     ``expect`` limits the accepted event types (a Command on the telemetry topic
     is a routing mistake, not telemetry).
     """
-    if raw is None:
+    if not raw:
         raise DecodeFailure("empty", "message has no value")
+    if len(raw) > MAX_EVENT_BYTES:
+        raise DecodeFailure("oversized", f"{len(raw)} bytes is over the {MAX_EVENT_BYTES}-byte event limit")
     try:
         event = _decoder.decode(raw)
     except msgspec.DecodeError as exc:
@@ -195,10 +202,12 @@ def decode_keyed(key: bytes | None, raw: bytes | None, expect: tuple[type, ...])
 def dead_letter(failure: DecodeFailure, *, topic: str, partition: int, offset: int,
                 key: bytes | None, raw: bytes | None, consumer: str) -> DeadLetter:
     """Build the dead-letter event for a message that failed to decode."""
+    raw = raw or b""
     return DeadLetter(
         reason=failure.reason, detail=failure.detail[:500], topic=topic, partition=partition,
         offset=offset, key_b64=base64.b64encode(key).decode() if key is not None else None,
-        raw_b64=base64.b64encode(raw or b"").decode(), consumer=consumer,
+        raw_b64=base64.b64encode(raw[:MAX_EVENT_BYTES]).decode(), consumer=consumer,
+        raw_truncated=len(raw) > MAX_EVENT_BYTES,
     )
 
 

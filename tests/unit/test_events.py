@@ -81,3 +81,11 @@ def test_command_id_is_deterministic_and_distinct():
 
 def test_encoding_is_stable_json():
     assert msgspec.json.decode(encode(telemetry()))["type"] == "telemetry"
+
+
+def test_oversized_and_empty_are_refused():
+    big = encode(telemetry(value="x" * (events.MAX_EVENT_BYTES + 10)))
+    for raw, reason in ((big, "oversized"), (b"", "empty"), (None, "empty")):
+        with pytest.raises(DecodeFailure) as info:
+            decode(raw)
+        assert info.value.reason == reason
