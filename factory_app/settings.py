@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     # An external broker: when set, the local broker tooling is not used.
     bootstrap: str = "127.0.0.1:19092"
     kafka_version: str = DEFAULT_KAFKA_VERSION
+    # The local broker's KRaft controller port (default: the broker port + 1).
+    controller_port: int | None = None
     app_id: str = "factory"
     partitions: int = Field(default=8, ge=1)
     replication_factor: int = Field(default=1, ge=1)

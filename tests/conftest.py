@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from factory_app.broker.node import LocalBroker, NodeConfig, free_port
+from factory_app.broker.node import BrokerError, LocalBroker, NodeConfig, free_port
 from factory_app.broker.versions import DEFAULT_KAFKA_VERSION
 from factory_app.children import Child
 from factory_app.settings import Settings
@@ -32,13 +32,22 @@ def kafka_version() -> str:
 
 @pytest.fixture(scope="session")
 def kafka(tmp_path_factory):
-    """A real single-node KRaft broker on free loopback ports, stopped at the end of the session."""
-    port, cport = free_port(), free_port()
-    broker = LocalBroker(NodeConfig(root=tmp_path_factory.mktemp("kafka"), version=kafka_version(),
-                                    port=port, controller_port=cport, jar_home=JAR_HOME,
-                                    extra=TEST_BROKER_CONFIGS))
+    """A real single-node KRaft broker on free loopback ports, stopped at the end of the session.
+
+    A port found free can be taken by another process before the broker binds it, so a
+    failed start is retried on fresh ports."""
+    for attempt in range(3):
+        broker = LocalBroker(NodeConfig(root=tmp_path_factory.mktemp("kafka"), version=kafka_version(),
+                                        port=free_port(), controller_port=free_port(), jar_home=JAR_HOME,
+                                        extra=TEST_BROKER_CONFIGS))
+        try:
+            broker.start(timeout=120)
+            break
+        except BrokerError:
+            broker.stop(timeout=20)
+            if attempt == 2:
+                raise
     try:
-        broker.start(timeout=120)
         yield broker
     finally:
         broker.stop(timeout=20)

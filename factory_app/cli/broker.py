@@ -19,7 +19,7 @@ def local_broker(settings: Settings) -> LocalBroker:
         raise click.ClickException(
             f"FACTORY_BOOTSTRAP={settings.bootstrap} is an external cluster; the local broker tooling is not used")
     return LocalBroker(NodeConfig(root=settings.home / "broker", version=settings.kafka_version,
-                                  port=int(port), controller_port=int(port) + 1, jar_home=settings.kafka_jars or settings.home))
+                                  port=int(port), controller_port=settings.controller_port or int(port) + 1, jar_home=settings.kafka_jars or settings.home))
 
 
 @click.group("broker")

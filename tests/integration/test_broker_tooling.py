@@ -30,6 +30,7 @@ def factory(env, *args, check=True):
 def test_start_status_stop_start_keeps_topics_and_data(tmp_path):
     port = free_port()
     env = {**os.environ, "FACTORY_HOME": str(tmp_path), "FACTORY_BOOTSTRAP": f"127.0.0.1:{port}",
+           "FACTORY_CONTROLLER_PORT": str(free_port()),
            "FACTORY_KAFKA_VERSION": kafka_version(), "FACTORY_KAFKA_JARS": str(JAR_HOME)}
     settings = Settings(home=tmp_path, bootstrap=f"127.0.0.1:{port}", kafka_version=kafka_version())
     try:
