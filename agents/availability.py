@@ -8,7 +8,7 @@ from factory_app import events, metrics
 from factory_app.settings import Settings
 from tables.asset_state import already_applied
 from tables.availability import apply_availability
-from tables.definitions import ROCKSDICT
+from tables.definitions import projection_table
 
 PROCESSOR = "availability"
 IDEAL_CYCLE_S = 2.0  # the press's design cycle time
@@ -26,8 +26,7 @@ def step(table, event, ideal_cycle_s: float = IDEAL_CYCLE_S, offset: int | None 
 
 
 def register(app: faust.App, settings: Settings, telemetry: faust.TopicT, name: str = PROCESSOR) -> faust.Table:
-    table = app.Table("availability", default=None, partitions=settings.partitions, key_type=str,
-                      options=dict(ROCKSDICT), extra_topic_configs=dict(settings.changelog_configs))
+    table = projection_table(app, settings, "availability")
     processed = metrics.EVENTS_PROCESSED.labels(name, "any")
 
     async def availability(stream: faust.StreamT) -> None:

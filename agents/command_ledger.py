@@ -8,7 +8,7 @@ from agents.dead_letters import DeadLetterSink
 from factory_app import events, metrics
 from factory_app.settings import Settings
 from tables.command_ledger import apply_command_event
-from tables.definitions import ROCKSDICT
+from tables.definitions import projection_table
 
 PROCESSOR = "command-ledger"
 _ACCEPT = (events.Command, events.CommandResult)
@@ -17,8 +17,7 @@ _ACCEPT = (events.Command, events.CommandResult)
 def register(app: faust.App, settings: Settings, commands: str, results: str, dead_letter: faust.TopicT,
              name: str = PROCESSOR) -> faust.Table:
     """Declare the ledger agent over the commands and command-results topics; return its table."""
-    ledger = app.Table("command_ledger", default=None, partitions=settings.partitions, key_type=str,
-                       options=dict(ROCKSDICT), extra_topic_configs=dict(settings.changelog_configs))
+    ledger = projection_table(app, settings, "command_ledger")
     source = app.topic(commands, results, key_serializer="raw", value_serializer="raw", internal=False,
                        partitions=settings.partitions)
     sink = DeadLetterSink(dead_letter, name)

@@ -17,7 +17,7 @@ from factory_app import events, metrics, rules
 from factory_app.config import PlantConfig
 from factory_app.settings import Settings
 from tables.asset_state import already_applied, apply_event
-from tables.definitions import ROCKSDICT
+from tables.definitions import projection_table
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +71,8 @@ def register(app: faust.App, settings: Settings, plant: PlantConfig, telemetry: 
     """Declare the control agent and its tables on ``app``; returns the tables."""
     by_asset = rules_by_asset(plant)
 
-    def table(tname: str) -> faust.Table:
-        return app.Table(tname, default=None, partitions=settings.partitions, key_type=str,
-                         options=dict(ROCKSDICT), extra_topic_configs=dict(settings.changelog_configs))
-
-    control_state, rule_memory = table(f"{name}_state"), table(f"{name}_rule_memory")
+    control_state = projection_table(app, settings, f"{name}_state")
+    rule_memory = projection_table(app, settings, f"{name}_rule_memory")
     dead = DeadLetterSink(dead_letter, name)
 
     async def control(stream: faust.StreamT) -> None:

@@ -22,14 +22,13 @@ class StateTables:
         return {"asset_state": self.asset_state, "tag_windows": self.tag_windows}
 
 
-def state_tables(app: faust.App, settings: Settings, suffix: str = "") -> StateTables:
-    """Declare the state tables on ``app``; ``suffix`` names a side-by-side copy (backfills)."""
+def projection_table(app: faust.App, settings: Settings, name: str) -> faust.Table:
+    """A projection table: str keys, JSON values, RocksDB (rocksdict), a changelog partitioned like the sources."""
+    return app.Table(name, default=None, partitions=settings.partitions, key_type=str, options=dict(ROCKSDICT),
+                     extra_topic_configs=dict(settings.changelog_configs), help=f"projection {name}")
 
-    def table(name: str) -> faust.Table:
-        return app.Table(
-            f"{name}{suffix}", default=None, partitions=settings.partitions,
-            key_type=str, options=dict(ROCKSDICT), extra_topic_configs=dict(settings.changelog_configs),
-            help=f"projection {name}",
-        )
 
-    return StateTables(asset_state=table("asset_state"), tag_windows=table("tag_windows"))
+def state_tables(app: faust.App, settings: Settings) -> StateTables:
+    """Declare the state tables on ``app``."""
+    return StateTables(asset_state=projection_table(app, settings, "asset_state"),
+                       tag_windows=projection_table(app, settings, "tag_windows"))

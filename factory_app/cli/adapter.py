@@ -40,29 +40,34 @@ def command() -> None:
     logging.getLogger("asyncua").setLevel(logging.WARNING)
 
 
+def _run(settings: Settings, config_path: str | None, metrics_port: int, make_runner) -> None:
+    """Validate the plant file, create missing topics, serve metrics, run until SIGINT/SIGTERM."""
+    from factory_app.topics import create_source_topics
+
+    plant = _plant(settings, config_path)
+    asyncio.run(create_source_topics(settings))
+    _serve_metrics(metrics_port, settings.metrics_host)
+    asyncio.run(_until_signalled(make_runner(settings, plant).run))
+
+
+config_option = click.option("--config", "config_path", type=click.Path(), default=None, help="plant file")
+
+
 @command.command()
-@click.option("--config", "config_path", type=click.Path(), default=None, help="plant file")
+@config_option
 @click.pass_obj
 def ingest(settings: Settings, config_path: str | None) -> None:
     """Subscribe to every asset's tags and append Telemetry / StateTransition events."""
     from adapters.ingest import Ingest
-    from factory_app.topics import create_source_topics
 
-    plant = _plant(settings, config_path)
-    asyncio.run(create_source_topics(settings))
-    _serve_metrics(settings.ingest_metrics_port, settings.metrics_host)
-    asyncio.run(_until_signalled(Ingest(settings, plant).run))
+    _run(settings, config_path, settings.ingest_metrics_port, Ingest)
 
 
 @command.command()
-@click.option("--config", "config_path", type=click.Path(), default=None, help="plant file")
+@config_option
 @click.pass_obj
 def commands(settings: Settings, config_path: str | None) -> None:
     """Apply Command events to the PLCs (allow-list, limits, deadline, ledger) and append CommandResults."""
     from adapters.command_writer import CommandWriter
-    from factory_app.topics import create_source_topics
 
-    plant = _plant(settings, config_path)
-    asyncio.run(create_source_topics(settings))
-    _serve_metrics(settings.writer_metrics_port, settings.metrics_host)
-    asyncio.run(_until_signalled(CommandWriter(settings, plant).run))
+    _run(settings, config_path, settings.writer_metrics_port, CommandWriter)

@@ -9,6 +9,7 @@ memory only and compares with what the live changelog holds.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from aiokafka import TopicPartition
@@ -43,35 +44,28 @@ class FoldResult:
 
 
 async def fold_tables(settings: Settings, plant: PlantConfig | None, tables: list[str],
-                      show_progress: bool = True) -> tuple[dict[str, list[str]], FoldResult]:
+                      show_progress: bool = True) -> FoldResult:
     """Fold the source topics up to the group's committed offsets through the owning processors."""
-    grouped = group_by_processor(tables, settings, plant)
     makers = folds(settings, plant)
-    active = [makers[p]() for p in grouped]
-    sources = sorted({settings.topic(s) for f in active for s in f.sources})
+    active = [makers[p]() for p in group_by_processor(tables, settings, plant)]
+    feeders: dict[str, list[Fold]] = {}
+    for f in active:
+        for source in f.sources:
+            feeders.setdefault(settings.topic(source), []).append(f)
     committed = await committed_offsets(settings, settings.app_id)
-    stops = {tp: off for tp, off in committed.items() if tp.topic in sources}
-    feeders = {settings.topic(s): [f for f in active if s in f.sources] for f0 in active for s in f0.sources}
-    if show_progress:
-        with log_progress(stops, "folding the log") as advance:
-            async for rec in read_until(settings, stops, advance):
-                for f in feeders[rec.topic]:
-                    f.feed(rec)
-    else:
-        async for rec in read_until(settings, stops):
+    stops = {tp: off for tp, off in committed.items() if tp.topic in feeders}
+    with log_progress(stops, "folding the log") if show_progress else nullcontext() as advance:
+        async for rec in read_until(settings, stops, advance):
             for f in feeders[rec.topic]:
                 f.feed(rec)
-    return grouped, FoldResult(active, stops)
+    return FoldResult(active, stops)
 
 
 def _table_content(result: FoldResult, table: str) -> tuple[dict, dict[int, dict]]:
+    """The folded table, whole and per partition (the partition its changelog records go to)."""
     for f in result.folds:
         if table in f.tables:
-            per_partition = {p: t[table] for p, t in f.by_partition.items()}
-            merged = {}
-            for content in per_partition.values():
-                merged.update(content)
-            return merged, per_partition
+            return f.merged()[table], {p: t[table] for p, t in f.by_partition.items()}
     raise KeyError(table)
 
 
@@ -79,7 +73,7 @@ async def rebuild(settings: Settings, plant: PlantConfig | None, tables: list[st
                   show_progress: bool = True) -> tuple[list[TableReport], FoldResult]:
     """Recompute ``tables`` from the log and replace their changelogs and local state."""
     await require_idle(settings, settings.app_id)
-    _, result = await fold_tables(settings, plant, tables, show_progress)
+    result = await fold_tables(settings, plant, tables, show_progress)
     reports = []
     for table in tables:
         merged, per_partition = _table_content(result, table)
@@ -92,7 +86,7 @@ async def rebuild(settings: Settings, plant: PlantConfig | None, tables: list[st
 async def verify(settings: Settings, plant: PlantConfig | None, tables: list[str],
                  show_progress: bool = True) -> tuple[list[TableReport], FoldResult]:
     """Fold ``tables`` into scratch memory and compare each with the live changelog, per key."""
-    _, result = await fold_tables(settings, plant, tables, show_progress)
+    result = await fold_tables(settings, plant, tables, show_progress)
     reports = []
     for table in tables:
         merged, _ = _table_content(result, table)

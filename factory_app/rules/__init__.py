@@ -8,6 +8,7 @@ from the log), so replaying the same events yields the same decisions.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -30,6 +31,7 @@ Memory = dict[str, Any] | None
 RuleFn = Callable[[Any, dict, events.Telemetry | events.StateTransition, Memory], tuple[list[Intent], Memory]]
 
 
+@functools.cache
 def _registry() -> dict[type, RuleFn]:
     from factory_app.rules import auto_reset, interlock, thermostat
 
