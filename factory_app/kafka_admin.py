@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import NodeNotReadyError, TopicAlreadyExistsError
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,15 @@ async def broker_ids_async(bootstrap: str, timeout_ms: int = 3000) -> list[int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=_servers(bootstrap), request_timeout_ms=timeout_ms)
     await admin.start()
     try:
-        info = await admin.describe_cluster()
-        return sorted(b["node_id"] for b in info["brokers"])
+        for attempt in range(5):
+            try:
+                info = await admin.describe_cluster()
+                return sorted(b["node_id"] for b in info["brokers"])
+            except NodeNotReadyError:
+                # The request went to a random known node, which may be the one that just died.
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.2)
     finally:
         await admin.close()
 
@@ -66,5 +73,17 @@ async def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
                 break
             await asyncio.sleep(0.1)
         return [s.name for s in missing]
+    finally:
+        await admin.close()
+
+
+async def partition_replicas(bootstrap: str, topic: str) -> dict[int, dict]:
+    """Per partition of ``topic``: its leader node id, replicas and in-sync replicas."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=_servers(bootstrap))
+    await admin.start()
+    try:
+        [desc] = await admin.describe_topics([topic])
+        return {p["partition"]: {"leader": p["leader"], "replicas": list(p["replicas"]), "isr": list(p["isr"])}
+                for p in desc["partitions"]}
     finally:
         await admin.close()

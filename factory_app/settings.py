@@ -21,14 +21,16 @@ class Settings(BaseSettings):
 
     # Where the project keeps its local broker, RocksDB state and logs.
     home: Path = Field(default=Path(".factory"))
-    # An external broker: when set, the local broker tooling is not used.
+    # Loopback addresses run the project's own local cluster (one node per address);
+    # anything else is an external cluster the local tooling leaves alone.
     bootstrap: str = "127.0.0.1:19092"
     kafka_version: str = DEFAULT_KAFKA_VERSION
-    # The local broker's KRaft controller port (default: the broker port + 1).
+    # The local single broker's KRaft controller port (default: broker port + 1; always so with several nodes).
     controller_port: int | None = None
     app_id: str = "factory"
     partitions: int = Field(default=8, ge=1)
-    replication_factor: int = Field(default=1, ge=1)
+    # Replicas per topic partition (default: 3 when the bootstrap lists 3+ brokers, else their number).
+    replication_factor: int | None = Field(default=None, ge=1)
     # Tumbling window size for the per-tag aggregates, in event-time seconds.
     window_seconds: float = Field(default=10.0, gt=0)
     # How many closed windows per (asset, tag) the projection keeps.
@@ -53,6 +55,15 @@ class Settings(BaseSettings):
     kafka_jars: Path | None = None
     # A worker's own RocksDB directory (default: HOME/worker-data).
     worker_data: Path | None = None
+
+    @property
+    def bootstrap_hosts(self) -> list[str]:
+        return [h.strip() for h in self.bootstrap.split(",") if h.strip()]
+
+    @property
+    def replication(self) -> int:
+        """Replication factor of the project's topics."""
+        return self.replication_factor or min(3, len(self.bootstrap_hosts))
 
     def topic(self, name: str) -> str:
         """Full topic name for a logical topic (``telemetry``, ``commands``...)."""

@@ -10,13 +10,16 @@ from factory_app.settings import Settings
 FOREVER = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
 
 
+def durability(settings: Settings) -> dict[str, str]:
+    """With replicas, an acks=all append is acknowledged only once two of them hold it."""
+    return {"min.insync.replicas": str(min(2, settings.replication))} if settings.replication > 1 else {}
+
+
 def source_topic_specs(settings: Settings) -> list[TopicSpec]:
     """Specs of the project's source topics, all keyed by asset id and equally partitioned."""
-    configs = dict(FOREVER)
-    if settings.replication_factor > 1:
-        configs["min.insync.replicas"] = str(min(2, settings.replication_factor))
+    configs = {**FOREVER, **durability(settings)}
     return [
-        TopicSpec(settings.topic(name), settings.partitions, settings.replication_factor, dict(configs))
+        TopicSpec(settings.topic(name), settings.partitions, settings.replication, dict(configs))
         for name in events.SOURCE_TOPICS
     ]
 
@@ -34,7 +37,7 @@ def changelog_specs(settings: Settings, tables) -> list[TopicSpec]:
     with PartitionsMismatch ("changelog has 0 partitions").
     """
     return [
-        TopicSpec(t.changelog_topic.get_topic_name(), settings.partitions, settings.replication_factor,
-                  {"cleanup.policy": "compact", **settings.changelog_configs})
+        TopicSpec(t.changelog_topic.get_topic_name(), settings.partitions, settings.replication,
+                  {"cleanup.policy": "compact", **durability(settings), **settings.changelog_configs})
         for t in tables
     ]

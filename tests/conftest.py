@@ -53,15 +53,20 @@ def kafka(tmp_path_factory):
         broker.stop(timeout=20)
 
 
-@pytest.fixture
-def settings(kafka, tmp_path) -> Settings:
-    """Settings of a fresh, isolated deployment on the session broker (own topics, group, ports)."""
+def isolated_settings(bootstrap: str, home: Path, **overrides) -> Settings:
+    """Settings of a fresh deployment on ``bootstrap`` (own topics, group, ports), topics created."""
     tag = uuid.uuid4().hex[:8]
-    s = Settings(bootstrap=kafka.cfg.bootstrap, home=tmp_path, topic_prefix=f"t{tag}.", app_id=f"factory-{tag}",
+    s = Settings(bootstrap=bootstrap, home=home, topic_prefix=f"t{tag}.", app_id=f"factory-{tag}",
                  web_port=free_port(), partitions=8, kafka_version=kafka_version(),
-                 plant_config=REPO / "config" / "plant.yaml")
+                 plant_config=REPO / "config" / "plant.yaml", **overrides)
     asyncio.run(create_source_topics(s))
     return s
+
+
+@pytest.fixture
+def settings(kafka, tmp_path) -> Settings:
+    """Settings of a fresh, isolated deployment on the session broker."""
+    return isolated_settings(kafka.cfg.bootstrap, tmp_path)
 
 
 @pytest.fixture

@@ -1,4 +1,8 @@
-"""One KRaft node (broker + controller) run as a child ``java`` process on loopback."""
+"""One KRaft node (broker + controller) run as a child ``java`` process on loopback.
+
+A node may be one voter of a multi-node quorum (see ``cluster.py``); each node
+then lists every voter and the replication settings of the whole cluster.
+"""
 
 from __future__ import annotations
 
@@ -51,6 +55,12 @@ class NodeConfig:
     heap: str = "768m"
     # Log cleaner knobs; tests shrink them so compaction really runs.
     extra: tuple[tuple[str, str], ...] = ()
+    # "id@host:port,..." of every controller; empty means this node alone.
+    voters: str = ""
+    # Nodes of one cluster must be formatted with the same id.
+    cluster_id: str | None = None
+    # Replicas of internal topics (offsets, transactions) and of topics created without one.
+    replication: int = 1
 
     @property
     def data_dir(self) -> Path:
@@ -77,11 +87,12 @@ def free_port() -> int:
 
 
 def server_properties(cfg: NodeConfig) -> str:
-    """The node's server.properties: single-node KRaft, everything on 127.0.0.1."""
+    """The node's server.properties: KRaft broker + controller, everything on 127.0.0.1."""
+    min_isr = str(min(2, cfg.replication))
     props = {
         "process.roles": "broker,controller",
         "node.id": str(cfg.node_id),
-        "controller.quorum.voters": f"{cfg.node_id}@127.0.0.1:{cfg.controller_port}",
+        "controller.quorum.voters": cfg.voters or f"{cfg.node_id}@127.0.0.1:{cfg.controller_port}",
         "listeners": f"PLAINTEXT://127.0.0.1:{cfg.port},CONTROLLER://127.0.0.1:{cfg.controller_port}",
         "advertised.listeners": f"PLAINTEXT://127.0.0.1:{cfg.port}",
         "controller.listener.names": "CONTROLLER",
@@ -89,12 +100,15 @@ def server_properties(cfg: NodeConfig) -> str:
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
         "log.dirs": str(cfg.data_dir.resolve()),
         "num.partitions": "8",
-        "offsets.topic.replication.factor": "1",
+        "offsets.topic.replication.factor": str(cfg.replication),
         "offsets.topic.num.partitions": "8",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
+        "transaction.state.log.replication.factor": str(cfg.replication),
+        "transaction.state.log.min.isr": min_isr,
+        "share.coordinator.state.topic.replication.factor": str(cfg.replication),
+        "share.coordinator.state.topic.min.isr": min_isr,
+        "default.replication.factor": str(cfg.replication),
+        # acks=all then means "on at least two nodes" when there are several.
+        "min.insync.replicas": min_isr,
         "group.initial.rebalance.delay.ms": "0",
         # The project creates its topics with explicit configs; never by accident.
         "auto.create.topics.enable": "false",
@@ -103,7 +117,7 @@ def server_properties(cfg: NodeConfig) -> str:
     return "".join(f"{k}={v}\n" for k, v in props.items())
 
 
-def _cluster_id() -> str:
+def new_cluster_id() -> str:
     # Passed as --cluster-id=ID: an id may start with "-", which argparse would take for a flag.
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
@@ -140,7 +154,7 @@ class LocalBroker:
     def _format(self, libs: Path, props: Path) -> None:
         if (self.cfg.data_dir / "meta.properties").exists():
             return  # formatted before: reuse the log (it is the authority)
-        cmd = self._java(libs, "kafka.tools.StorageTool", "format", f"--cluster-id={_cluster_id()}", "-c", str(props))
+        cmd = self._java(libs, "kafka.tools.StorageTool", "format", f"--cluster-id={self.cfg.cluster_id or new_cluster_id()}", "-c", str(props))
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise BrokerError(f"formatting KRaft storage failed:\n{proc.stdout}{proc.stderr}")
@@ -164,8 +178,16 @@ class LocalBroker:
 
     def start(self, timeout: float = 60.0) -> None:
         """Start the node (fetching jars and formatting storage if needed) and wait until it answers."""
-        if self.pid() is not None:
+        self.launch()
+        try:
             self.wait_ready(timeout)
+        except BrokerError:
+            self.stop()
+            raise
+
+    def launch(self) -> None:
+        """Start the node's process without waiting (a quorum member cannot answer alone)."""
+        if self.pid() is not None:
             return
         libs = ensure_jars(self.cfg.jar_home, self.cfg.version)
         props = self._write_configs()
@@ -177,14 +199,9 @@ class LocalBroker:
             start_new_session=True,  # survives the CLI that started it
         )
         self.cfg.pid_file.write_text(str(self._proc.pid))
-        try:
-            self.wait_ready(timeout)
-        except BrokerError:
-            self.stop()
-            raise
 
-    def wait_ready(self, timeout: float) -> None:
-        """Block until the node serves metadata with itself as a live broker."""
+    def wait_ready(self, timeout: float, expect_nodes: int = 1) -> None:
+        """Block until the node serves metadata listing ``expect_nodes`` live brokers."""
         from factory_app.kafka_admin import broker_ids  # aiokafka import kept off the CLI path
 
         deadline = time.monotonic() + timeout
@@ -196,7 +213,7 @@ class LocalBroker:
                 # Probe the port first: aiokafka logs every refused connection loudly.
                 with socket.create_connection(("127.0.0.1", self.cfg.port), timeout=1):
                     pass
-                if broker_ids(self.cfg.bootstrap):
+                if len(broker_ids(self.cfg.bootstrap)) >= expect_nodes:
                     return
             except Exception as exc:  # not up yet
                 last = exc
@@ -207,6 +224,7 @@ class LocalBroker:
         """Stop the node cleanly (SIGTERM = controlled shutdown); SIGKILL if it hangs or ``kill``."""
         pid = self._proc.pid if self._proc is not None else self.pid()
         if pid is None:
+            self.cfg.pid_file.unlink(missing_ok=True)  # left by a node that died
             return False
         try:
             os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)

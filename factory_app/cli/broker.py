@@ -1,4 +1,9 @@
-"""``factory broker start|stop|status``: the project's local single-node Kafka."""
+"""``factory broker start|stop|status``: the project's local Kafka (one node, or several on loopback).
+
+FACTORY_BOOTSTRAP=127.0.0.1:19092 runs one node; listing three loopback addresses
+(127.0.0.1:19092,127.0.0.1:19094,127.0.0.1:19096) runs a 3-node KRaft quorum with
+replication factor 3 and min.insync.replicas 2. Controller ports are the broker ports + 1.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +11,25 @@ import sys
 
 import click
 
-from factory_app.broker.node import BrokerError, LocalBroker, NodeConfig
+from factory_app.broker.cluster import LocalCluster, cluster_nodes
+from factory_app.broker.node import BrokerError
 from factory_app.broker.install import BrokerInstallError
 from factory_app.settings import Settings
 
 
-def local_broker(settings: Settings) -> LocalBroker:
-    """The local broker described by ``settings`` (its port comes from FACTORY_BOOTSTRAP)."""
-    hosts = [h.strip() for h in settings.bootstrap.split(",")]
-    host, _, port = hosts[0].rpartition(":")
-    if len(hosts) != 1 or host not in ("127.0.0.1", "localhost"):
-        raise click.ClickException(
-            f"FACTORY_BOOTSTRAP={settings.bootstrap} is an external cluster; the local broker tooling is not used")
-    return LocalBroker(NodeConfig(root=settings.home / "broker", version=settings.kafka_version,
-                                  port=int(port), controller_port=settings.controller_port or int(port) + 1, jar_home=settings.kafka_jars or settings.home))
+def local_broker(settings: Settings) -> LocalCluster:
+    """The local cluster described by ``settings`` (one node per address in FACTORY_BOOTSTRAP)."""
+    ports = []
+    for address in settings.bootstrap_hosts:
+        host, _, port = address.rpartition(":")
+        if host not in ("127.0.0.1", "localhost"):
+            raise click.ClickException(
+                f"FACTORY_BOOTSTRAP={settings.bootstrap} is an external cluster; the local broker tooling is not used")
+        ports.append(int(port))
+    controller_ports = ([settings.controller_port] if len(ports) == 1 and settings.controller_port
+                        else [p + 1 for p in ports])
+    return LocalCluster(cluster_nodes(settings.home / "broker", settings.kafka_version, ports, controller_ports,
+                                      jar_home=settings.kafka_jars or settings.home))
 
 
 @click.group("broker")
@@ -36,14 +46,15 @@ def start(settings: Settings) -> None:
         broker.start()
     except (BrokerError, BrokerInstallError) as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"Kafka {settings.kafka_version} running at {broker.cfg.bootstrap} (pid {broker.pid()}), "
-               f"data in {broker.cfg.data_dir}")
+    pids = ", ".join(f"node {n}: pid {p}" for n, p in broker.pids().items())
+    click.echo(f"Kafka {settings.kafka_version} running at {broker.bootstrap} ({pids}), "
+               f"data in {', '.join(map(str, broker.data_dirs))}")
 
 
 @command.command()
 @click.pass_obj
 def stop(settings: Settings) -> None:
-    """Shut the broker down cleanly (controlled shutdown)."""
+    """Shut the broker(s) down cleanly (controlled shutdown)."""
     if local_broker(settings).stop():
         click.echo("broker stopped")
     else:
@@ -57,13 +68,17 @@ def status(settings: Settings) -> None:
     from factory_app.kafka_admin import broker_ids
 
     broker = local_broker(settings)
-    pid = broker.pid()
-    if pid is None:
-        click.echo(f"broker not running (bootstrap {broker.cfg.bootstrap})")
+    pids = broker.pids()
+    down = [n for n, pid in pids.items() if pid is None]
+    if len(down) == len(pids):
+        click.echo(f"broker not running (bootstrap {broker.bootstrap})")
         sys.exit(1)
     try:
-        ids = broker_ids(broker.cfg.bootstrap)
+        ids = broker_ids(",".join(b.cfg.bootstrap for b in broker.running()))
     except Exception as exc:  # running but not answering
-        click.echo(f"broker pid {pid} not answering at {broker.cfg.bootstrap}: {exc}")
+        click.echo(f"broker pids {pids} not answering at {broker.bootstrap}: {exc}")
         sys.exit(1)
-    click.echo(f"broker running: pid {pid}, bootstrap {broker.cfg.bootstrap}, node ids {ids}")
+    click.echo(f"broker running: pids {pids}, bootstrap {broker.bootstrap}, live node ids {ids}")
+    if down:
+        click.echo(f"nodes not running: {down}")
+        sys.exit(1)

@@ -40,7 +40,8 @@ def command(settings: Settings, duration: float | None, no_sim: bool, keep_broke
         raise click.ClickException(str(exc)) from exc
     console = Console()
     broker = local_broker(settings)
-    console.print(f"starting Kafka {settings.kafka_version} at {broker.cfg.bootstrap} (data: {broker.cfg.data_dir})")
+    console.print(f"starting Kafka {settings.kafka_version} at {broker.bootstrap} "
+                  f"(data: {', '.join(map(str, broker.data_dirs))})")
     broker.start()
     asyncio.run(create_source_topics(settings))
     logs = settings.home / "logs"
@@ -84,4 +85,4 @@ def command(settings: Settings, duration: float | None, no_sim: bool, keep_broke
             child.stop()
         if not keep_broker:
             broker.stop()
-    console.print("plant stopped" + ("" if not keep_broker else f"; broker still running at {broker.cfg.bootstrap}"))
+    console.print("plant stopped" + ("" if not keep_broker else f"; broker still running at {broker.bootstrap}"))

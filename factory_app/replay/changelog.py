@@ -14,6 +14,7 @@ from factory_app.kafka_admin import TopicSpec, ensure_topics
 from factory_app.producer import new_producer
 from factory_app.replay.log_reader import end_offsets, read_until
 from factory_app.settings import Settings
+from factory_app.topics import durability
 
 
 def changelog_topic(settings: Settings, table: str) -> str:
@@ -64,7 +65,7 @@ async def replace_changelog(settings: Settings, table: str, by_partition: dict[i
     await delete_topic(settings, topic)
     for attempt in range(50):  # the broker may still be finishing the deletion
         try:
-            await ensure_topics(settings.bootstrap, [TopicSpec(topic, settings.partitions, settings.replication_factor,
+            await ensure_topics(settings.bootstrap, [TopicSpec(topic, settings.partitions, settings.replication,
                                                                {"cleanup.policy": "compact",
                                                                 **settings.changelog_configs})])
             break

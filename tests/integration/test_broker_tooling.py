@@ -59,3 +59,41 @@ def test_external_bootstrap_is_not_managed(tmp_path):
     env = {**os.environ, "FACTORY_HOME": str(tmp_path), "FACTORY_BOOTSTRAP": "kafka-1.plant:9092"}
     proc = factory(env, "broker", "start", check=False)
     assert proc.returncode != 0 and "external cluster" in proc.stderr
+
+
+def free_port_pair() -> int:
+    """A port p with p + 1 also free (the CLI puts a node's controller on its broker port + 1)."""
+    import socket
+
+    for _ in range(50):
+        p = free_port()
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", p + 1))
+                return p
+            except OSError:
+                continue
+    raise RuntimeError("no free port pair")
+
+
+def test_three_loopback_addresses_run_a_three_node_quorum(tmp_path):
+    from factory_app.kafka_admin import partition_replicas
+
+    ports = [free_port_pair() for _ in range(3)]
+    bootstrap = ",".join(f"127.0.0.1:{p}" for p in ports)
+    env = {**os.environ, "FACTORY_HOME": str(tmp_path), "FACTORY_BOOTSTRAP": bootstrap,
+           "FACTORY_KAFKA_VERSION": kafka_version(), "FACTORY_KAFKA_JARS": str(JAR_HOME)}
+    settings = Settings(home=tmp_path, bootstrap=bootstrap, kafka_version=kafka_version())
+    try:
+        factory(env, "broker", "start")
+        assert "live node ids [1, 2, 3]" in factory(env, "broker", "status").stdout
+        factory(env, "topics")
+        replicas = asyncio.run(partition_replicas(bootstrap, settings.topic(events.TELEMETRY)))
+        assert len(replicas) == 8 and all(len(p["isr"]) == 3 for p in replicas.values())
+        pid = int((tmp_path / "broker" / "node-2" / "broker.pid").read_text())
+        os.kill(pid, 9)
+        status = factory(env, "broker", "status", check=False)
+        assert status.returncode == 1 and "nodes not running: [2]" in status.stdout
+    finally:
+        factory(env, "broker", "stop", check=False)
+    assert not list(tmp_path.glob("broker/node-*/broker.pid"))
