@@ -59,7 +59,11 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
         web_in_thread=False,
         # Tables are only as durable as their changelog: flush and commit often.
         broker_commit_interval=1.0,
-        table_standby_replicas=0,
+        table_standby_replicas=settings.standby_replicas,
+        processing_guarantee=settings.processing_guarantee,
+        # A killed worker's partitions move after this, not after Faust's 60 s default.
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout / 5),
     )
 
     def topic(name: str) -> faust.TopicT:

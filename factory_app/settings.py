@@ -7,6 +7,7 @@ start, so tests can run several differently configured apps in one process.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +54,12 @@ class Settings(BaseSettings):
     changelog_configs: dict[str, str] = Field(default_factory=dict)
     # Where the broker jars are cached (default: HOME).
     kafka_jars: Path | None = None
+    # Faust's processing guarantee; see docs/fault-tolerance.md for why at-least-once is the default.
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    # How long the group waits for a silent worker before moving its partitions (Faust's default is 60 s).
+    session_timeout: float = Field(default=10.0, ge=6.0)
+    # Warm copies of each table partition on other workers (0: a moved partition restores from its changelog).
+    standby_replicas: int = Field(default=0, ge=0)
     # A worker's own RocksDB directory (default: HOME/worker-data).
     worker_data: Path | None = None
 
