@@ -125,7 +125,9 @@ class AssetIngest:
         if not subscribed:
             return
         tags = {ids[r.tag]: r.tag for r in subscribed}
-        period = min(r.sampling_ms for r in subscribed)
+        period = self.asset.publishing_ms
+        if period is None:
+            period = min(r.sampling_ms for r in subscribed)
         sub = await client.create_subscription(period, _Handler(self.asset.id, tags, self.queue, lost))
         by_interval: dict[int, list] = {}
         for r in subscribed:

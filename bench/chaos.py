@@ -82,7 +82,8 @@ def stats(values: list[float]) -> dict:
 
 
 def run_chaos(settings: Settings, *, n_events: int, min_kills: int, n_workers: int = 3, rate: float = 2_000,
-              assets: int = 200, seed: int = 17, interval: tuple[float, float] = (0.5, 2.5), log=print) -> dict:
+              assets: int = 200, seed: int = 17, interval: tuple[float, float] = (0.5, 2.5), stall_s: float = 180,
+              log=print) -> dict:
     """Run the chaos against ``settings``'s broker; returns the report (see the module doc)."""
     settings = settings.model_copy(update={"window_seconds": 100.0, "processors": ["telemetry-state"]})
     group = [settings.model_copy(update={"web_port": free_port(), "worker_data": settings.home / f"w{i}"})
@@ -116,14 +117,20 @@ def run_chaos(settings: Settings, *, n_events: int, min_kills: int, n_workers: i
         records = asyncio.run(read_topic(settings, events.TELEMETRY))  # the log is final now
         logged = sum(len(r) for r in records.values())
 
+        in_state = [0, time.monotonic()]  # events in state, when that count last changed
+
         def absorbed():
             if not all(worker_ready(s) for s in group):
                 return None
             n = sum(st["events"] for st in union_dump(group, "asset_state").values() if st)
-            return n if n >= logged else None
+            if n != in_state[0]:
+                in_state[:] = [n, time.monotonic()]
+            # Done when every event is in; stalled when the count has not moved for 3 minutes.
+            return n >= logged or time.monotonic() - in_state[1] > stall_s
         settle_start = time.monotonic()
-        in_state = wait_until(absorbed, 600, interval=2, what="every event in state after the kills")
+        wait_until(absorbed, 1800, interval=2, what="every event in state after the kills")
         settle = time.monotonic() - settle_start
+        stalled = in_state[0] < logged
         time.sleep(1)  # the watcher stamps the last kills
         stop_watch.set()
         watcher.join()
@@ -140,7 +147,7 @@ def run_chaos(settings: Settings, *, n_events: int, min_kills: int, n_workers: i
             "workers": n_workers, "partitions": settings.partitions, "guarantee": settings.processing_guarantee,
             "session_timeout_s": settings.session_timeout, "rate": rate, "kill_interval_s": list(interval),
             "events_sent": report.sent, "events_acked": len(report.acked), "events_in_log": logged,
-            "events_in_state": in_state, "kills": len(run.kills),
+            "events_in_state": in_state[0], "stalled_short_of_log": stalled, "kills": len(run.kills),
             "resume_s": stats([k.resumed_after for k in run.kills if k.resumed_after is not None]),
             "rebalance_s": stats([k.rebalanced_after for k in run.kills if k.rebalanced_after is not None]),
             "kills_not_timed": sum(1 for k in run.kills if k.resumed_after is None),
@@ -180,11 +187,11 @@ def main() -> None:
         result = run_chaos(settings, n_events=args.events, min_kills=args.kills, n_workers=args.workers,
                            rate=args.rate, seed=args.seed, interval=tuple(args.interval), log=lambda m: print(m, file=sys.stderr))
     path = write_result(f"chaos-{args.name or args.guarantee}", result)
-    for key in ("events_acked", "events_in_log", "events_in_state", "kills", "resume_s", "rebalance_s",
+    for key in ("events_acked", "events_in_log", "events_in_state", "stalled_short_of_log", "kills", "resume_s", "rebalance_s",
                 "kills_not_timed", "n_state_keys_differing", "n_window_keys_differing", "duration_s"):
         print(f"{key:>26}: {result[key]}")
     print(f"written to {path}")
-    if result["n_state_keys_differing"] or result["n_window_keys_differing"]:
+    if result["n_state_keys_differing"] or result["n_window_keys_differing"] or result["stalled_short_of_log"]:
         sys.exit(1)
 
 

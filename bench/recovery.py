@@ -1,6 +1,6 @@
 """Worker resume time with local RocksDB state vs after losing it (changelog restore), 100,000 keys.
 
-  python -m bench.recovery --keys 100000
+  python -m bench.recovery --keys 100000 --runs 3
 
 Also records the worker's peak resident memory (VmHWM) while it holds the keys.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -47,34 +48,42 @@ def timed_start(settings, name: str) -> tuple[Child, float]:
     return worker, time.perf_counter() - start
 
 
+def run(broker, root, n: int, runs: int, log=print) -> dict:
+    settings = bench_settings(broker, root, processors=["telemetry-state"])
+    worker, cold = timed_start(settings, "w0")
+    log(f"  empty worker ready in {cold:.1f}s; folding {n:,} keys")
+    asyncio.run(produce(settings, n))
+    wait_until(lambda: len(table_dump(settings, "asset_state", timeout=30)) >= n, 3600, interval=2,
+               what="all keys in state")
+    rss = peak_rss_mb(worker.proc.pid)
+    worker.stop()
+    local, restore = [], []
+    for r in range(runs):
+        worker, seconds = timed_start(settings, f"w{r}-local")
+        assert len(table_dump(settings, "asset_state", timeout=30)) == n
+        worker.stop()
+        local.append(seconds)
+        shutil.rmtree(settings.data_dir)
+        worker, seconds = timed_start(settings, f"w{r}-restore")
+        assert len(table_dump(settings, "asset_state", timeout=30)) == n
+        worker.stop()
+        restore.append(seconds)
+        log(f"  run {r + 1}/{runs}: resume with local state {local[-1]:.1f}s, after losing it {restore[-1]:.1f}s")
+    return {"keys": n, "tables": ["asset_state", "tag_windows"], "keys_restored": 3 * n,
+            "seconds": {"empty_start": cold, "resume_with_local_state": statistics.median(local),
+                        "resume_after_changelog_restore": statistics.median(restore)},
+            "runs": {"local": local, "restore": restore},
+            "median_ratio_restore/local": statistics.median(b / a for a, b in zip(local, restore)),
+            "worker_peak_rss_mb": rss}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--keys", type=int, default=100_000)
-    n = ap.parse_args().keys
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
     with bench_broker() as (broker, root):
-        settings = bench_settings(broker, root, processors=["telemetry-state"])
-        worker, cold = timed_start(settings, "w0")
-        print(f"empty worker ready in {cold:.1f}s; producing {n} keys", file=sys.stderr)
-        asyncio.run(produce(settings, n))
-        wait_until(lambda: len(table_dump(settings, "asset_state")) >= n, 1800, interval=2,
-                   what="all keys in state")
-        rss = peak_rss_mb(worker.proc.pid)
-        worker.stop()
-
-        worker, with_local = timed_start(settings, "w1-local")
-        assert len(table_dump(settings, "asset_state")) == n
-        worker.stop()
-        print(f"resume with local state: {with_local:.1f}s", file=sys.stderr)
-
-        shutil.rmtree(settings.data_dir)
-        worker, restore = timed_start(settings, "w2-restore")
-        assert len(table_dump(settings, "asset_state")) == n
-        worker.stop()
-        print(f"resume after losing local state: {restore:.1f}s", file=sys.stderr)
-    result = {"keys": n, "tables": ["asset_state", "tag_windows"], "keys_restored": 3 * n,
-              "seconds": {"empty_start": cold, "resume_with_local_state": with_local,
-                          "resume_after_changelog_restore": restore},
-              "ratio_restore/local": restore / with_local, "worker_peak_rss_mb": rss}
+        result = run(broker, root, args.keys, args.runs, log=lambda m: print(m, file=sys.stderr, flush=True))
     print(result)
     write_result("recovery", result)
 

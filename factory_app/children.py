@@ -11,15 +11,16 @@ from pathlib import Path
 
 
 class Child:
-    """One ``factory`` subcommand running in its own process group, logging to a file."""
+    """One ``factory`` subcommand (or another ``module``) running in its own process group, logging to a file."""
 
-    def __init__(self, name: str, args: list[str], log_dir: Path, env: dict[str, str] | None = None):
+    def __init__(self, name: str, args: list[str], log_dir: Path, env: dict[str, str] | None = None,
+                 module: str = "factory_app"):
         self.name = name
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "factory_app", *args], stdout=self._log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", module, *args], stdout=self._log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})}, start_new_session=True,
         )
 

@@ -95,6 +95,9 @@ class Asset(_Model):
     namespace: str
     object: str  # string id of the asset's folder/object node
     security: Security = Security()
+    # How often the server sends the subscription's queued changes (default: the smallest sampling_ms).
+    # 0 asks for every change at once; asyncua servers grant it, other servers revise it to their minimum.
+    publishing_ms: int | None = Field(default=None, ge=0)
     read: list[ReadTag]
     write: list[WriteTag] = []
     methods: list[MethodSpec] = []

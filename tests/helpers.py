@@ -70,8 +70,8 @@ def get_json(url: str, timeout: float = 5.0) -> Any:
         return json.loads(resp.read())
 
 
-def table_dump(settings: Settings, table: str) -> dict[str, Any]:
-    return get_json(f"http://{settings.web_host}:{settings.web_port}/tables/{table}/")
+def table_dump(settings: Settings, table: str, timeout: float = 5.0) -> dict[str, Any]:
+    return get_json(f"http://{settings.web_host}:{settings.web_port}/tables/{table}/", timeout=timeout)
 
 
 def log_text(child: Child) -> str:

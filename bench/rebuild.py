@@ -1,0 +1,60 @@
+"""Rebuild throughput: ``factory rebuild asset_state tag_windows`` over N logged events.
+
+  python -m bench.rebuild --events 1000000 --runs 3
+
+Produces N events (1,000 assets x 10 tags), points the worker group's committed
+offsets at the end of the log (``factory rewind --to-latest --execute``: rebuild
+folds up to the committed offsets), then times each rebuild run: fold the log,
+rewrite both changelogs, delete local state. The same log is rebuilt ``--runs``
+times; the median is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from bench.common import bench_broker, bench_settings, write_result
+from bench.ingest import produce
+from tests.helpers import settings_env
+
+
+def factory(settings, *args: str, quiet: bool = False) -> None:
+    subprocess.run([sys.executable, "-m", "factory_app", *args], env={**os.environ, **settings_env(settings)},
+                   check=True, stdout=subprocess.DEVNULL if quiet else None)
+
+
+def run(broker, root, n: int, runs: int, log=print) -> dict:
+    settings = bench_settings(broker, root, processors=["telemetry-state"])
+    log(f"  producing {n:,} events")
+    produce_s = asyncio.run(produce(settings, n))
+    factory(settings, "rewind", "--to-latest", "--execute", quiet=True)
+    rates = []
+    for r in range(runs):
+        log(f"  rebuild {r + 1}/{runs}")
+        start = time.perf_counter()
+        factory(settings, "rebuild", "asset_state", "tag_windows")
+        rates.append(n / (time.perf_counter() - start))
+        log(f"  rebuild {r + 1}/{runs}: {rates[-1]:,.0f} events/s")
+    return {"events": n, "produce_events_per_s": n / produce_s, "rebuild_events_per_s": rates,
+            "median_rebuild_events_per_s": statistics.median(rates)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    with bench_broker() as (broker, root):
+        result = run(broker, root, args.events, args.runs, log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(result)
+    write_result("rebuild", result)
+
+
+if __name__ == "__main__":
+    main()
