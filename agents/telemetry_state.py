@@ -3,11 +3,17 @@
 One agent (concurrency 1, see faust-streaming #606) decodes each message once
 and updates both tables. It reads nothing but the event: no wall clock, so a
 rebuild from the log produces the same tables.
+
+Events are folded in batches (up to BATCH_MAX, or what arrived within
+BATCH_WITHIN_S), one partition at a time through write-behind views, so a key
+touched by many events of a batch is written (and changelogged) once. Events
+are acked only after their batch is written, as before.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 
 import faust
 
@@ -17,11 +23,16 @@ from factory_app.settings import Settings
 from tables import windows
 from tables.asset_state import already_applied, apply_event
 from tables.definitions import StateTables
+from tables.write_behind import WriteBehind, acting_as
 
 log = logging.getLogger(__name__)
 
 PROCESSOR = "telemetry-state"
 _ACCEPT = (events.Telemetry, events.StateTransition)
+BATCH_MAX = 500
+# The longest a quiet stream holds an event before folding it (state freshness, not control:
+# the control agent reads the topic on its own, event by event).
+BATCH_WITHIN_S = 0.02
 
 
 def apply_to_tables(tables: StateTables, event: events.Telemetry | events.StateTransition,
@@ -42,21 +53,24 @@ def apply_to_tables(tables: StateTables, event: events.Telemetry | events.StateT
         return
     ikey = windows.index_key(event.asset_id, event.tag)
     index_entry = windows.unpack_index(tables.tag_windows.get(ikey))
-    if already_applied(index_entry, offset):
-        return
     start = windows.window_start(event.event_time, window_size)
     index, evicted, accepted = windows.retain(index_entry["starts"], start, retention)
     if not accepted:
-        metrics.LATE_SAMPLES.labels(processor).inc()
+        if not already_applied(index_entry, offset):
+            metrics.LATE_SAMPLES.labels(processor).inc()
         return
-    # Write order matters: the index (which records the offset) goes last, so if a crash
-    # lost some changelog writes, a surviving index implies the earlier writes survived
-    # too (one producer, one partition, in order).
+    # Each key records the last offset it absorbed and is checked on its own: a crash can
+    # lose any suffix of the changelog writes (batched or not), so no key may rely on
+    # another key's write having survived.
     wkey = windows.window_key(event.asset_id, event.tag, start)
-    tables.tag_windows[wkey] = windows.add_sample(tables.tag_windows.get(wkey), value, start, window_size)
+    window = tables.tag_windows.get(wkey)
+    if not already_applied(window, offset):
+        tables.tag_windows[wkey] = windows.add_sample(window, value, start, window_size, offset)
     for old in evicted:
-        del tables.tag_windows[windows.window_key(event.asset_id, event.tag, old)]
-    tables.tag_windows[ikey] = windows.pack_index(index, offset)
+        if tables.tag_windows.get(windows.window_key(event.asset_id, event.tag, old)) is not None:
+            del tables.tag_windows[windows.window_key(event.asset_id, event.tag, old)]
+    if not already_applied(index_entry, offset):
+        tables.tag_windows[ikey] = windows.pack_index(index, offset)
 
 
 def register(app: faust.App, settings: Settings, tables: StateTables,
@@ -65,8 +79,9 @@ def register(app: faust.App, settings: Settings, tables: StateTables,
     sink = DeadLetterSink(dead_letter, name)
     processed = {cls: metrics.EVENTS_PROCESSED.labels(name, cls.__name__) for cls in _ACCEPT}
 
-    async def telemetry_state(stream: faust.StreamT) -> None:
-        async for event in stream.events():
+    async def fold_partition(batch: list) -> None:
+        view = StateTables(asset_state=WriteBehind(tables.asset_state), tag_windows=WriteBehind(tables.tag_windows))
+        for event in batch:
             message = event.message
             try:
                 decoded = events.decode_keyed(message.key, event.value, _ACCEPT)
@@ -74,7 +89,7 @@ def register(app: faust.App, settings: Settings, tables: StateTables,
                 await sink.send(failure, message)
                 continue
             try:
-                apply_to_tables(tables, decoded, settings.window_seconds, settings.window_retention, name,
+                apply_to_tables(view, decoded, settings.window_seconds, settings.window_retention, name,
                                 message.offset)
             except Exception as exc:  # a bug must not lose the event nor kill the agent
                 log.exception("processing failed for %s", decoded.event_id)
@@ -82,5 +97,16 @@ def register(app: faust.App, settings: Settings, tables: StateTables,
                 continue
             processed[type(decoded)].inc()
             metrics.EVENTS_IN.labels(message.topic, decoded.asset_id).inc()
+        with acting_as(batch[-1]):
+            view.asset_state.flush()
+            view.tag_windows.flush()
+
+    async def telemetry_state(stream: faust.StreamT) -> None:
+        async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+            by_partition: dict[int, list] = defaultdict(list)
+            for event in batch:
+                by_partition[event.message.partition].append(event)
+            for part in by_partition.values():
+                await fold_partition(part)
 
     return app.agent(telemetry, name=name, concurrency=1)(telemetry_state)

@@ -38,15 +38,21 @@ def numeric(value: Any) -> float | None:
     return None
 
 
-def add_sample(agg: Aggregate | None, value: float, start: float, size: float) -> Aggregate:
-    """Return the window aggregate with one more sample (count, min, max, sum, mean, last)."""
+def add_sample(agg: Aggregate | None, value: float, start: float, size: float,
+               offset: int | None = None) -> Aggregate:
+    """Return the window aggregate with one more sample (count, min, max, sum, mean, last).
+
+    ``offset`` (the sample's log offset) is recorded so the window itself can
+    tell a redelivered sample from a new one, whatever happened to other keys.
+    """
+    off = -1 if offset is None else offset
     if agg is None:
         return {"start": start, "end": start + size, "count": 1, "min": value, "max": value,
-                "sum": value, "mean": value, "last": value}
+                "sum": value, "mean": value, "last": value, "offset": off}
     count = agg["count"] + 1
     total = agg["sum"] + value
     return {**agg, "count": count, "min": min(agg["min"], value), "max": max(agg["max"], value),
-            "sum": total, "mean": total / count, "last": value}
+            "sum": total, "mean": total / count, "last": value, "offset": off}
 
 
 def retain(index: list[float], start: float, retention: int) -> tuple[list[float], list[float], bool]:

@@ -1,0 +1,83 @@
+"""A write-behind view of a Faust table for one batch of events from one partition.
+
+The agents' folds read and write tables through ``get``, ``[k] = v`` and
+``del``. Folding a batch through this view reads each key from the table once
+and writes each changed key once at ``flush``, instead of once per event: every
+table write is a RocksDB put plus a changelog message, and those messages are
+the live path's bottleneck (see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_DELETED = object()
+
+
+class WriteBehind:
+    """Read-through cache plus pending writes over ``table``; ``flush`` applies the writes in order."""
+
+    def __init__(self, table):
+        self.table = table
+        self._read: dict[str, Any] = {}
+        self._pending: dict[str, Any] = {}  # first-write order is kept
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key in self._pending:
+            value = self._pending[key]
+            return default if value is _DELETED else value
+        if key not in self._read:
+            self._read[key] = self.table.get(key)
+        value = self._read[key]
+        return default if value is None else value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._pending[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        self._pending[key] = _DELETED
+
+    def flush(self) -> int:
+        """Write the pending changes; returns how many keys were written.
+
+        Deletions go first. A fold deletes a key when another key stops referring
+        to it (an evicted window, dropped from its index); the changelog keeps the
+        order of one partition's writes, so if a crash loses a suffix of them, a
+        surviving write implies the batch's deletions survived too. Sets need no
+        order among themselves: each key records its own last offset.
+        """
+        deletes = [k for k, v in self._pending.items() if v is _DELETED]
+        ordered = deletes + [k for k, v in self._pending.items() if v is not _DELETED]
+        for key in ordered:
+            value = self._pending[key]
+            if value is _DELETED:
+                if self._read.get(key, self.table.get(key)) is not None:
+                    del self.table[key]
+            else:
+                self.table[key] = value
+        written = len(ordered)
+        self._pending.clear()
+        self._read.clear()
+        return written
+
+
+@contextmanager
+def acting_as(event) -> Iterator[None]:
+    """Make ``event`` Faust's current event while table writes are flushed.
+
+    Faust routes a table write to the RocksDB partition and changelog partition
+    of the *current* event. A batch flush happens outside per-event iteration,
+    so it names the event itself: the last event of the partition being flushed.
+    (Faust keeps this in ``faust.streams._current_event``, a private ContextVar;
+    a test checks that flushed writes land in the right changelog partitions.)
+    """
+    from faust.streams import _current_event
+
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
