@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rocksdict import Rdict
+from rocksdict import Rdict, WriteOptions
 
 _RESULT = "r:"
 _INTENT = "i:"
@@ -22,6 +22,12 @@ class Ledger:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = Rdict(str(path))
+        # Every put is fsynced through the write-ahead log before it returns: an intent must
+        # survive a power cut, not just a killed process. (A memtable flush per put, used
+        # before, cost ~2.9 ms against ~0.1 ms for a synced put here, and two per command.)
+        durable = WriteOptions()
+        durable.sync = True
+        self.db.set_write_options(durable)
 
     def close(self) -> None:
         self.db.close()
@@ -34,14 +40,12 @@ class Ledger:
 
     def record_intent(self, command_id: str) -> None:
         self.db[_INTENT + command_id] = "1"
-        self.db.flush()
 
     def has_intent(self, command_id: str) -> bool:
         return (_INTENT + command_id) in self.db
 
     def record_result(self, command_id: str, status: str) -> None:
         self.db[_RESULT + command_id] = status
-        self.db.flush()
 
     def results_offset(self, partition: int) -> int:
         """Next offset of the command-results partition the ledger has read."""

@@ -11,8 +11,10 @@ loop-latency runs: idle, 10 % and 50 % of it), then loop latency, rebuild, recov
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from pathlib import Path
 
 from bench import ingest, loop_latency, rebuild, recovery
 from bench.common import bench_broker, machine, write_result
@@ -30,6 +32,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--smoke", action="store_true", help="tiny sizes; for CI, not for figures")
     ap.add_argument("--skip", nargs="*", default=[], choices=["ingest", "latency", "rebuild", "recovery"])
+    ap.add_argument("--out", type=Path, default=None, help="results JSON (default: bench/results/suite.json)")
     args = ap.parse_args()
     size = SMOKE if args.smoke else FULL
     out: dict = {"smoke": args.smoke, "sizes": size, "versions": versions()}
@@ -51,7 +54,11 @@ def main() -> None:
                 out["rebuild"] = rebuild.run(broker, root, size["rebuild_events"], size["runs"], log=log)
             elif step == "recovery":
                 out["recovery"] = recovery.run(broker, root, size["keys"], size["runs"], log=log)
-    path = write_result("suite-smoke" if args.smoke else "suite", out)
+    if args.out is not None:
+        args.out.write_text(json.dumps({"machine": machine(), **out}, indent=2))
+        path = args.out
+    else:
+        path = write_result("suite-smoke" if args.smoke else "suite", out)
     log(f"results: {path}")
     if not args.smoke:
         md = write_markdown({"machine": machine(), **out})
