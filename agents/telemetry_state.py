@@ -4,8 +4,8 @@ One agent (concurrency 1, see faust-streaming #606) decodes each message once
 and updates both tables. It reads nothing but the event: no wall clock, so a
 rebuild from the log produces the same tables.
 
-Events are folded in batches (up to BATCH_MAX, or what arrived within
-BATCH_WITHIN_S), one partition at a time through write-behind views, so a key
+Events are folded in batches (up to ``settings.state_batch_max``, or what
+arrived within BATCH_WITHIN_S), one partition at a time through write-behind views, so a key
 touched by many events of a batch is written (and changelogged) once. Events
 are acked only after their batch is written, as before.
 """
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 
 PROCESSOR = "telemetry-state"
 _ACCEPT = (events.Telemetry, events.StateTransition)
-BATCH_MAX = 500
 # The longest a quiet stream holds an event before folding it (state freshness, not control:
 # the control agent reads the topic on its own, event by event).
 BATCH_WITHIN_S = 0.02
@@ -102,7 +101,7 @@ def register(app: faust.App, settings: Settings, tables: StateTables,
             view.tag_windows.flush()
 
     async def telemetry_state(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+        async for batch in stream.take_events(settings.state_batch_max, within=BATCH_WITHIN_S):
             by_partition: dict[int, list] = defaultdict(list)
             for event in batch:
                 by_partition[event.message.partition].append(event)

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
     # How long the group waits for a silent worker before moving its partitions (Faust's default is 60 s).
     session_timeout: float = Field(default=10.0, ge=6.0)
+    # The state agent folds up to this many events per batch (1 = event by event, as before batching).
+    state_batch_max: int = Field(default=500, ge=1)
     # Warm copies of each table partition on other workers (0: a moved partition restores from its changelog).
     standby_replicas: int = Field(default=0, ge=0)
     # A worker's own RocksDB directory (default: HOME/worker-data).
