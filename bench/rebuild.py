@@ -33,7 +33,7 @@ def run(broker, root, n: int, runs: int, log=print) -> dict:
     settings = bench_settings(broker, root, processors=["telemetry-state"])
     log(f"  producing {n:,} events")
     produce_s = asyncio.run(produce(settings, n))
-    factory(settings, "rewind", "--to-latest", "--execute", quiet=True)
+    factory(settings, "rewind", "--to-latest", "--execute", "--topic", settings.topic("telemetry"), quiet=True)
     rates = []
     for r in range(runs):
         log(f"  rebuild {r + 1}/{runs}")
