@@ -68,7 +68,9 @@ def apply_to_tables(tables: StateTables, event: events.Telemetry | events.StateT
     for old in evicted:
         if tables.tag_windows.get(windows.window_key(event.asset_id, event.tag, old)) is not None:
             del tables.tag_windows[windows.window_key(event.asset_id, event.tag, old)]
-    if not already_applied(index_entry, offset):
+    # The index changes only when a window opens or closes; written then, not per sample
+    # (each window guards itself with its own offset).
+    if index != index_entry["starts"] and not already_applied(index_entry, offset):
         tables.tag_windows[ikey] = windows.pack_index(index, offset)
 
 
@@ -79,24 +81,28 @@ def register(app: faust.App, settings: Settings, tables: StateTables,
     processed = {cls: metrics.EVENTS_PROCESSED.labels(name, cls.__name__) for cls in _ACCEPT}
 
     async def fold_partition(batch: list) -> None:
-        view = StateTables(asset_state=WriteBehind(tables.asset_state), tag_windows=WriteBehind(tables.tag_windows))
-        for event in batch:
-            message = event.message
-            try:
-                decoded = events.decode_keyed(message.key, event.value, _ACCEPT)
-            except events.DecodeFailure as failure:
-                await sink.send(failure, message)
-                continue
-            try:
-                apply_to_tables(view, decoded, settings.window_seconds, settings.window_retention, name,
-                                message.offset)
-            except Exception as exc:  # a bug must not lose the event nor kill the agent
-                log.exception("processing failed for %s", decoded.event_id)
-                await sink.send(events.DecodeFailure("processing_error", repr(exc)), message)
-                continue
-            processed[type(decoded)].inc()
-            metrics.EVENTS_IN.labels(message.topic, decoded.asset_id).inc()
+        # All of the batch's events share its partition; acting as one of them points every
+        # table read and write at that partition's RocksDB and changelog partition (without a
+        # current event, Faust searches every partition's RocksDB for each read).
         with acting_as(batch[-1]):
+            view = StateTables(asset_state=WriteBehind(tables.asset_state),
+                               tag_windows=WriteBehind(tables.tag_windows))
+            for event in batch:
+                message = event.message
+                try:
+                    decoded = events.decode_keyed(message.key, event.value, _ACCEPT)
+                except events.DecodeFailure as failure:
+                    await sink.send(failure, message)
+                    continue
+                try:
+                    apply_to_tables(view, decoded, settings.window_seconds, settings.window_retention, name,
+                                    message.offset)
+                except Exception as exc:  # a bug must not lose the event nor kill the agent
+                    log.exception("processing failed for %s", decoded.event_id)
+                    await sink.send(events.DecodeFailure("processing_error", repr(exc)), message)
+                    continue
+                processed[type(decoded)].inc()
+                metrics.EVENTS_IN.labels(message.topic, decoded.asset_id).inc()
             view.asset_state.flush()
             view.tag_windows.flush()
 

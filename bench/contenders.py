@@ -9,6 +9,7 @@ differs from the Faust worker:
 
 - plain (baseline A, the ceiling): an aiokafka loop folding into Python dicts;
   no framework, no persistence, no changelog.
+- faust-noop: a Faust agent that decodes and counts, no tables (Faust's own per-event cost).
 - quix (baseline B, the peer): a Quix Streams application whose stateful
   ``update`` folds into Quix's RocksDB state, with its changelog topics on.
 
@@ -122,9 +123,36 @@ def run_quix(args) -> None:
     app.run()
 
 
+def run_faust_noop(args) -> None:
+    """Faust's own per-event cost: an agent that only decodes and counts (no tables)."""
+    import sys
+
+    import faust
+
+    from factory_app.broker.node import free_port
+
+    app = faust.App(f"noop-{args.topic}", broker=f"kafka://{args.bootstrap.split(',')[0]}", key_serializer="raw",
+                    value_serializer="raw", consumer_auto_offset_reset="earliest", store="memory://",
+                    datadir=str(args.state_dir), web_host="127.0.0.1", web_bind="127.0.0.1", web_port=free_port())
+    topic = app.topic(args.topic, key_serializer="raw", value_serializer="raw")
+    progress = Progress(args.progress)
+    progress.publish()
+
+    @app.agent(topic)
+    async def count(stream):
+        async for event in stream.events():
+            events.decode_keyed(event.message.key, event.value, ACCEPT)
+            progress.tick()
+            if progress.n >= args.events:
+                progress.publish()  # the benchmark stops this process once it reads the total
+
+    sys.argv = [sys.argv[0], "worker", "-l", "warn"]
+    app.main()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("which", choices=["plain", "quix"])
+    ap.add_argument("which", choices=["plain", "quix", "faust-noop"])
     ap.add_argument("--bootstrap", required=True)
     ap.add_argument("--topic", required=True)
     ap.add_argument("--events", type=int, required=True)
@@ -133,6 +161,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.which == "plain":
         asyncio.run(run_plain(args))
+    elif args.which == "faust-noop":
+        run_faust_noop(args)
     else:
         run_quix(args)
 

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     session_timeout: float = Field(default=10.0, ge=6.0)
     # The state agent folds up to this many events per batch (1 = event by event, as before batching).
     state_batch_max: int = Field(default=500, ge=1)
+    # Largest batch per partition the worker's producer builds (Faust's default is 16 KiB).
+    producer_batch_bytes: int = Field(default=512 * 1024, ge=1024)
     # Warm copies of each table partition on other workers (0: a moved partition restores from its changelog).
     standby_replicas: int = Field(default=0, ge=0)
     # A worker's own RocksDB directory (default: HOME/worker-data).
