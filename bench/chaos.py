@@ -87,10 +87,11 @@ def stats(values: list[float]) -> dict:
 
 def run_chaos(settings: Settings, *, n_events: int, min_kills: int, n_workers: int = 3, rate: float = 2_000,
               assets: int = 200, seed: int = 17, interval: tuple[float, float] = (0.5, 2.5), stall_s: float = 180,
-              log=print) -> dict:
+              static: bool = False, log=print) -> dict:
     """Run the chaos against ``settings``'s broker; returns the report (see the module doc)."""
     settings = settings.model_copy(update={"window_seconds": 100.0, "processors": ["telemetry-state"]})
-    group = [settings.model_copy(update={"web_port": free_port(), "worker_data": settings.home / f"w{i}"})
+    group = [settings.model_copy(update={"web_port": free_port(), "worker_data": settings.home / f"w{i}",
+                                         "instance_id": f"w{i}" if static else None})
              for i in range(n_workers)]
     started = time.monotonic()
     run = ChaosRun(group, [start_worker(s, f"w{i}") for i, s in enumerate(group)], [0] * n_workers)
@@ -160,7 +161,7 @@ def run_chaos(settings: Settings, *, n_events: int, min_kills: int, n_workers: i
                              if (got_w.get(k) or {}).get("count") != (want_w.get(k) or {}).get("count"))
         return {
             "workers": n_workers, "partitions": settings.partitions, "guarantee": settings.processing_guarantee,
-            "session_timeout_s": settings.session_timeout, "rate": rate, "kill_interval_s": list(interval),
+            "session_timeout_s": settings.session_timeout, "static_membership": static, "rate": rate, "kill_interval_s": list(interval),
             "events_sent": report.sent, "events_acked": len(report.acked), "events_in_log": logged,
             "events_in_state": in_state[0], "stalled_short_of_log": stalled, "kills": len(run.kills),
             "crashes_after_kills": crashes,
@@ -193,6 +194,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--interval", type=float, nargs=2, default=(0.5, 2.5), metavar=("MIN", "MAX"),
                     help="seconds between kills, drawn uniformly (longer lets each kill's resume be timed)")
+    ap.add_argument("--static", action="store_true", help="static group membership (one instance id per worker)")
     ap.add_argument("--name", default=None, help="results file suffix (default: the guarantee)")
     args = ap.parse_args()
     with bench_broker() as (broker, root):
@@ -201,7 +203,7 @@ def main() -> None:
         print(f"chaos: {args.workers} workers, {args.events:,} events at {args.rate:,.0f}/s, "
               f">= {args.kills} kills, {args.guarantee}", file=sys.stderr)
         result = run_chaos(settings, n_events=args.events, min_kills=args.kills, n_workers=args.workers,
-                           rate=args.rate, seed=args.seed, interval=tuple(args.interval), log=lambda m: print(m, file=sys.stderr))
+                           rate=args.rate, seed=args.seed, interval=tuple(args.interval), static=args.static, log=lambda m: print(m, file=sys.stderr))
     path = write_result(f"chaos-{args.name or args.guarantee}", result)
     for key in ("events_acked", "events_in_log", "events_in_state", "stalled_short_of_log", "kills", "resume_s", "rebalance_s",
                 "kills_not_timed", "n_state_keys_differing", "n_window_keys_differing", "duration_s"):

@@ -67,6 +67,7 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
         # A killed worker's partitions move after this, not after Faust's 60 s default.
         broker_session_timeout=settings.session_timeout,
         broker_heartbeat_interval=min(3.0, settings.session_timeout / 5),
+        consumer_group_instance_id=settings.instance_id,
     )
 
     def topic(name: str) -> faust.TopicT:

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     state_batch_max: int = Field(default=500, ge=1)
     # Largest batch per partition the worker's producer builds (Faust's default is 16 KiB).
     producer_batch_bytes: int = Field(default=512 * 1024, ge=1024)
+    # Static group membership: a worker restarted with the same id takes its partitions back
+    # at once instead of after the session timeout. Unique per worker (e.g. its host name).
+    instance_id: str | None = None
     # Warm copies of each table partition on other workers (0: a moved partition restores from its changelog).
     standby_replicas: int = Field(default=0, ge=0)
     # A worker's own RocksDB directory (default: HOME/worker-data).
