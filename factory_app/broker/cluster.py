@@ -68,7 +68,9 @@ class LocalCluster:
     def wait_ready(self, timeout: float, expect_nodes: int | None = None) -> None:
         deadline = time.monotonic() + timeout
         expect = expect_nodes or len(self.nodes)
-        for node in self.running():
+        # Every node, not just those whose pid file already names a java process: right
+        # after launch the child may not have exec'd yet (seen in CI: start returned at once).
+        for node in self.nodes.values():
             node.wait_ready(max(1.0, deadline - time.monotonic()), expect_nodes=expect)
 
     def running(self) -> list[LocalBroker]:
