@@ -182,7 +182,7 @@ def run_chaos(settings: Settings, *, n_events: int, min_kills: int, n_workers: i
 
 
 def main() -> None:
-    from bench.common import bench_broker, bench_settings, write_result
+    from bench.common import bench_broker, bench_settings, log_stderr, write_result
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=100_000)
@@ -203,7 +203,7 @@ def main() -> None:
         print(f"chaos: {args.workers} workers, {args.events:,} events at {args.rate:,.0f}/s, "
               f">= {args.kills} kills, {args.guarantee}", file=sys.stderr)
         result = run_chaos(settings, n_events=args.events, min_kills=args.kills, n_workers=args.workers,
-                           rate=args.rate, seed=args.seed, interval=tuple(args.interval), static=args.static, log=lambda m: print(m, file=sys.stderr))
+                           rate=args.rate, seed=args.seed, interval=tuple(args.interval), static=args.static, log=log_stderr)
     path = write_result(f"chaos-{args.name or args.guarantee}", result)
     for key in ("events_acked", "events_in_log", "events_in_state", "stalled_short_of_log", "kills", "resume_s", "rebalance_s",
                 "kills_not_timed", "n_state_keys_differing", "n_window_keys_differing", "duration_s"):

@@ -6,6 +6,7 @@ import asyncio
 import json
 import platform
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -56,6 +57,20 @@ def machine() -> dict:
     import os
     return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def log_stderr(message: str) -> None:
+    """Progress lines of a standalone benchmark (stdout keeps the result)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_standalone(name: str, measure) -> dict:
+    """Run ``measure(broker, root, log)`` on a private broker; print its result and save it as NAME.json."""
+    with bench_broker() as (broker, root):
+        result = measure(broker, root, log_stderr)
+    print(result)
+    write_result(name, result)
+    return result
 
 
 def write_result(name: str, result: dict) -> Path:

@@ -24,13 +24,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import bench_broker, bench_settings
+from bench.common import bench_settings, run_standalone
 from factory_app import events
 from factory_app.broker.node import free_port
 from factory_app.children import Child, wait_until
@@ -153,18 +152,13 @@ def run(broker, root: Path, n: int, runs: int, contenders=CONTENDERS, log=print)
 
 
 def main() -> None:
-    from bench.common import write_result
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--only", nargs="*", choices=CONTENDERS, default=list(CONTENDERS))
     args = ap.parse_args()
-    with bench_broker() as (broker, root):
-        result = run(broker, root, args.events, args.runs, tuple(args.only),
-                     log=lambda m: print(m, file=sys.stderr, flush=True))
-    print(result["median_events_per_s"], result["median_ratios"])
-    write_result("ingest", result)
+    run_standalone("ingest", lambda broker, root, log: run(broker, root, args.events, args.runs,
+                                                            tuple(args.only), log))
 
 
 if __name__ == "__main__":

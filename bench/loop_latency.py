@@ -20,7 +20,7 @@ import argparse
 import asyncio
 import sys
 
-from bench.common import bench_broker, bench_settings, summary, write_result
+from bench.common import bench_broker, bench_settings, log_stderr, summary, write_result
 from factory_app import events
 from factory_app.children import Child, wait_until
 from factory_app.config import load_plant
@@ -107,7 +107,7 @@ def main() -> None:
     with bench_broker() as (broker, root):
         for rate in args.loads:
             out[f"{rate:.0f}"] = measure(broker, root, args.iterations, rate, args.timeout,
-                                         log=lambda m: print(m, file=sys.stderr, flush=True))
+                                         log=log_stderr)
             print(f"load {rate:,.0f} ev/s: {out[f'{rate:.0f}']['total']}", file=sys.stderr)
     write_result("loop_latency", {"by_load_events_per_s": out})
 

@@ -47,9 +47,10 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=50_000)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "profile-worker.folded")
     args = ap.parse_args()
-    if shutil.which("py-spy") is None and not (Path(sys.executable).parent / "py-spy").exists():
+    beside = Path(sys.executable).parent / "py-spy"  # the venv's, when the venv is not on PATH
+    py_spy = shutil.which("py-spy") or (str(beside) if beside.exists() else None)
+    if py_spy is None:
         sys.exit("py-spy is not installed (pip install -e '.[bench]')")
-    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     with bench_broker() as (broker, root):
         settings = bench_settings(broker, root, processors=["telemetry-state"])
         contender = start_faust(settings, 1)

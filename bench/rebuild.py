@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from bench.common import bench_broker, bench_settings, write_result
+from bench.common import bench_settings, run_standalone
 from bench.ingest import produce
 from tests.helpers import settings_env
 
@@ -50,10 +50,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    with bench_broker() as (broker, root):
-        result = run(broker, root, args.events, args.runs, log=lambda m: print(m, file=sys.stderr, flush=True))
-    print(result)
-    write_result("rebuild", result)
+    run_standalone("rebuild", lambda broker, root, log: run(broker, root, args.events, args.runs, log))
 
 
 if __name__ == "__main__":

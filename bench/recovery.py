@@ -11,11 +11,10 @@ import argparse
 import asyncio
 import shutil
 import statistics
-import sys
 import time
 from pathlib import Path
 
-from bench.common import bench_broker, bench_settings, write_result
+from bench.common import bench_settings, run_standalone
 from factory_app import events
 from factory_app.children import Child, wait_until
 from factory_app.producer import new_producer
@@ -82,10 +81,7 @@ def main() -> None:
     ap.add_argument("--keys", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    with bench_broker() as (broker, root):
-        result = run(broker, root, args.keys, args.runs, log=lambda m: print(m, file=sys.stderr, flush=True))
-    print(result)
-    write_result("recovery", result)
+    run_standalone("recovery", lambda broker, root, log: run(broker, root, args.keys, args.runs, log))
 
 
 if __name__ == "__main__":

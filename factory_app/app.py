@@ -61,8 +61,8 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
         broker_commit_interval=1.0,
         table_standby_replicas=settings.standby_replicas,
         processing_guarantee=settings.processing_guarantee,
-        # Changelog writes queue up behind one in-flight request per broker; bigger batches
-        # carry more of them per round trip (no linger: a lone command still leaves at once).
+        # Room for more changelog writes per request (no linger: a lone command still leaves at
+        # once). Measured: no throughput difference on this machine (1,934 vs 2,001 ev/s, one run).
         producer_max_batch_size=settings.producer_batch_bytes,
         # A killed worker's partitions move after this, not after Faust's 60 s default.
         broker_session_timeout=settings.session_timeout,

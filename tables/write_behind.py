@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from faust.streams import _current_event
+
 _DELETED = object()
 
 
@@ -54,7 +56,9 @@ class WriteBehind:
         for key in ordered:
             value = self._pending[key]
             if value is _DELETED:
-                if self._read.get(key, self.table.get(key)) is not None:
+                # The fold read the key before deleting it, so the cache usually answers.
+                known = self._read[key] if key in self._read else self.table.get(key)
+                if known is not None:
                     del self.table[key]
             else:
                 self.table[key] = value
@@ -74,8 +78,6 @@ def acting_as(event) -> Iterator[None]:
     (Faust keeps this in ``faust.streams._current_event``, a private ContextVar;
     a test checks that flushed writes land in the right changelog partitions.)
     """
-    from faust.streams import _current_event
-
     token = _current_event.set(weakref.ref(event))
     try:
         yield
