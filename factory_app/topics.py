@@ -29,6 +29,11 @@ async def create_source_topics(settings: Settings) -> list[str]:
     return await ensure_topics(settings.bootstrap, source_topic_specs(settings))
 
 
+def changelog_topic_configs(settings: Settings) -> dict[str, str]:
+    """Configs of every table changelog, whoever creates it (the worker, or a rebuild replacing it)."""
+    return {"cleanup.policy": "compact", **durability(settings), **settings.changelog_configs}
+
+
 def changelog_specs(settings: Settings, tables) -> list[TopicSpec]:
     """Specs of the tables' changelog topics: compacted, partitioned like the source topics.
 
@@ -38,6 +43,6 @@ def changelog_specs(settings: Settings, tables) -> list[TopicSpec]:
     """
     return [
         TopicSpec(t.changelog_topic.get_topic_name(), settings.partitions, settings.replication,
-                  {"cleanup.policy": "compact", **durability(settings), **settings.changelog_configs})
+                  changelog_topic_configs(settings))
         for t in tables
     ]

@@ -14,7 +14,7 @@ from factory_app.kafka_admin import TopicSpec, ensure_topics
 from factory_app.producer import new_producer
 from factory_app.replay.log_reader import end_offsets, read_until
 from factory_app.settings import Settings
-from factory_app.topics import durability
+from factory_app.topics import changelog_topic_configs
 
 
 def changelog_topic(settings: Settings, table: str) -> str:
@@ -66,8 +66,7 @@ async def replace_changelog(settings: Settings, table: str, by_partition: dict[i
     for attempt in range(50):  # the broker may still be finishing the deletion
         try:
             await ensure_topics(settings.bootstrap, [TopicSpec(topic, settings.partitions, settings.replication,
-                                                               {"cleanup.policy": "compact",
-                                                                **settings.changelog_configs})])
+                                                               changelog_topic_configs(settings))])
             break
         except Exception:
             await asyncio.sleep(0.2)
