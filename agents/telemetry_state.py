@@ -39,8 +39,8 @@ def apply_to_tables(tables: StateTables, event: events.Telemetry | events.StateT
                     offset: int | None = None) -> None:
     """Fold one decoded event into the tables (the agent's whole effect on state).
 
-    Idempotent per table when ``offset`` is given: each table skips an event its
-    key has already absorbed (see ``already_applied``).
+    Idempotent per key when ``offset`` is given: each key skips an event it has
+    already absorbed (see ``already_applied``).
     """
     state = tables.asset_state.get(event.asset_id)
     if not already_applied(state, offset):
@@ -66,8 +66,9 @@ def apply_to_tables(tables: StateTables, event: events.Telemetry | events.StateT
     if not already_applied(window, offset):
         tables.tag_windows[wkey] = windows.add_sample(window, value, start, window_size, offset)
     for old in evicted:
-        if tables.tag_windows.get(windows.window_key(event.asset_id, event.tag, old)) is not None:
-            del tables.tag_windows[windows.window_key(event.asset_id, event.tag, old)]
+        okey = windows.window_key(event.asset_id, event.tag, old)
+        if tables.tag_windows.get(okey) is not None:  # a redelivery may find it gone already
+            del tables.tag_windows[okey]
     # The index changes only when a window opens or closes; written then, not per sample
     # (each window guards itself with its own offset).
     if index != index_entry["starts"] and not already_applied(index_entry, offset):
