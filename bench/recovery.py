@@ -43,31 +43,40 @@ def peak_rss_mb(pid: int) -> float:
 def timed_start(settings, name: str) -> tuple[Child, float]:
     start = time.perf_counter()
     worker = Child(name, ["worker"], settings.home / "logs", env=settings_env(settings))
-    wait_until(lambda: worker_ready(settings), 600, interval=0.1, what=f"{name} ready")
+    try:
+        wait_until(lambda: worker_ready(settings), 600, interval=0.1, what=f"{name} ready")
+    except BaseException:
+        worker.stop()
+        raise
     return worker, time.perf_counter() - start
 
 
 def run(broker, root, n: int, runs: int, log=print) -> dict:
     settings = bench_settings(broker, root, processors=["telemetry-state"])
-    worker, cold = timed_start(settings, "w0")
-    log(f"  empty worker ready in {cold:.1f}s; folding {n:,} keys")
-    asyncio.run(produce(settings, n))
-    wait_until(lambda: len(table_dump(settings, "asset_state", timeout=30)) >= n, 3600, interval=2,
-               what="all keys in state")
-    rss = peak_rss_mb(worker.proc.pid)
-    worker.stop()
-    local, restore = [], []
-    for r in range(runs):
-        worker, seconds = timed_start(settings, f"w{r}-local")
-        assert len(table_dump(settings, "asset_state", timeout=30)) == n
+    worker = None
+    try:
+        worker, cold = timed_start(settings, "w0")
+        log(f"  empty worker ready in {cold:.1f}s; folding {n:,} keys")
+        asyncio.run(produce(settings, n))
+        wait_until(lambda: len(table_dump(settings, "asset_state", timeout=30)) >= n, 3600, interval=2,
+                   what="all keys in state")
+        rss = peak_rss_mb(worker.proc.pid)
         worker.stop()
-        local.append(seconds)
-        shutil.rmtree(settings.data_dir)
-        worker, seconds = timed_start(settings, f"w{r}-restore")
-        assert len(table_dump(settings, "asset_state", timeout=30)) == n
-        worker.stop()
-        restore.append(seconds)
-        log(f"  run {r + 1}/{runs}: resume with local state {local[-1]:.1f}s, after losing it {restore[-1]:.1f}s")
+        local, restore = [], []
+        for r in range(runs):
+            worker, seconds = timed_start(settings, f"w{r}-local")
+            assert len(table_dump(settings, "asset_state", timeout=30)) == n
+            worker.stop()
+            local.append(seconds)
+            shutil.rmtree(settings.data_dir)
+            worker, seconds = timed_start(settings, f"w{r}-restore")
+            assert len(table_dump(settings, "asset_state", timeout=30)) == n
+            worker.stop()
+            restore.append(seconds)
+            log(f"  run {r + 1}/{runs}: resume with local state {local[-1]:.1f}s, after losing it {restore[-1]:.1f}s")
+    finally:  # also when interrupted: no worker outlives the benchmark
+        if worker is not None and worker.alive():
+            worker.stop()
     return {"keys": n, "tables": ["asset_state", "tag_windows"], "keys_restored": 3 * n,
             "seconds": {"empty_start": cold, "resume_with_local_state": statistics.median(local),
                         "resume_after_changelog_restore": statistics.median(restore)},
