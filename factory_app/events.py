@@ -11,7 +11,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
-from typing import Literal, Union
+import re
+from typing import Annotated, Literal, Union
 
 import msgspec
 
@@ -27,7 +28,42 @@ COMMAND_RESULTS = "command-results"  # CommandResult, key = asset id
 DEAD_LETTER = "dead-letter"      # DeadLetter, key = the bad message's key
 SOURCE_TOPICS = (TELEMETRY, COMMANDS, COMMAND_RESULTS, DEAD_LETTER)
 
-Scalar = Union[bool, int, float, str]
+# What a value may be. Anything outside is refused at decode time (reason ``invalid``), so
+# what reaches a table can always be stored, changelogged and replayed as it was read:
+# integers fit in 64 bits (RocksDB/JSON round trip; the PLC's own Int64), floats are finite
+# (JSON has no NaN/Inf; checked in __post_init__) and at most FLOAT_ABS_MAX in magnitude (a
+# window's sum of them cannot overflow to Inf), text is at most MAX_TEXT_CHARS characters.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+FLOAT_ABS_MAX = 1e300
+MAX_TEXT_CHARS = 1024
+Int64 = Annotated[int, msgspec.Meta(ge=INT_MIN, le=INT_MAX)]
+Text = Annotated[str, msgspec.Meta(max_length=MAX_TEXT_CHARS)]
+Scalar = Union[bool, Int64, float, Text]
+# Event time bounds (epoch seconds): from 1970 to the year 3000. Beyond them float arithmetic
+# on times loses the window size (at 1e300, start + 10 == start) and no PLC clock is right.
+EVENT_TIME_MIN, EVENT_TIME_MAX = 0.0, 32503680000.0
+
+# Identifiers (asset ids, tags, event ids, rule names, targets) are what table keys, URLs,
+# metric labels and log lines are made of: a letter or digit, then letters, digits and
+# ``_ . : -``, at most MAX_ID_CHARS. No separators of keys or paths, no whitespace or
+# control characters. A message that breaks this is dead-lettered with ``invalid_id``.
+MAX_ID_CHARS = 128
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,%d}" % (MAX_ID_CHARS - 1))
+_ID_ERROR = "invalid id"
+
+
+def valid_id(value: str) -> bool:
+    """True when ``value`` is a valid identifier (see ID_PATTERN)."""
+    return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
+
+
+def _check_ids(event, *fields: str) -> None:
+    for name in fields:
+        value = getattr(event, name)
+        if not valid_id(value):
+            raise ValueError(f"{_ID_ERROR}: {name} {value[:40]!r} must match {ID_PATTERN.pattern}")
+
+
 Quality = Literal["good", "uncertain", "bad"]
 CommandStatus = Literal["applied", "rejected", "expired", "failed"]
 
@@ -41,10 +77,9 @@ class Event(msgspec.Struct, tag_field="type", kw_only=True, frozen=True):
     v: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
-        if not self.asset_id:
-            raise ValueError("asset_id must not be empty")
-        if not math.isfinite(self.event_time):
-            raise ValueError("event_time must be finite")
+        _check_ids(self, "event_id", "asset_id")
+        if not EVENT_TIME_MIN <= self.event_time < EVENT_TIME_MAX:  # also refuses NaN
+            raise ValueError(f"event_time {self.event_time!r} is outside [{EVENT_TIME_MIN}, {EVENT_TIME_MAX})")
 
 
 class Telemetry(Event, tag="telemetry", kw_only=True, frozen=True):
@@ -53,23 +88,22 @@ class Telemetry(Event, tag="telemetry", kw_only=True, frozen=True):
     tag: str
     value: Scalar
     quality: Quality = "good"
-    seq: int = 0
+    seq: Int64 = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if isinstance(self.value, float) and not math.isfinite(self.value):
-            raise ValueError("value must be finite (NaN/Inf are not telemetry)")
-        if not self.tag:
-            raise ValueError("tag must not be empty")
+        _check_ids(self, "tag")
+        if isinstance(self.value, float) and not abs(self.value) <= FLOAT_ABS_MAX:  # also refuses NaN
+            raise ValueError(f"value {self.value!r} is not a finite number within +/-{FLOAT_ABS_MAX}")
 
 
 class StateTransition(Event, tag="state", kw_only=True, frozen=True):
     """An asset changed state: its connection (``kind='connection'``) or its machine state."""
 
     kind: Literal["connection", "machine"]
-    to_state: str
-    from_state: str | None = None
-    reason: str = ""
+    to_state: Text
+    from_state: Text | None = None
+    reason: Text = ""
 
 
 class Command(Event, tag="command", kw_only=True, frozen=True):
@@ -84,15 +118,23 @@ class Command(Event, tag="command", kw_only=True, frozen=True):
     rule: str
     deadline: float  # event-time seconds after which the writer must refuse it
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_ids(self, "command_id", "target", "cause_event_id", "rule")
+
 
 class CommandResult(Event, tag="command_result", kw_only=True, frozen=True):
     """What the command writer did with a command."""
 
     command_id: str
     status: CommandStatus
-    detail: str = ""
-    rule: str = ""
+    detail: Text = ""
+    rule: Text = ""
     readback: Scalar | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_ids(self, "command_id")
 
 
 AnyEvent = Union[Telemetry, StateTransition, Command, CommandResult]
@@ -120,8 +162,8 @@ class DeadLetter(msgspec.Struct, kw_only=True, frozen=True):
 
 
 # Every reason a message can be dead-lettered for (a bounded metric label set).
-DEAD_LETTER_REASONS = ("undecodable", "invalid", "unknown_schema_version", "unexpected_type", "key_mismatch",
-                       "empty", "oversized", "processing_error")
+DEAD_LETTER_REASONS = ("undecodable", "invalid", "invalid_id", "unknown_schema_version", "unexpected_type",
+                       "key_mismatch", "empty", "oversized", "clock_skew", "processing_error")
 
 
 class DecodeFailure(Exception):
@@ -179,6 +221,8 @@ def _classify(raw: bytes, exc: msgspec.DecodeError) -> DecodeFailure:
         return DecodeFailure("undecodable", str(exc))
     if env.v not in SUPPORTED_VERSIONS:
         return DecodeFailure("unknown_schema_version", f"schema version {env.v!r} is not one of {sorted(SUPPORTED_VERSIONS)}")
+    if str(exc).startswith(_ID_ERROR):
+        return DecodeFailure("invalid_id", str(exc))
     return DecodeFailure("invalid", str(exc))
 
 

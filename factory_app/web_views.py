@@ -5,6 +5,7 @@ from __future__ import annotations
 import faust
 from faust.web import Request, Response, View
 
+from tables import windows
 from tables.definitions import StateTables
 
 
@@ -26,9 +27,20 @@ def register_state_views(app: faust.App, tables: StateTables) -> None:
     @app.page("/windows/{asset}/")
     @app.table_route(table=tables.asset_state, match_info="asset")
     async def asset_windows(self: View, request: Request, asset: str) -> Response:
-        prefix = f"{asset}|"
-        return self.json({k: v for k, v in tables.tag_windows.items()
-                          if k.startswith(prefix) and not k.endswith("|index")})
+        # Exact key lookups through the asset's own tags and window indexes: a prefix scan
+        # would also match every asset whose id starts with this one.
+        state = tables.asset_state.get(asset)
+        if state is None:
+            return self.json({"error": f"unknown asset {asset!r}"}, status=404)
+        out = {}
+        for tag in state["tags"]:
+            index = windows.unpack_index(tables.tag_windows.get(windows.index_key(asset, tag)))
+            for start in index["starts"]:
+                key = windows.window_key(asset, tag, start)
+                agg = tables.tag_windows.get(key)
+                if agg is not None:
+                    out[key] = agg
+        return self.json(out)
 
 
 def register_table_dump(app: faust.App, tables: dict[str, faust.Table]) -> None:

@@ -68,6 +68,7 @@ def projection_windows(dump: dict[str, Any]) -> dict[tuple[str, str, float], dic
     for key, agg in dump.items():
         if key.endswith("|index") or agg is None:
             continue
-        asset, tag, _ = key.rsplit("|", 2)
+        # Keys escape "%" and "|" in asset and tag (tables/windows.py); undone here on its own.
+        asset, tag, _ = (p.replace("%7C", "|").replace("%25", "%") for p in key.split("|"))
         out[(asset, tag, agg["start"])] = {k: agg[k] for k in ("count", "min", "max", "mean", "last")}
     return out

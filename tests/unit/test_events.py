@@ -39,7 +39,7 @@ def test_value_types_survive_round_trip():
      "unknown_schema_version"),
     (b'{"type":"telemetry","event_id":"e","asset_id":"a","event_time":1,"tag":"t","value":[1]}', "invalid"),
     (b'{"type":"telemetry","event_id":"e","asset_id":"a","event_time":1,"tag":"t","value":1e999}', "invalid"),
-    (b'{"type":"telemetry","event_id":"e","asset_id":"","event_time":1,"tag":"t","value":1}', "invalid"),
+    (b'{"type":"telemetry","event_id":"e","asset_id":"","event_time":1,"tag":"t","value":1}', "invalid_id"),
     (b'{"type":"telemetry","event_id":"e","asset_id":"a","event_time":"x","tag":"t","value":1}', "invalid"),
     (b'{"type":"mystery","event_id":"e"}', "invalid"),
 ])
@@ -89,3 +89,43 @@ def test_oversized_and_empty_are_refused():
         with pytest.raises(DecodeFailure) as info:
             decode(raw)
         assert info.value.reason == reason
+
+
+def _raw(**fields):
+    doc = {"type": "telemetry", "event_id": "e1", "asset_id": "oven-1", "event_time": 100.0, "tag": "t", "value": 1}
+    doc.update(fields)
+    return msgspec.json.encode(doc)
+
+
+@pytest.mark.parametrize("fields,reason", [
+    ({"value": 2**63}, "invalid"),              # beyond 64 bits: cannot be stored as the PLC's Int64
+    ({"value": -(2**63) - 1}, "invalid"),
+    ({"value": 10**30}, "invalid"),
+    ({"seq": 2**64}, "invalid"),
+    ({"value": "x" * (events.MAX_TEXT_CHARS + 1)}, "invalid"),
+    ({"value": 1.7976931348623157e308}, "invalid"),  # a window's sum of two would be Inf
+    ({"event_time": 1e300}, "invalid"),         # a window there would have end == start
+    ({"event_time": -1.0}, "invalid"),
+    ({"asset_id": "a|b"}, "invalid_id"),        # the key separator
+    ({"asset_id": "   "}, "invalid_id"),
+    ({"asset_id": "../etc"}, "invalid_id"),
+    ({"asset_id": "oven/1"}, "invalid_id"),
+    ({"tag": "temp\x00"}, "invalid_id"),
+    ({"tag": "a" * (events.MAX_ID_CHARS + 1)}, "invalid_id"),
+    ({"event_id": "id with space"}, "invalid_id"),
+])
+def test_contract_limits_are_refused_at_decode(fields, reason):
+    with pytest.raises(DecodeFailure) as info:
+        decode(_raw(**fields))
+    assert info.value.reason == reason
+
+
+@pytest.mark.parametrize("fields", [
+    {"value": 2**63 - 1}, {"value": -(2**63)}, {"value": "x" * events.MAX_TEXT_CHARS},
+    {"asset_id": "a" * events.MAX_ID_CHARS}, {"tag": "ns:Line_1.temp-2"}, {"event_time": 0.0},
+    {"value": events.FLOAT_ABS_MAX}, {"value": -events.FLOAT_ABS_MAX},
+])
+def test_values_at_the_limits_are_accepted(fields):
+    event = decode(_raw(**fields))
+    for name, value in fields.items():
+        assert getattr(event, name) == value
