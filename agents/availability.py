@@ -32,7 +32,8 @@ def register(app: faust.App, settings: Settings, telemetry: faust.TopicT, name: 
     async def availability(stream: faust.StreamT) -> None:
         async for event in stream.events():
             try:
-                decoded = events.decode_keyed(event.message.key, event.value, _ACCEPT)
+                decoded = events.decode_source(event.message.key, event.value, event.message.timestamp, _ACCEPT,
+                                               settings.max_clock_ahead)
             except events.DecodeFailure:
                 continue  # dead-lettered by the telemetry-state processor
             step(table, decoded, offset=event.message.offset)

@@ -79,7 +79,8 @@ def register(app: faust.App, settings: Settings, plant: PlantConfig, telemetry: 
         async for event in stream.events():
             message = event.message
             try:
-                decoded = events.decode_keyed(message.key, event.value, _ACCEPT)
+                decoded = events.decode_source(message.key, event.value, message.timestamp, _ACCEPT,
+                                               settings.max_clock_ahead)
             except events.DecodeFailure:
                 continue  # the state processor dead-letters it; one dead letter per bad message
             try:

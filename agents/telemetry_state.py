@@ -7,21 +7,24 @@ rebuild from the log produces the same tables.
 Events are folded in batches (up to ``settings.state_batch_max``, or what
 arrived within BATCH_WITHIN_S), one partition at a time through write-behind views, so a key
 touched by many events of a batch is written (and changelogged) once. Events
-are acked only after their batch is written, as before.
+are acked only after their batch is written. A batch that fails is folded again
+event by event: the poison event is dead-lettered, every other one applied once.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 
 import faust
 
 from agents.dead_letters import DeadLetterSink
+from agents.isolation import fold_isolating
 from factory_app import events, metrics
 from factory_app.settings import Settings
 from tables import windows
-from tables.asset_state import already_applied, apply_event
+from tables.asset_state import already_applied, apply_event, seen_before
 from tables.definitions import StateTables
 from tables.write_behind import WriteBehind, acting_as
 
@@ -36,15 +39,20 @@ BATCH_WITHIN_S = 0.02
 
 def apply_to_tables(tables: StateTables, event: events.Telemetry | events.StateTransition,
                     window_size: float, retention: int, processor: str = PROCESSOR,
-                    offset: int | None = None) -> None:
+                    offset: int | None = None, horizon: int = 0) -> None:
     """Fold one decoded event into the tables (the agent's whole effect on state).
 
     Idempotent per key when ``offset`` is given: each key skips an event it has
-    already absorbed (see ``already_applied``).
+    already absorbed (see ``already_applied``). With ``horizon`` > 0 an event whose
+    id the asset saw before (within its last ``horizon`` events) changes nothing.
     """
     state = tables.asset_state.get(event.asset_id)
+    if seen_before(state, event.event_id, offset):
+        if not already_applied(state, offset):
+            metrics.DUPLICATE_EVENTS.labels(processor).inc()
+        return
     if not already_applied(state, offset):
-        tables.asset_state[event.asset_id] = apply_event(state, event, offset)
+        tables.asset_state[event.asset_id] = apply_event(state, event, offset, horizon)
     if not isinstance(event, events.Telemetry):
         return
     value = windows.numeric(event.value)
@@ -75,6 +83,25 @@ def apply_to_tables(tables: StateTables, event: events.Telemetry | events.StateT
         tables.tag_windows[ikey] = windows.pack_index(index, offset)
 
 
+def fold_batch(tables, batch: Sequence[tuple[events.Telemetry | events.StateTransition, int]],
+               settings: Settings, processor: str = PROCESSOR) -> None:
+    """Fold (event, offset) pairs of one partition into ``tables``, all or nothing as far as values go.
+
+    The batch goes through write-behind views; every pending value is serialized
+    before the first write, so a value the store would refuse fails the batch
+    with nothing written (``agents.isolation`` then retries it event by event).
+    Live agents and replays (plain dicts) both fold through here.
+    """
+    view = StateTables(asset_state=WriteBehind(tables.asset_state), tag_windows=WriteBehind(tables.tag_windows))
+    for event, offset in batch:
+        apply_to_tables(view, event, settings.window_seconds, settings.window_retention, processor, offset,
+                        settings.dedup_horizon)
+    view.asset_state.validate()
+    view.tag_windows.validate()
+    view.asset_state.flush()
+    view.tag_windows.flush()
+
+
 def register(app: faust.App, settings: Settings, tables: StateTables,
              telemetry: faust.TopicT, dead_letter: faust.TopicT, name: str = PROCESSOR) -> faust.types.AgentT:
     """Declare the telemetry-state agent on ``app``."""
@@ -85,27 +112,28 @@ def register(app: faust.App, settings: Settings, tables: StateTables,
         # All of the batch's events share its partition; acting as one of them points every
         # table read and write at that partition's RocksDB and changelog partition (without a
         # current event, Faust searches every partition's RocksDB for each read).
+        decoded: list[tuple] = []
+        for event in batch:
+            message = event.message
+            try:
+                decoded.append((events.decode_source(message.key, event.value, message.timestamp, _ACCEPT,
+                                                     settings.max_clock_ahead), event))
+            except events.DecodeFailure as failure:
+                await sink.send(failure, message)
         with acting_as(batch[-1]):
-            view = StateTables(asset_state=WriteBehind(tables.asset_state),
-                               tag_windows=WriteBehind(tables.tag_windows))
-            for event in batch:
-                message = event.message
-                try:
-                    decoded = events.decode_keyed(message.key, event.value, _ACCEPT)
-                except events.DecodeFailure as failure:
-                    await sink.send(failure, message)
-                    continue
-                try:
-                    apply_to_tables(view, decoded, settings.window_seconds, settings.window_retention, name,
-                                    message.offset)
-                except Exception as exc:  # a bug must not lose the event nor kill the agent
-                    log.exception("processing failed for %s", decoded.event_id)
-                    await sink.send(events.DecodeFailure("processing_error", repr(exc)), message)
-                    continue
-                processed[type(decoded)].inc()
-                metrics.EVENTS_IN.labels(message.topic, decoded.asset_id).inc()
-            view.asset_state.flush()
-            view.tag_windows.flush()
+            failed = fold_isolating(
+                lambda items: fold_batch(tables, [(d, e.message.offset) for d, e in items], settings, name),
+                decoded)
+        poisoned = set()
+        for (ev, event), exc in failed:  # nothing of these was written; everything else was, once
+            log.error("processing failed for %s at %s[%d]@%d: %r", ev.event_id, event.message.topic,
+                      event.message.partition, event.message.offset, exc)
+            await sink.send(events.DecodeFailure("processing_error", repr(exc)), event.message)
+            poisoned.add(id(event))
+        for ev, event in decoded:
+            if id(event) not in poisoned:
+                processed[type(ev)].inc()
+                metrics.EVENTS_IN.labels(event.message.topic, ev.asset_id).inc()
 
     async def telemetry_state(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(settings.state_batch_max, within=BATCH_WITHIN_S):

@@ -29,6 +29,7 @@ from factory_app import events
 
 ACCEPT = (events.Telemetry, events.StateTransition)
 WINDOW_S, RETENTION = 10.0, 60
+DEDUP_HORIZON = 128  # the worker's default (Settings.dedup_horizon): every contender does the same work
 
 
 class Progress:
@@ -71,7 +72,7 @@ async def run_plain(args) -> None:
         for recs in batch.values():
             for rec in recs:
                 event = events.decode_keyed(rec.key, rec.value, ACCEPT)
-                apply_to_tables(tables, event, WINDOW_S, RETENTION, "plain", rec.offset)
+                apply_to_tables(tables, event, WINDOW_S, RETENTION, "plain", rec.offset, DEDUP_HORIZON)
                 progress.tick()
     progress.publish()
     await consumer.stop()
@@ -113,7 +114,7 @@ def run_quix(args) -> None:
     def fold(value: bytes, key: bytes, timestamp: int, headers, state) -> None:
         Tables.asset_state.state = Tables.tag_windows.state = state
         event = events.decode_keyed(key, value, ACCEPT)
-        apply_to_tables(Tables, event, WINDOW_S, RETENTION, "quix", message_context().offset)
+        apply_to_tables(Tables, event, WINDOW_S, RETENTION, "quix", message_context().offset, DEDUP_HORIZON)
         progress.tick()
         if progress.n >= args.events:
             progress.publish()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import math
 import re
 from typing import Annotated, Literal, Union
 
@@ -240,6 +239,29 @@ def decode_keyed(key: bytes | None, raw: bytes | None, expect: tuple[type, ...])
     """``decode`` plus ``check_key``: what every consumer of a keyed topic does first."""
     event = decode(raw, expect=expect)
     check_key(key, event)
+    return event
+
+
+def check_clock(event: AnyEvent, log_time: float | None, max_ahead_s: float) -> None:
+    """Raise ``DecodeFailure('clock_skew')`` when ``event_time`` is ahead of its record's log time.
+
+    ``log_time`` is the Kafka record timestamp (epoch seconds): when the event was appended
+    (the appending producer's clock; the broker's with LogAppendTime). It is in the log, so
+    live processing and every replay decide alike. A PLC whose clock runs ahead would
+    otherwise occupy its tag's window retention with future windows and make every correct
+    sample "late". Samples behind their log time are not refused: late data is legitimate
+    (buffered PLCs) and cannot occupy the future.
+    """
+    if log_time is not None and log_time > 0 and event.event_time > log_time + max_ahead_s:
+        raise DecodeFailure("clock_skew", f"event_time {event.event_time:.3f} is {event.event_time - log_time:.1f} s "
+                                          f"ahead of its log time {log_time:.3f} (tolerance {max_ahead_s} s)")
+
+
+def decode_source(key: bytes | None, raw: bytes | None, log_time: float | None,
+                  expect: tuple[type, ...], max_ahead_s: float) -> AnyEvent:
+    """What every processor of a source topic does with a record, live and in replay alike."""
+    event = decode_keyed(key, raw, expect)
+    check_clock(event, log_time, max_ahead_s)
     return event
 
 

@@ -17,6 +17,11 @@ LATE_SAMPLES = Counter(
     "Samples older than every retained window of their tag (kept in the log and asset state only).",
     ["processor"],
 )
+DUPLICATE_EVENTS = Counter(
+    "factory_duplicate_events_total",
+    "Events skipped because their asset already absorbed the same event_id (within the dedup horizon).",
+    ["processor"],
+)
 COMMANDS_ISSUED = Counter(
     "factory_commands_issued_total", "Commands the control rules issued, by rule.", ["rule"],
 )

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     session_timeout: float = Field(default=10.0, ge=6.0)
     # The state agent folds up to this many events per batch (1 = event by event, as before batching).
     state_batch_max: int = Field(default=500, ge=1)
+    # How far (seconds) an event's own time may run ahead of its record's log time before it is
+    # dead-lettered as ``clock_skew`` (a PLC clock set in the future must not occupy the windows).
+    max_clock_ahead: float = Field(default=60.0, ge=0)
+    # How many recent event ids each asset remembers to recognise a duplicate (same event_id).
+    dedup_horizon: int = Field(default=128, ge=0)
     # Largest batch per partition the worker's producer builds (Faust's default is 16 KiB).
     producer_batch_bytes: int = Field(default=512 * 1024, ge=1024)
     # Static group membership: a worker restarted with the same id takes its partitions back

@@ -6,6 +6,7 @@ import faust
 from faust.web import Request, Response, View
 
 from tables import windows
+from tables.asset_state import public_state
 from tables.definitions import StateTables
 
 
@@ -14,7 +15,7 @@ def register_state_views(app: faust.App, tables: StateTables) -> None:
 
     @app.page("/state/")
     async def all_assets(self: View, request: Request) -> Response:
-        return self.json({k: v for k, v in tables.asset_state.items() if v is not None})
+        return self.json({k: public_state(v) for k, v in tables.asset_state.items() if v is not None})
 
     @app.page("/state/{asset}/")
     @app.table_route(table=tables.asset_state, match_info="asset")
@@ -22,7 +23,7 @@ def register_state_views(app: faust.App, tables: StateTables) -> None:
         state = tables.asset_state.get(asset)
         if state is None:
             return self.json({"error": f"unknown asset {asset!r}"}, status=404)
-        return self.json(state)
+        return self.json(public_state(state))
 
     @app.page("/windows/{asset}/")
     @app.table_route(table=tables.asset_state, match_info="asset")

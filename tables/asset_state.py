@@ -31,13 +31,34 @@ def already_applied(value: dict | None, offset: int | None) -> bool:
     return offset is not None and value is not None and value.get("offset", -1) >= offset
 
 
+def public_state(state: AssetState) -> AssetState:
+    """The state as views show it: without the fold's duplicate-detection memory."""
+    return {k: v for k, v in state.items() if k != "recent_ids"}
+
+
+def seen_before(state: AssetState | None, event_id: str, offset: int | None) -> bool:
+    """True when ``event_id`` was already absorbed at an earlier offset: the event is a duplicate.
+
+    An event id names one event: the same id appended again (a producer retry, a replayed
+    batch) is the same fact and is not folded twice. The state remembers the ids of the
+    asset's last ``horizon`` events (see ``apply_event``), so a duplicate is recognised when
+    fewer than ``horizon`` events of its asset lie between it and the original. The memory
+    is part of the fold, so live processing and every rebuild skip the same events.
+    """
+    if state is None:
+        return False
+    first = state.get("recent_ids", {}).get(event_id)
+    return first is not None and (offset is None or first < offset)
+
+
 def apply_event(state: AssetState | None, event: Telemetry | StateTransition,
-                offset: int | None = None) -> AssetState:
+                offset: int | None = None, horizon: int = 0) -> AssetState:
     """Return the asset state after ``event`` (the input is not modified).
 
     Order is the log's order: a later offset wins even with an older
     event time, because the log is the authority on what happened last.
-    ``offset`` (the event's position in its partition) is recorded for ``already_applied``.
+    ``offset`` (the event's position in its partition) is recorded for ``already_applied``;
+    with ``horizon`` > 0 the ids of the last ``horizon`` events are kept for ``seen_before``.
     """
     new = empty_state(event.asset_id) if state is None else {**state, "tags": dict(state["tags"])}
     if isinstance(event, Telemetry):
@@ -54,4 +75,10 @@ def apply_event(state: AssetState | None, event: Telemetry | StateTransition,
     new["events"] = new["events"] + 1
     if offset is not None:
         new["offset"] = offset
+    if horizon > 0:  # remember this event's id (oldest first; dicts keep insertion order in JSON too)
+        recent = dict(new.get("recent_ids", {}))
+        recent.setdefault(event.event_id, -1 if offset is None else offset)
+        while len(recent) > horizon:
+            del recent[next(iter(recent))]
+        new["recent_ids"] = recent
     return new

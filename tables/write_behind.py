@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from faust.serializers import codecs
 from faust.streams import _current_event
 
 _DELETED = object()
@@ -22,8 +23,10 @@ _DELETED = object()
 class WriteBehind:
     """Read-through cache plus pending writes over ``table``; ``flush`` applies the writes in order."""
 
-    def __init__(self, table):
+    def __init__(self, table, value_serializer: str | None = None):
         self.table = table
+        # A Faust table serializes with its own codec; plain dicts (replays) check as JSON like it.
+        self.value_serializer = value_serializer or getattr(table, "value_serializer", None) or "json"
         self._read: dict[str, Any] = {}
         self._pending: dict[str, Any] = {}  # first-write order is kept
 
@@ -41,6 +44,13 @@ class WriteBehind:
 
     def __delitem__(self, key: str) -> None:
         self._pending[key] = _DELETED
+
+    def validate(self) -> None:
+        """Raise if any pending value cannot be serialized: called before any write, so a
+        value the store would refuse fails the batch with nothing of it written."""
+        for key, value in self._pending.items():
+            if value is not _DELETED:
+                codecs.dumps(self.value_serializer, value)
 
     def flush(self) -> int:
         """Write the pending changes; returns how many keys were written.

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 from typing import Any, Callable
 
 from agents import availability, control
-from agents.telemetry_state import apply_to_tables
+from agents.telemetry_state import fold_batch
 from factory_app import events
 from factory_app.config import PlantConfig
 from factory_app.replay.log_reader import Record
@@ -32,13 +32,15 @@ class Fold:
     sources: tuple[str, ...]
     accept: tuple[type, ...]
     apply: Callable[[Tables, Any, int], list]
+    max_clock_ahead: float
     by_partition: dict[int, Tables] = field(default_factory=dict)
     commands_computed: int = 0
     skipped: int = 0
 
     def feed(self, record: Record) -> None:
         try:
-            event = events.decode_keyed(record.key, record.value, self.accept)
+            event = events.decode_source(record.key, record.value, record.timestamp_ms / 1000, self.accept,
+                                         self.max_clock_ahead)
         except events.DecodeFailure:
             self.skipped += 1  # the live processor dead-lettered it; it changed no table
             return
@@ -59,8 +61,10 @@ class Fold:
 
 def _telemetry_state(settings: Settings) -> Callable[[Tables, Any], list]:
     def apply(tables: Tables, event, offset: int) -> list:
+        # The live agent's own batch fold, one event at a time: all or nothing, as when the
+        # live agent isolates a poison event.
         view = SimpleNamespace(asset_state=tables["asset_state"], tag_windows=tables["tag_windows"])
-        apply_to_tables(view, event, settings.window_seconds, settings.window_retention, "replay", offset)
+        fold_batch(view, [(event, offset)], settings, "replay")
         return []
     return apply
 
@@ -68,20 +72,22 @@ def _telemetry_state(settings: Settings) -> Callable[[Tables, Any], list]:
 def folds(settings: Settings, plant: PlantConfig | None) -> dict[str, Callable[[], Fold]]:
     """Factories of a fresh Fold for every processor, by processor name."""
     by_asset = control.rules_by_asset(plant) if plant is not None else {}
+    skew = settings.max_clock_ahead
     return {
         "telemetry-state": lambda: Fold("telemetry-state", ("asset_state", "tag_windows"), (events.TELEMETRY,),
-                                        (events.Telemetry, events.StateTransition), _telemetry_state(settings)),
+                                        (events.Telemetry, events.StateTransition), _telemetry_state(settings), skew),
         "control": lambda: Fold("control", ("control_state", "control_rule_memory"), (events.TELEMETRY,),
                                 (events.Telemetry, events.StateTransition),
                                 lambda t, e, o: control.step(by_asset, t["control_state"], t["control_rule_memory"],
-                                                             e, o)),
+                                                             e, o), skew),
         "command-ledger": lambda: Fold("command-ledger", ("command_ledger",), (events.COMMANDS, events.COMMAND_RESULTS),
                                        (events.Command, events.CommandResult),
                                        lambda t, e, o: t["command_ledger"].__setitem__(
-                                           e.command_id, apply_command_event(t["command_ledger"].get(e.command_id), e))),
+                                           e.command_id, apply_command_event(t["command_ledger"].get(e.command_id), e)),
+                                       skew),
         "availability": lambda: Fold("availability", ("availability",), (events.TELEMETRY,),
                                      (events.Telemetry, events.StateTransition),
-                                     lambda t, e, o: availability.step(t["availability"], e, offset=o)),
+                                     lambda t, e, o: availability.step(t["availability"], e, offset=o), skew),
     }
 
 

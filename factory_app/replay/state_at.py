@@ -5,7 +5,7 @@ from __future__ import annotations
 from factory_app import events
 from factory_app.replay.log_reader import end_offsets, read_until
 from factory_app.settings import Settings
-from tables.asset_state import apply_event
+from tables.asset_state import apply_event, public_state, seen_before
 
 
 async def state_at(settings: Settings, at: float | None = None, until: dict[int, int] | None = None,
@@ -27,15 +27,19 @@ async def state_at(settings: Settings, at: float | None = None, until: dict[int,
     states: dict[str, dict] = {}
     async for rec in read_until(settings, stops, progress):
         try:
-            ev = events.decode_keyed(rec.key, rec.value, (events.Telemetry, events.StateTransition))
+            ev = events.decode_source(rec.key, rec.value, rec.timestamp_ms / 1000,
+                                      (events.Telemetry, events.StateTransition), settings.max_clock_ahead)
         except events.DecodeFailure:
             continue
         if at is not None and ev.event_time > at:
             continue
         if asset is not None and ev.asset_id != asset:
             continue
-        states[ev.asset_id] = apply_event(states.get(ev.asset_id), ev)
-    return states
+        previous = states.get(ev.asset_id)
+        if seen_before(previous, ev.event_id, rec.offset):
+            continue  # a duplicate, skipped as the live projection skips it
+        states[ev.asset_id] = apply_event(previous, ev, rec.offset, settings.dedup_horizon)
+    return {asset: public_state(state) for asset, state in states.items()}
 
 
 def partition_stops(spec: list[str]) -> dict[int, int]:
