@@ -26,7 +26,8 @@ def bench_broker(version: str = DEFAULT_KAFKA_VERSION):
     """A private broker for one benchmark run, removed afterwards."""
     root = Path(tempfile.mkdtemp(prefix="factory-bench-"))
     broker = LocalBroker(NodeConfig(root=root / "kafka", version=version, port=free_port(),
-                                    controller_port=free_port(), jar_home=REPO / ".factory", heap="1g"))
+                                    controller_port=free_port(), jar_home=REPO / ".factory", heap="1g",
+                                    die_with_parent=True))
     broker.start(timeout=120)
     try:
         yield broker, root

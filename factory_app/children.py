@@ -1,4 +1,8 @@
-"""Child processes of ``factory run`` (and of tests): started together, always stopped."""
+"""Child processes of ``factory run`` (and of tests): started together, always stopped.
+
+Each child gets the parent-death signal (``factory_app.lifecycle``): if its
+supervisor dies, even by SIGKILL, the child is sent SIGTERM by the kernel.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from factory_app.lifecycle import die_with_parent
 
 
 class Child:
@@ -22,10 +28,19 @@ class Child:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", module, *args], stdout=self._log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})}, start_new_session=True,
+            preexec_fn=die_with_parent(),
         )
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    def last_lines(self, n: int = 15) -> str:
+        """The end of the child's log (what a user needs to see when it died)."""
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        return "\n".join(lines[-n:])
 
     def stop(self, timeout: float = 20.0) -> int | None:
         """SIGTERM the child's group, SIGKILL it after ``timeout``; return the exit code."""

@@ -12,7 +12,11 @@ async def start_consumer(*topics: str, **options) -> AIOKafkaConsumer:
     CancelledError from ``stop()`` when it follows ``start()`` before its
     internal reset task first ran."""
     consumer = AIOKafkaConsumer(*topics, **options)
-    await consumer.start()
+    try:
+        await consumer.start()
+    except BaseException:
+        await consumer.stop()  # release its connections: the caller never gets it to stop
+        raise
     await asyncio.sleep(0)
     return consumer
 

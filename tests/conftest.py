@@ -39,7 +39,7 @@ def kafka(tmp_path_factory):
     for attempt in range(3):
         broker = LocalBroker(NodeConfig(root=tmp_path_factory.mktemp("kafka"), version=kafka_version(),
                                         port=free_port(), controller_port=free_port(), jar_home=JAR_HOME,
-                                        extra=TEST_BROKER_CONFIGS))
+                                        extra=TEST_BROKER_CONFIGS, die_with_parent=True))
         try:
             broker.start(timeout=120)
             break

@@ -15,7 +15,8 @@ from factory_app.broker.node import BrokerError, LocalBroker, NodeConfig, new_cl
 
 
 def cluster_nodes(root: Path, version: str, ports: list[int], controller_ports: list[int], *,
-                  jar_home: Path, extra: tuple[tuple[str, str], ...] = (), heap: str = "768m") -> list[NodeConfig]:
+                  jar_home: Path, extra: tuple[tuple[str, str], ...] = (), heap: str = "768m",
+                  die_with_parent: bool = False) -> list[NodeConfig]:
     """Configs of the nodes of one cluster; a single node keeps its files directly under ``root``."""
     if len(ports) != len(controller_ports) or not ports:
         raise ValueError("need one controller port per broker port")
@@ -25,7 +26,7 @@ def cluster_nodes(root: Path, version: str, ports: list[int], controller_ports: 
     return [
         NodeConfig(root=root if n == 1 else root / f"node-{i + 1}", version=version, port=port,
                    controller_port=cport, jar_home=jar_home, node_id=i + 1, heap=heap, extra=extra,
-                   voters=voters, cluster_id=cluster_id, replication=min(3, n))
+                   voters=voters, cluster_id=cluster_id, replication=min(3, n), die_with_parent=die_with_parent)
         for i, (port, cport) in enumerate(zip(ports, controller_ports))
     ]
 

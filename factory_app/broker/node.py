@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from factory_app.broker.install import ensure_jars
+from factory_app.lifecycle import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,9 @@ class NodeConfig:
     cluster_id: str | None = None
     # Replicas of internal topics (offsets, transactions) and of topics created without one.
     replication: int = 1
+    # Tests and benchmarks: the node is stopped by the kernel if the process that started it dies.
+    # (``factory broker start`` leaves it False: the broker outlives the CLI on purpose.)
+    die_with_parent: bool = False
 
     @property
     def data_dir(self) -> Path:
@@ -196,7 +200,8 @@ class LocalBroker:
         self._proc = subprocess.Popen(
             self._java(libs, "kafka.Kafka", str(props)),
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,  # survives the CLI that started it
+            start_new_session=True,  # survives the CLI that started it...
+            preexec_fn=die_with_parent() if self.cfg.die_with_parent else None,  # ...unless told otherwise
         )
         self.cfg.pid_file.write_text(str(self._proc.pid))
 

@@ -7,7 +7,40 @@ import click
 from factory_app.settings import Settings
 
 
-@click.group()
+class FactoryGroup(click.Group):
+    """Every failure of a subcommand ends as one clear line and a non-zero exit, not a traceback.
+
+    The traceback still goes to the log at debug level (``--log-level debug``).
+    """
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            import logging
+
+            logging.getLogger("factory").debug("command failed", exc_info=True)
+            raise click.ClickException(explain(exc, ctx.obj)) from None
+
+
+def explain(exc: Exception, settings: Settings | None) -> str:
+    """One line: what went wrong, where, and what to do."""
+    from aiokafka.errors import KafkaConnectionError, KafkaError
+
+    bootstrap = settings.bootstrap if settings is not None else "?"
+    if isinstance(exc, KafkaConnectionError) or (isinstance(exc, KafkaError) and "connect" in str(exc).lower()):
+        return (f"cannot reach Kafka at {bootstrap} ({exc}); start the local broker with `factory broker start` "
+                f"or point FACTORY_BOOTSTRAP at a running cluster")
+    if isinstance(exc, KafkaError):
+        return f"Kafka at {bootstrap} refused: {exc!r}"
+    if isinstance(exc, ValueError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc} (run with --log-level debug for the traceback)"
+
+
+@click.group(cls=FactoryGroup)
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,

@@ -43,7 +43,11 @@ def parse_time(text: str) -> float:
     try:
         number = float(text)
     except ValueError:
-        dt = datetime.fromisoformat(text)
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a time: use ISO-8601 (2026-11-26T08:00:00, UTC if no zone) "
+                             f"or epoch seconds") from None
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=timezone.utc)
         return dt.timestamp()

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from bench.report import tables
+from factory_app.lifecycle import die_with_parent
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.integration
 def test_suite_smoke_run_produces_every_section(tmp_path):
     out = tmp_path / "suite.json"
     proc = subprocess.Popen([sys.executable, "-m", "bench", "--smoke", "--out", str(out)], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=die_with_parent())
     try:
         _, stderr = proc.communicate(timeout=560)
     except subprocess.TimeoutExpired:

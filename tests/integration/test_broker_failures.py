@@ -26,7 +26,8 @@ pytestmark = pytest.mark.integration
 
 def new_cluster(root, nodes: int) -> LocalCluster:
     return LocalCluster(cluster_nodes(root, kafka_version(), [free_port() for _ in range(nodes)],
-                                      [free_port() for _ in range(nodes)], jar_home=JAR_HOME, heap="384m"))
+                                      [free_port() for _ in range(nodes)], jar_home=JAR_HOME, heap="384m",
+                                      die_with_parent=True))
 
 
 def event_ids(records) -> list[str]:

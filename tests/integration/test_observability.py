@@ -13,6 +13,7 @@ import pytest
 
 from factory_app.broker.node import free_port
 from factory_app.children import wait_until
+from factory_app.lifecycle import die_with_parent
 from factory_app.config import load_plant
 from tests.conftest import kafka_version
 from tests.helpers import get_json, wait_ready
@@ -53,7 +54,8 @@ def scraped(kafka, tmp_path_factory):
         plant.start("ingest")
         proc = subprocess.Popen([prometheus, f"--config.file={config}", f"--storage.tsdb.path={home / 'tsdb'}",
                                  f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
-                                stderr=open(home / "prometheus.log", "wb"), start_new_session=True)
+                                stderr=open(home / "prometheus.log", "wb"), start_new_session=True,
+                                preexec_fn=die_with_parent())
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: all(t["health"] == "up" for t in get_json(f"{base}/api/v1/targets")["data"]["activeTargets"])
                    and len(get_json(f"{base}/api/v1/targets")["data"]["activeTargets"]) == 3, 60,
