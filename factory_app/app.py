@@ -45,7 +45,7 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
         settings.app_id,
         broker=faust_broker_url(settings.bootstrap),
         store="rocksdb://",
-        datadir=str(settings.data_dir),
+        datadir=str(_made(settings.data_dir)),
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication,
         topic_allow_declare=True,
@@ -101,3 +101,9 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
 
         setup_prometheus_sensors(app, name_prefix="faust")
     return Worker(app=app, settings=settings, tables=tables)
+
+
+def _made(path):
+    """``path``, created with its parents (Faust creates only the last level)."""
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -35,12 +35,21 @@ class Child:
         return self.proc.poll() is None
 
     def last_lines(self, n: int = 15) -> str:
-        """The end of the child's log (what a user needs to see when it died)."""
+        """What a user needs to see of a child that died: its last error and what followed it
+        (a worker logs its whole shutdown after the error), or the log's last ``n`` lines."""
         try:
             lines = self.log_path.read_text(errors="replace").splitlines()
         except OSError:
             return ""
-        return "\n".join(lines[-n:])
+        errors = [i for i, line in enumerate(lines) if " ERROR " in line or line.startswith("Error:")]
+        start = errors[-1] if errors else max(0, len(lines) - n)
+        tail = lines[start:start + n]
+        # The exception's own line ends its traceback: keep it even when the traceback is long.
+        last_exc = next((line for line in reversed(lines) if line and not line.startswith((" ", "\t"))
+                         and ("Error" in line or "Exception" in line)), None)
+        if last_exc is not None and last_exc not in tail:
+            tail.append(last_exc)
+        return "\n".join(tail)
 
     def stop(self, timeout: float = 20.0) -> int | None:
         """SIGTERM the child's group, SIGKILL it after ``timeout``; return the exit code."""

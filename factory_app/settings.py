@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     instance_id: str | None = None
     # Warm copies of each table partition on other workers (0: a moved partition restores from its changelog).
     standby_replicas: int = Field(default=0, ge=0)
-    # A worker's own RocksDB directory (default: HOME/worker-data).
+    # A worker's own RocksDB directory (default: HOME/worker-data/APP_ID).
     worker_data: Path | None = None
 
     @property
@@ -90,5 +90,6 @@ class Settings(BaseSettings):
 
     @property
     def data_dir(self) -> Path:
-        """Faust's data directory (RocksDB tables live under it)."""
-        return self.worker_data or self.home / "worker-data"
+        """Faust's data directory (RocksDB tables live under it): one per app id, so a deployment
+        with another FACTORY_APP_ID on the same home never opens this one's tables."""
+        return self.worker_data or self.home / "worker-data" / self.app_id

@@ -17,7 +17,7 @@ from factory_app.broker.install import BrokerInstallError
 from factory_app.settings import Settings
 
 
-def local_broker(settings: Settings) -> LocalCluster:
+def local_broker(settings: Settings, die_with_parent: bool = False) -> LocalCluster:
     """The local cluster described by ``settings`` (one node per address in FACTORY_BOOTSTRAP)."""
     ports = []
     for address in settings.bootstrap_hosts:
@@ -29,7 +29,7 @@ def local_broker(settings: Settings) -> LocalCluster:
     controller_ports = ([settings.controller_port] if len(ports) == 1 and settings.controller_port
                         else [p + 1 for p in ports])
     return LocalCluster(cluster_nodes(settings.home / "broker", settings.kafka_version, ports, controller_ports,
-                                      jar_home=settings.kafka_jars or settings.home))
+                                      jar_home=settings.kafka_jars or settings.home, die_with_parent=die_with_parent))
 
 
 @click.group("broker")

@@ -3,11 +3,106 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from pathlib import Path
 
 import click
 
+from factory_app.lifecycle import on_termination
 from factory_app.settings import Settings
+
+class _DeadChild(click.ClickException):
+    pass
+
+
+def _interrupt(signum: int) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _no_dead(children) -> bool:
+    """True while every child runs; a dead one ends ``factory run`` at once with its last log lines."""
+    for child in children:
+        if not child.alive():
+            raise _DeadChild(f"{child.name} exited with code {child.proc.returncode}; the end of "
+                             f"{child.log_path}:\n{child.last_lines()}")
+    return True
+
+
+def hold_home_lock(home: Path):
+    """Lock ``home`` for this ``factory run``; refuse, naming the holder, if another one runs there."""
+    import fcntl
+
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "run.lock"
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise click.ClickException(f"another `factory run` (pid {holder}) is running on {home}; stop it, "
+                                   f"or give this one its own FACTORY_HOME") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def check_ports_free(settings: Settings, plant, with_sim: bool) -> None:
+    """Refuse to start when a port the plant needs is taken, naming it and its setting."""
+    import socket
+    from urllib.parse import urlparse
+
+    wanted = [(settings.web_port, "worker web (FACTORY_WEB_PORT)"),
+              (settings.ingest_metrics_port, "ingest metrics (FACTORY_INGEST_METRICS_PORT)"),
+              (settings.writer_metrics_port, "writer metrics (FACTORY_WRITER_METRICS_PORT)")]
+    if with_sim:
+        wanted += [(urlparse(a.endpoint).port, f"simulated PLC {a.id} ({a.endpoint}, {settings.plant_config})")
+                   for a in plant.assets if urlparse(a.endpoint).port]
+    busy = []
+    for port, what in dict((p, w) for p, w in wanted if p).items():
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                busy.append(f"{port} ({what})")
+    if busy:
+        raise click.ClickException(f"port(s) already in use: {'; '.join(busy)}. Stop what holds them "
+                                   f"(`ss -ltnp` shows it) or change the setting")
+
+
+def kafka_answers(settings: Settings) -> bool:
+    """True when something already listens at the first bootstrap address (a broker started
+    before, by `factory broker start` or another tool): it is used, not started again."""
+    import socket
+
+    host, _, port = settings.bootstrap_hosts[0].rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def wait_ready(children, base: str, timeout: float) -> None:
+    """Wait for the worker's /ready/, ending at once if a child dies meanwhile."""
+    from factory_app.state_client import fetch_json
+
+    deadline = time.monotonic() + timeout
+    while True:
+        _no_dead(children)
+        try:
+            if fetch_json(base, "/ready/")["ready"]:
+                return
+        except Exception:  # not serving yet
+            pass
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"the worker was not ready after {timeout:.0f} s; see {children[0].log_path.parent}")
+        time.sleep(0.3)
+
 
 ROLES = {"sim": ["sim"], "worker": ["worker"], "ingest": ["adapter", "ingest"], "writer": ["adapter", "commands"]}
 
@@ -27,7 +122,7 @@ def command(settings: Settings, duration: float | None, no_sim: bool, keep_broke
     from rich.console import Console, Group
     from rich.live import Live
 
-    from factory_app.children import Child, wait_until
+    from factory_app.children import Child
     from factory_app.cli.broker import local_broker
     from factory_app.config import ConfigError, load_plant
     from factory_app.render import commands_table, state_table
@@ -35,14 +130,23 @@ def command(settings: Settings, duration: float | None, no_sim: bool, keep_broke
     from factory_app.topics import create_source_topics
 
     try:
-        load_plant(settings.plant_config)
+        plant = load_plant(settings.plant_config)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    lock = hold_home_lock(settings.home)  # kept open (and locked) until this process ends
+    check_ports_free(settings, plant, with_sim=not no_sim)
+    # A kill or a closed terminal stops the plant like Ctrl-C does (the children would die
+    # with this process anyway, by their parent-death signal; this stops them in order).
+    on_termination(_interrupt)
     console = Console()
-    broker = local_broker(settings)
-    console.print(f"starting Kafka {settings.kafka_version} at {broker.bootstrap} "
-                  f"(data: {', '.join(map(str, broker.data_dirs))})")
-    broker.start()
+    broker = None
+    if kafka_answers(settings):
+        console.print(f"using the Kafka already running at {settings.bootstrap}")
+    else:
+        broker = local_broker(settings, die_with_parent=not keep_broker)
+        console.print(f"starting Kafka {settings.kafka_version} at {broker.bootstrap} "
+                      f"(data: {', '.join(map(str, broker.data_dirs))})")
+        broker.start()
     asyncio.run(create_source_topics(settings))
     logs = settings.home / "logs"
     roles = [r for r in ROLES if not (no_sim and r == "sim")]
@@ -54,17 +158,14 @@ def command(settings: Settings, duration: float | None, no_sim: bool, keep_broke
                      commands_table(fetch_json(base, "/commands/recent/?n=12")))
     try:
         console.print(f"started {', '.join(roles)}; logs in {logs}; metrics at {base}/metrics")
-        wait_until(lambda: all(c.alive() for c in children) and fetch_json(base, "/ready/")["ready"], 120,
-                   what="the worker to be ready")
+        wait_ready(children, base, 120)
         begin = time.monotonic()
         live = None if plain else Live(console=console, refresh_per_second=2)
         if live:
             live.start()
         try:
             while duration is None or time.monotonic() - begin < duration:
-                dead = [c.name for c in children if not c.alive()]
-                if dead:
-                    raise click.ClickException(f"{', '.join(dead)} exited; see {logs}")
+                _no_dead(children)
                 try:
                     renderable = view()
                 except Exception as exc:  # a rebalance can briefly refuse reads
@@ -83,6 +184,8 @@ def command(settings: Settings, duration: float | None, no_sim: bool, keep_broke
     finally:
         for child in reversed(children):
             child.stop()
-        if not keep_broker:
+        if broker is not None and not keep_broker:
             broker.stop()
-    console.print("plant stopped" + ("" if not keep_broker else f"; broker still running at {broker.bootstrap}"))
+        lock.close()
+    console.print("plant stopped" + ("; broker still running at " + settings.bootstrap
+                                     if broker is None or keep_broker else ""))
