@@ -19,7 +19,7 @@ from datetime import datetime
 
 from asyncua import Client, ua
 
-from adapters.opcua_session import node_ids, open_client, quality
+from adapters.opcua_session import node_ids, open_client, quality, trust_quiet_subscriptions
 from factory_app import events, metrics
 from factory_app.config import Asset, PlantConfig
 from factory_app.producer import append, new_producer
@@ -128,6 +128,8 @@ class AssetIngest:
         period = self.asset.publishing_ms
         if period is None:
             period = min(r.sampling_ms for r in subscribed)
+        if period == 0:
+            trust_quiet_subscriptions(client)
         sub = await client.create_subscription(period, _Handler(self.asset.id, tags, self.queue, lost))
         by_interval: dict[int, list] = {}
         for r in subscribed:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from asyncua import Client, ua
 
 from factory_app.config import Asset
@@ -24,6 +26,21 @@ async def open_client(asset: Asset, timeout: float = 4.0) -> Client:
         client.set_password(creds[1])
     await client.connect()
     return client
+
+
+def trust_quiet_subscriptions(client: Client) -> None:
+    """Stop asyncua's client from recreating subscriptions that are merely quiet.
+
+    With a publishing interval of 0 (each change pushed at once, the shipped plant's
+    setting) a server sends nothing while no monitored value changes: no keep-alives.
+    asyncua 2.1's client then judges such a subscription stale after 1 s and recreates
+    it, about once a second per quiet subscription ("Subscription N is stale;
+    recreating" in the ingest log), and every recreation resends every current value.
+    Liveness is still watched: the client reads the server's state every second
+    (``watchdog_intervall``) and a lost session ends in a reconnect that subscribes
+    again. (asyncua has no public switch for this; the margin it multiplies is 0 here.)
+    """
+    client._stale_check_margin = math.inf  # noqa: SLF001
 
 
 async def node_ids(client: Client, asset: Asset) -> dict[str, ua.NodeId]:
