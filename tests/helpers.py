@@ -89,3 +89,17 @@ def wait_ready(settings: Settings, timeout: float = 120) -> None:
     from factory_app.children import wait_until
 
     wait_until(lambda: worker_ready(settings), timeout, what="worker ready (recovered, not rebalancing)")
+
+
+def caught_up(settings: Settings, topics: tuple[str, ...] = ("telemetry", "commands", "command-results")) -> bool:
+    """True when the worker group has committed every record of the source ``topics`` (logical names)."""
+    import asyncio
+
+    from factory_app.replay.groups import committed_offsets
+    from factory_app.replay.log_reader import end_offsets
+
+    async def check() -> bool:
+        ends = await end_offsets(settings, [settings.topic(t) for t in topics])
+        committed = await committed_offsets(settings, settings.app_id)
+        return all(committed.get(tp, 0) >= end for tp, end in ends.items())
+    return asyncio.run(check())

@@ -88,6 +88,23 @@ async def opc_call(plant: Plant, asset_id: str, method: str, *args: float):
                                      *(ua.Variant(a, ua.VariantType.Double) for a in args))
 
 
+def plc_ready(plant: Plant, asset_id: str) -> bool:
+    """True once the simulated PLC of ``asset_id`` answers an OPC UA read of one of its tags."""
+    try:
+        asyncio.run(opc_read(plant, asset_id, "sim_write_count"))
+        return True
+    except Exception:
+        return False
+
+
+def wait_plcs_ready(plant: Plant, timeout: float = 180) -> None:
+    """Wait until every simulated PLC of the plant answers (each asyncua server takes seconds to start)."""
+    from factory_app.children import wait_until
+
+    for asset in plant.config.assets:
+        wait_until(lambda: plc_ready(plant, asset.id), timeout, what=f"simulated PLC {asset.id} answering")
+
+
 def write_count(plant: Plant, asset_id: str) -> int:
     """How many client writes the simulated PLC of ``asset_id`` has received."""
     return asyncio.run(opc_read(plant, asset_id, "sim_write_count"))

@@ -22,16 +22,16 @@ def test_quiet_tags_are_not_resubscribed(tmp_path, caplog):
     every current value (the "Subscription N is stale; recreating" lines under load)."""
     plant = load_plant(plant_file(tmp_path / "plant.yaml"))
     # The oven is busy; the running conveyor's subscription goes quiet once its speed ramp ends.
-    oven, press = plant.asset("oven-1"), plant.asset("conveyor-1")
-    assert press.publishing_ms == 0
+    oven, quiet = plant.asset("oven-1"), plant.asset("conveyor-1")
+    assert quiet.publishing_ms == 0
     caplog.set_level(logging.WARNING, logger="asyncua")
 
     async def scenario() -> Counter:
-        sims = [SimEndpoint(a.endpoint, [a], plant.sim.speed, plant.sim.tick_s) for a in (oven, press)]
+        sims = [SimEndpoint(a.endpoint, [a], plant.sim.speed, plant.sim.tick_s) for a in (oven, quiet)]
         for sim in sims:
             await sim.start()
         queue: asyncio.Queue = asyncio.Queue()
-        tasks = [asyncio.create_task(AssetIngest(a, queue).run()) for a in (oven, press)]
+        tasks = [asyncio.create_task(AssetIngest(a, queue).run()) for a in (oven, quiet)]
         seen: Counter = Counter()
         try:
             # The oven's temperature changes every tick: 60 of its samples span several of the

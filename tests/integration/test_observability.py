@@ -6,7 +6,6 @@ import json
 import re
 import shutil
 import subprocess
-import time
 import urllib.parse
 
 import pytest
@@ -79,10 +78,10 @@ def test_key_series_exist_and_move(scraped):
     wait_until(lambda: query(base, "sum(factory_adapter_telemetry_total)") > 0, 60, what="telemetry counter")
     first = query(base, "sum(factory_adapter_telemetry_total)")
     in_first = query(base, "sum(factory_events_in_total)")
-    time.sleep(5)
-    assert query(base, "sum(factory_adapter_telemetry_total)") > first
-    assert query(base, "sum(factory_events_in_total)") > in_first
-    assert query(base, "sum(factory_adapter_connected)") == 6  # every PLC endpoint
+    wait_until(lambda: query(base, "sum(factory_adapter_telemetry_total)") > first, 60, what="telemetry counter moving")
+    wait_until(lambda: query(base, "sum(factory_events_in_total)") > in_first, 60, what="events-in counter moving")
+    # Every PLC endpoint; each simulated PLC takes seconds to start, so they connect one by one.
+    wait_until(lambda: query(base, "sum(factory_adapter_connected)") == 6, 180, what="all 6 PLCs connected")
     wait_until(lambda: query(base, 'sum(factory_command_results_total{status="applied"})') > 0, 60,
                what="applied command results")
     wait_until(lambda: query(base, "sum(factory_control_loop_latency_seconds_count)") > 0, 30, what="loop latency")

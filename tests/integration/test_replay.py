@@ -16,8 +16,8 @@ from factory_app.config import load_plant
 from factory_app.replay.changelog import read_changelog
 from factory_app.replay.digest import digest
 from tests.conftest import kafka_version
-from tests.helpers import get_json, settings_env, wait_ready
-from tests.plant import Plant, make_settings, write_count
+from tests.helpers import caught_up, get_json, settings_env, table_dump, wait_ready
+from tests.plant import Plant, make_settings, opc_call, wait_plcs_ready, write_count
 
 pytestmark = pytest.mark.integration
 
@@ -41,6 +41,16 @@ def all_writes(plant):
     return {a.id: write_count(plant, a.id) for a in plant.config.assets}
 
 
+def asset_connected(settings, asset: str) -> bool:
+    return (table_dump(settings, "asset_state").get(asset) or {}).get("connection") == "connected"
+
+
+def applied_rules(settings) -> set[str]:
+    """Rules with at least one command the writer applied, from the worker's command ledger."""
+    ledger = table_dump(settings, "command_ledger")
+    return {e.get("rule") for e in ledger.values() if e and e.get("status") == "applied"}
+
+
 @pytest.fixture(scope="module")
 def plant(kafka, tmp_path_factory):
     settings = make_settings(kafka.cfg.bootstrap, tmp_path_factory.mktemp("replay"), kafka_version())
@@ -56,13 +66,15 @@ def plant(kafka, tmp_path_factory):
         p.children["avail-live"] = Child("avail-live", ["worker"], settings.home / "logs", env=settings_env(live_avail))
         wait_ready(settings)
         wait_ready(live_avail)
+        wait_plcs_ready(p)
         p.start("ingest")
-        from tests.plant import opc_call
-        time.sleep(8)
+        wait_until(lambda: asset_connected(settings, "press-1") and asset_connected(settings, "conveyor-2"), 120,
+                   what="press-1 and conveyor-2 connected and in the worker's state")
         asyncio.run(opc_call(p, "press-1", "inject_fault", 20.0))  # a fault, its interlock and its reset
-        time.sleep(12)
+        wait_until(lambda: {"press-1-fault-stops-conveyor-2", "press-1-auto-reset"} <= applied_rules(settings), 120,
+                   what="the interlock and the auto-reset applied")
         p.children["ingest"].stop()  # the log stops growing; the PLCs and the writer keep running
-        time.sleep(3)
+        wait_until(lambda: caught_up(settings), 60, what="the worker to commit the whole log")
         p.children["worker"].stop()
         p.live_avail = live_avail
         yield p

@@ -49,7 +49,7 @@ def secured(kafka, tmp_path_factory):
     try:
         plant.start("sim")
         oven = plant.config.asset("oven-1")
-        wait_until(lambda: _port_open(oven.endpoint), 30, what="secured sim listening")
+        wait_until(lambda: _port_open(oven.endpoint), 120, what="secured sim listening")
         yield plant, (client_cert, client_key)
     finally:
         plant.stop()

@@ -14,8 +14,8 @@ from factory_app import events
 from factory_app.children import wait_until
 from factory_app.config import load_plant
 from tests.conftest import kafka_version
-from tests.helpers import produce_raw, read_topic, wait_ready
-from tests.plant import Plant, make_settings, write_count
+from tests.helpers import caught_up, produce_raw, read_topic, wait_ready
+from tests.plant import Plant, make_settings, wait_plcs_ready, write_count
 
 pytestmark = pytest.mark.integration
 
@@ -44,6 +44,7 @@ def test_writer_killed_ten_times(kafka, tmp_path):
     try:
         plant.start("sim", "worker", "writer")
         wait_ready(settings)
+        wait_plcs_ready(plant)
         plant.start("ingest")
         feeder = threading.Thread(target=operator)
         feeder.start()
@@ -58,7 +59,9 @@ def test_writer_killed_ten_times(kafka, tmp_path):
         wait_until(lambda: {c.command_id for c in decoded(settings, events.COMMANDS)}
                    <= {r.command_id for r in decoded(settings, events.COMMAND_RESULTS)}, 90,
                    what="a result for every command")
-        time.sleep(2)  # let a would-be duplicate result show up
+        # A duplicate result could only come from a command the writer had not committed yet.
+        wait_until(lambda: caught_up(settings.model_copy(update={"app_id": settings.app_id + "-command-writer"}),
+                                     ("commands",)), 60, what="the writer to commit every command")
         commands = decoded(settings, events.COMMANDS)
         results = decoded(settings, events.COMMAND_RESULTS)
         per_command = Counter(r.command_id for r in results)
