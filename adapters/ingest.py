@@ -208,14 +208,20 @@ class Ingest:
         key = (item.asset_id, item.tag)
         if value is None or (isinstance(value, float) and value != value):
             log.warning("asset %s tag %s: unsupported value %r skipped", item.asset_id, item.tag, item.value)
+            metrics.SAMPLES_REFUSED.labels(item.asset_id).inc()
             return None
         if key in self._last_ts and ts <= self._last_ts[key]:
             return None  # the server replaying a value we already sent
         self._last_ts[key] = ts
-        seq = self._seq.get(item.asset_id, 0) + 1
-        self._seq[item.asset_id] = seq
-        return events.Telemetry(event_id=uuid.uuid4().hex, asset_id=item.asset_id, event_time=ts, tag=item.tag,
-                                value=value, quality=quality(item.status), seq=seq)
+        try:
+            event = events.Telemetry(event_id=uuid.uuid4().hex, asset_id=item.asset_id, event_time=ts, tag=item.tag,
+                                     value=value, quality=quality(item.status), seq=self._seq.get(item.asset_id, 0) + 1)
+        except ValueError as exc:  # outside the contract (an infinite value, a PLC clock at 1601): said, not sent
+            log.warning("asset %s tag %s: sample %r at %r refused: %s", item.asset_id, item.tag, item.value, ts, exc)
+            metrics.SAMPLES_REFUSED.labels(item.asset_id).inc()
+            return None
+        self._seq[item.asset_id] = event.seq
+        return event
 
     def _check_delivery(self, future: asyncio.Future) -> None:
         if future.cancelled() or future.exception() is not None:

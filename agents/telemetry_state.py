@@ -109,9 +109,6 @@ def register(app: faust.App, settings: Settings, tables: StateTables,
     processed = {cls: metrics.EVENTS_PROCESSED.labels(name, cls.__name__) for cls in _ACCEPT}
 
     async def fold_partition(batch: list) -> None:
-        # All of the batch's events share its partition; acting as one of them points every
-        # table read and write at that partition's RocksDB and changelog partition (without a
-        # current event, Faust searches every partition's RocksDB for each read).
         decoded: list[tuple] = []
         for event in batch:
             message = event.message
@@ -120,6 +117,9 @@ def register(app: faust.App, settings: Settings, tables: StateTables,
                                                      settings.max_clock_ahead), event))
             except events.DecodeFailure as failure:
                 await sink.send(failure, message)
+        # All of the batch's events share its partition; acting as one of them points every
+        # table read and write at that partition's RocksDB and changelog partition (without a
+        # current event, Faust searches every partition's RocksDB for each read).
         with acting_as(batch[-1]):
             failed = fold_isolating(
                 lambda items: fold_batch(tables, [(d, e.message.offset) for d, e in items], settings, name),

@@ -35,6 +35,11 @@ COMMAND_DUPLICATES = Counter(
 TELEMETRY_APPENDED = Counter(
     "factory_adapter_telemetry_total", "Telemetry events the ingest adapter appended, by asset.", ["asset"],
 )
+SAMPLES_REFUSED = Counter(
+    "factory_adapter_samples_refused_total",
+    "PLC samples the ingest adapter could not express as telemetry (unsupported type, NaN/Inf, time outside the contract).",
+    ["asset"],
+)
 ADAPTER_CONNECTED = Gauge(
     "factory_adapter_connected", "1 while the adapter holds a session to the endpoint.", ["endpoint"],
 )

@@ -72,3 +72,17 @@ def test_a_state_tag_change_is_also_a_machine_transition():
     assert [type(e).__name__ for e in first] == ["Telemetry", "StateTransition"]
     assert [type(e).__name__ for e in same] == ["Telemetry"]
     assert fault[1].from_state == "running" and fault[1].to_state == "faulted" and fault[1].kind == "machine"
+
+
+def test_a_sample_outside_the_contract_is_counted_not_fatal():
+    from factory_app import metrics
+
+    ing = Ingest(Settings(), load_plant(REPO / "config" / "plant.yaml"))
+    refused = metrics.SAMPLES_REFUSED.labels("oven-1")
+    before = refused._value.get()
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert ing.to_event(sample("temperature", float("inf"), t0)) is None
+    # OPC UA's minimum DateTime: what a PLC whose clock was never set reports.
+    assert ing.to_event(sample("heater_power", 20.0, datetime(1601, 1, 1, tzinfo=timezone.utc))) is None
+    assert refused._value.get() - before == 2
+    assert ing.to_event(sample("temperature", 20.0, t0 + timedelta(seconds=1))).seq == 1
