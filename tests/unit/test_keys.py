@@ -2,6 +2,7 @@
 
 from hypothesis import given, strategies as st
 
+from factory_app import events
 from tables import windows
 
 parts = st.text(alphabet=st.characters(), max_size=12) | st.sampled_from(["", "|", "%", "%7C", "%25", "a|b", "index"])
@@ -30,3 +31,13 @@ def test_separator_in_ids_cannot_merge_two_series():
     # Before escaping, ("a|b", "c") and ("a", "b|c") shared every key.
     assert windows.index_key("a|b", "c") != windows.index_key("a", "b|c")
     assert windows.window_key("a|b", "c", 0.0) != windows.window_key("a", "b|c", 0.0)
+
+
+@given(st.floats(min_value=events.EVENT_TIME_MIN, max_value=events.EVENT_TIME_MAX, exclude_max=True),
+       st.sampled_from([0.1, 1.0, 10.0, 3600.0]))
+def test_windows_at_every_accepted_time_have_their_width(t, size):
+    # On 1081d30 a sample at 1e300 made a window with end == start; such times are refused now,
+    # and every accepted time gets a window that contains it and has its full width.
+    start = windows.window_start(t, size)
+    agg = windows.add_sample(None, 1.0, start, size)
+    assert start <= t < agg["end"] and agg["end"] - start > 0.99 * size
