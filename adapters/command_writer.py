@@ -103,32 +103,65 @@ class Sessions:
                 pass
 
 
-async def apply(sessions: Sessions, asset: Asset, spec: WriteTag | None, cmd: events.Command,
-                value) -> tuple[str, str, events.Scalar | None]:
-    """Perform the write or call on the PLC; return (status, detail, readback)."""
+# Reading back is verification, not actuation: it may finish after the deadline, within this.
+READBACK_MIN_S = 1.0
+# CommandResult.detail must stay within the contract's text limit, or consumers refuse the result.
+_DETAIL_CHARS = 1000
+
+
+async def apply(sessions: Sessions, asset: Asset, spec: WriteTag | None, cmd: events.Command, value,
+                deadline: float, clock) -> tuple[str, str, events.Scalar | None]:
+    """Perform the write or call on the PLC; return (status, detail, readback).
+
+    The deadline is kept at the moment of acting: opening the session is bounded by the
+    time left, the time left is checked again immediately before the write or call is
+    sent, and the write itself is bounded by it. A command whose time ran out before the
+    write was sent is ``expired`` with nothing sent; a write that got no answer in time
+    is reported as an unknown outcome (it may have landed).
+    """
+    def left() -> float:
+        return deadline - clock()
+
+    if left() <= 0:
+        return "expired", f"deadline passed {-left():.3f}s ago, before the PLC session was opened; nothing sent", None
     try:
-        client, ids = await sessions.get(asset)
+        client, ids = await asyncio.wait_for(sessions.get(asset), left())
+    except asyncio.TimeoutError:
+        return "expired", "no PLC session before the deadline; nothing sent", None
     except Exception as exc:
-        return "failed", f"PLC unreachable: {type(exc).__name__}: {exc}", None
+        return "failed", f"PLC unreachable: {type(exc).__name__}: {exc}; nothing sent", None
+    # The last moment at which not acting is still a choice.
+    remaining = left()
+    if remaining <= 0:
+        return "expired", f"deadline passed {-remaining:.3f}s before the write could be sent; nothing sent", None
+    sent = False
     try:
         if spec is not None:
             node = client.get_node(ids[f"write:{spec.tag}"])
             now = datetime.now(timezone.utc)
-            await node.write_value(ua.DataValue(ua.Variant(value, _VARIANT[spec.type]), SourceTimestamp=now))
-            readback = await node.read_value()
+            sent = True
+            await asyncio.wait_for(
+                node.write_value(ua.DataValue(ua.Variant(value, _VARIANT[spec.type]), SourceTimestamp=now)), remaining)
+            readback = await asyncio.wait_for(node.read_value(), max(left(), READBACK_MIN_S))
             if readback != value:
                 return "failed", f"wrote {value!r} but read back {readback!r}", readback
             return "applied", f"{spec.tag} = {value!r}", readback
         obj = client.get_node(ids["object"])
-        await obj.call_method(ids[f"method:{cmd.target}"], *cmd.args)
+        sent = True
+        await asyncio.wait_for(obj.call_method(ids[f"method:{cmd.target}"], *cmd.args), remaining)
         return "applied", f"{cmd.target}() returned Good", None
     except ua.UaStatusCodeError as exc:
         metrics.OPCUA_WRITE_ERRORS.labels(asset.id).inc()
         return "failed", f"PLC refused: {type(exc).__name__}", None
+    except asyncio.TimeoutError:
+        metrics.OPCUA_WRITE_ERRORS.labels(asset.id).inc()
+        await sessions.drop(asset)  # a request abandoned mid-flight leaves the session in doubt
+        return "failed", "outcome unknown: no answer from the PLC within the deadline; the write may have landed", None
     except Exception as exc:  # the session died under us
         metrics.OPCUA_WRITE_ERRORS.labels(asset.id).inc()
         await sessions.drop(asset)
-        return "failed", f"PLC call failed: {type(exc).__name__}: {exc}", None
+        prefix = "outcome unknown: " if sent else ""
+        return "failed", f"{prefix}PLC call failed: {type(exc).__name__}: {exc}", None
 
 
 class CommandWriter:
@@ -175,8 +208,13 @@ class CommandWriter:
         finally:
             await consumer.stop()
 
+    def effective_deadline(self, cmd: events.Command, received: float) -> float:
+        """The command's deadline, clamped to receipt + ``max_command_deadline``."""
+        return min(cmd.deadline, received + self.settings.max_command_deadline)
+
     async def handle(self, cmd: events.Command) -> events.CommandResult | None:
         """The result for one command, or None when it already has one (never applied twice)."""
+        received = self.clock()
         if self.ledger.has_result(cmd.command_id):
             metrics.COMMAND_DUPLICATES.inc()
             log.info("command %s already has a result (%s); not applied again", cmd.command_id,
@@ -187,20 +225,27 @@ class CommandWriter:
             status, detail, readback = ("failed", "outcome unknown: the writer stopped while applying it; "
                                         "not applied again", None)
         else:
+            deadline = self.effective_deadline(cmd, received)
             try:
                 asset, spec = check_command(self.plant, cmd)
                 value = check_value(spec, cmd.value) if spec is not None else None
                 now = self.clock()
-                if now > cmd.deadline:
-                    raise Refused("expired", f"deadline passed {now - cmd.deadline:.3f}s ago")
+                if now > deadline:
+                    raise Refused("expired", f"deadline passed {now - deadline:.3f}s ago; nothing sent")
             except Refused as refused:
                 status, detail, readback = refused.status, refused.detail, None
+            except Exception as exc:  # no content of a message may stop the writer: refuse what cannot be checked
+                status, detail, readback = "rejected", f"could not be checked: {type(exc).__name__}: {exc}", None
             else:
                 self.ledger.record_intent(cmd.command_id)
-                status, detail, readback = await apply(self.sessions, asset, spec, cmd, value)
+                status, detail, readback = await apply(self.sessions, asset, spec, cmd, value, deadline, self.clock)
+        return self.result(cmd, status, detail, readback)
+
+    def result(self, cmd: events.Command, status: str, detail: str, readback=None) -> events.CommandResult:
         return events.CommandResult(
             event_id=f"{cmd.command_id}:result", asset_id=cmd.asset_id, event_time=self.clock(),
-            command_id=cmd.command_id, status=status, detail=detail, rule=cmd.rule, readback=readback)
+            command_id=cmd.command_id, status=status, detail=detail[:_DETAIL_CHARS], rule=cmd.rule,
+            readback=readback)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         await self._catch_up_ledger()
@@ -234,7 +279,12 @@ class CommandWriter:
             await (await producer.send(self.settings.topic(events.DEAD_LETTER), events.encode(dl), key=rec.key))
             metrics.DEAD_LETTERS.labels("command-writer", failure.reason).inc()
             return
-        result = await self.handle(cmd)
+        try:
+            result = await self.handle(cmd)
+        except Exception as exc:  # a bug of ours must not block every later command either
+            log.exception("command %s: writer error", cmd.command_id)
+            status = "failed" if self.ledger.has_intent(cmd.command_id) else "rejected"
+            result = self.result(cmd, status, f"writer error: {type(exc).__name__}: {exc}")
         if result is None:
             return
         await (await producer.send(self.settings.topic(events.COMMAND_RESULTS), events.encode(result),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 from asyncua import Client, ua
@@ -24,7 +25,14 @@ async def open_client(asset: Asset, timeout: float = 4.0) -> Client:
     if creds is not None:
         client.set_user(creds[0])
         client.set_password(creds[1])
-    await client.connect()
+    try:
+        await client.connect()
+    except BaseException:  # refused, timed out, or cancelled by a deadline: leave nothing open
+        try:
+            await asyncio.shield(asyncio.wait_for(client.disconnect(), 2.0))
+        except BaseException:
+            pass
+        raise
     return client
 
 

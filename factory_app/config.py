@@ -18,6 +18,10 @@ class ConfigError(ValueError):
     """The plant configuration is invalid; the message says where and why."""
 
 
+# A command older than this is no longer the answer to what the machine does now.
+MAX_RULE_DEADLINE_S = 300.0
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -130,7 +134,7 @@ class ThermostatRule(_Model):
     off_above: float
     on_value: float
     off_value: float = 0.0
-    deadline_s: float = Field(default=5.0, gt=0)
+    deadline_s: float = Field(default=5.0, gt=0, le=MAX_RULE_DEADLINE_S)
     retry_s: float = Field(default=3.0, gt=0)
 
     @model_validator(mode="after")
@@ -151,7 +155,7 @@ class InterlockRule(_Model):
     trip_values: list[Union[bool, str, float]]
     output: str = "motor_on"
     value: Union[bool, float] = False
-    deadline_s: float = Field(default=5.0, gt=0)
+    deadline_s: float = Field(default=5.0, gt=0, le=MAX_RULE_DEADLINE_S)
 
 
 class AutoResetRule(_Model):
@@ -164,7 +168,7 @@ class AutoResetRule(_Model):
     state: str = "faulted"
     fault_tag: str = "fault_active"
     method: str = "reset_fault"
-    deadline_s: float = Field(default=5.0, gt=0)
+    deadline_s: float = Field(default=5.0, gt=0, le=MAX_RULE_DEADLINE_S)
     retry_s: float = Field(default=3.0, gt=0)
 
 

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     session_timeout: float = Field(default=10.0, ge=6.0)
     # The state agent folds up to this many events per batch (1 = event by event, as before batching).
     state_batch_max: int = Field(default=500, ge=1)
+    # The command writer never acts on a command later than this many seconds after it received
+    # it, whatever the command's own deadline says (a deadline of 1e300 is not "forever").
+    max_command_deadline: float = Field(default=60.0, gt=0)
     # How far (seconds) an event's own time may run ahead of its record's log time before it is
     # dead-lettered as ``clock_skew`` (a PLC clock set in the future must not occupy the windows).
     max_clock_ahead: float = Field(default=60.0, ge=0)

@@ -1,3 +1,4 @@
+import msgspec
 import pytest
 
 from adapters.command_writer import Refused, check_command, check_value
@@ -47,3 +48,45 @@ def test_allow_list():
         with pytest.raises(Refused):
             check_command(PLANT, bad)
     assert check_command(PLANT, cmd("press-1", "reset_fault", action="call"))[1] is None
+
+
+def test_a_far_deadline_is_clamped_to_receipt_plus_the_maximum(tmp_path):
+    from adapters.command_writer import CommandWriter
+    from factory_app.settings import Settings
+
+    writer = CommandWriter(Settings(home=tmp_path, max_command_deadline=60.0), PLANT, clock=lambda: 1000.0)
+    try:
+        far = events.Command(event_id="c", command_id="c", asset_id="oven-1", event_time=999.0, action="write",
+                             target="heater_power", value=1.0, cause_event_id="x", rule="r", deadline=1e300)
+        assert writer.effective_deadline(far, received=1000.0) == 1060.0
+        near = msgspec.structs.replace(far, deadline=1002.0)
+        assert writer.effective_deadline(near, received=1000.0) == 1002.0
+    finally:
+        writer.ledger.close()
+
+
+def test_a_rule_deadline_has_an_upper_bound():
+    from factory_app.config import MAX_RULE_DEADLINE_S, ThermostatRule
+
+    with pytest.raises(ValueError):
+        ThermostatRule(kind="thermostat", name="t", asset="oven-1", on_below=1, off_above=2, on_value=1,
+                       deadline_s=MAX_RULE_DEADLINE_S + 1)
+
+
+def test_a_check_that_raises_becomes_a_rejected_result(tmp_path, monkeypatch):
+    """No content of a message may stop the writer: an unexpected error while checking a
+    command is that command's rejection, not the writer's crash."""
+    import asyncio
+
+    from adapters import command_writer
+    from factory_app.settings import Settings
+
+    def broken(plant, cmd):
+        raise OverflowError("int too large to convert to float")
+    monkeypatch.setattr(command_writer, "check_command", broken)
+    writer = command_writer.CommandWriter(Settings(home=tmp_path), PLANT, clock=lambda: 0.5)
+    try:
+        result = asyncio.run(writer.handle(cmd("oven-1", "heater_power", 1.0)))
+    finally:
+        writer.ledger.close()
+    assert result.status == "rejected" and "could not be checked: OverflowError" in result.detail
