@@ -3,9 +3,11 @@
 Notifications go straight onto an in-memory queue (the asyncua handler never
 waits for Kafka); one pump task turns them into events in arrival order. A
 lost session produces a ``disconnected`` StateTransition, reconnects with
-backoff, then ``connected``; a sample whose source timestamp is not newer than
-the last one sent for its tag (the value the server replays on resubscribe)
-is dropped, so nothing from before an outage is sent twice or invented.
+backoff, then ``connected``; a sample with the same source timestamp and value
+as the last one sent for its tag (what the server replays on resubscribe) is
+dropped, so nothing from before an outage is sent twice or invented. A sample
+older than the last one (a PLC clock stepped back) is kept and counted: it may
+be the trip that matters.
 """
 
 from __future__ import annotations
@@ -174,7 +176,7 @@ class Ingest:
         self.settings = settings
         self.plant = plant
         self.queue: asyncio.Queue = asyncio.Queue()
-        self._last_ts: dict[tuple[str, str], float] = {}
+        self._last: dict[tuple[str, str], tuple[float, events.Scalar]] = {}  # (asset, tag) -> last sent
         self._seq: dict[str, int] = {}
         self._machine_state: dict[str, str] = {}
         self.appended = 0
@@ -210,9 +212,15 @@ class Ingest:
             log.warning("asset %s tag %s: unsupported value %r skipped", item.asset_id, item.tag, item.value)
             metrics.SAMPLES_REFUSED.labels(item.asset_id).inc()
             return None
-        if key in self._last_ts and ts <= self._last_ts[key]:
-            return None  # the server replaying a value we already sent
-        self._last_ts[key] = ts
+        last = self._last.get(key)
+        if last is not None:
+            if last == (ts, value):
+                return None  # the server resending what we sent (a resubscription's initial value)
+            if ts < last[0]:  # the PLC's clock stepped back: kept (log order wins), and said
+                metrics.CLOCK_STEPS_BACK.labels(item.asset_id).inc()
+                log.warning("asset %s tag %s: source time %.3f is %.3f s before the previous sample's; kept",
+                            item.asset_id, item.tag, ts, last[0] - ts, extra={"asset_id": item.asset_id})
+        self._last[key] = (ts, value)
         try:
             event = events.Telemetry(event_id=uuid.uuid4().hex, asset_id=item.asset_id, event_time=ts, tag=item.tag,
                                      value=value, quality=quality(item.status), seq=self._seq.get(item.asset_id, 0) + 1)

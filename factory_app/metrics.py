@@ -40,6 +40,11 @@ SAMPLES_REFUSED = Counter(
     "PLC samples the ingest adapter could not express as telemetry (unsupported type, NaN/Inf, time outside the contract).",
     ["asset"],
 )
+CLOCK_STEPS_BACK = Counter(
+    "factory_adapter_clock_steps_back_total",
+    "Samples whose source time is before the previous sample of the same tag (a PLC clock stepped back); kept.",
+    ["asset"],
+)
 ADAPTER_CONNECTED = Gauge(
     "factory_adapter_connected", "1 while the adapter holds a session to the endpoint.", ["endpoint"],
 )

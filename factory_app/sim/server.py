@@ -4,6 +4,9 @@ Client writes to allow-listed nodes reach the model at once (PostWrite
 callback), so the tick loop never overwrites a fresh write; every write a
 client makes is also counted and kept in a history, which tests read through
 the ``<object>.sim_write_count`` node to prove what the PLC really received.
+Each endpoint also has a clock a test can set wrong: writing seconds to
+``<object>.sim_clock_offset_s`` shifts the source timestamps it stamps (a PLC
+whose clock was stepped).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from asyncua import Server, ua
@@ -39,6 +42,7 @@ class SimAsset:
     nodes: dict[str, ua.NodeId] = field(default_factory=dict)  # output key -> node id
     writable: dict[str, str] = field(default_factory=dict)    # node id string -> model attribute
     write_count_node: ua.NodeId | None = None
+    clock_node: ua.NodeId | None = None
     writes: list[tuple[str, Any]] = field(default_factory=list)
     last: dict[str, Any] = field(default_factory=dict)
 
@@ -55,6 +59,7 @@ class SimEndpoint:
         self._security = security
         self.assets = [SimAsset(config=a, model=physics.MODELS[a.type](), ns=0) for a in assets]
         self._task: asyncio.Task | None = None
+        self.clock_offset_s = 0.0  # this PLC's clock error
 
     async def start(self) -> None:
         await self.server.init()
@@ -99,6 +104,9 @@ class SimEndpoint:
             sa.writable[sa.nodes[w.tag].to_string()] = w.tag
         sa.write_count_node = ua.NodeId(f"{cfg.object}.sim_write_count", sa.ns)
         await obj.add_variable(sa.write_count_node, "sim_write_count", ua.Variant(0, ua.VariantType.Int64))
+        sa.clock_node = ua.NodeId(f"{cfg.object}.sim_clock_offset_s", sa.ns)
+        clock = await obj.add_variable(sa.clock_node, "sim_clock_offset_s", ua.Variant(0.0, ua.VariantType.Double))
+        await clock.set_writable()
         for name, params in physics.METHODS[cfg.type].items():
             spec = cfg.method(name)
             method_id = ua.NodeId(spec.node if spec else f"{cfg.object}.{name}", sa.ns)
@@ -122,6 +130,9 @@ class SimEndpoint:
             if not status.is_good():
                 continue
             key = wv.NodeId.to_string()
+            if any(sa.clock_node is not None and key == sa.clock_node.to_string() for sa in self.assets):
+                self.clock_offset_s = float(wv.Value.Value.Value)  # a test stepping this PLC's clock
+                continue
             for sa in self.assets:
                 attr = sa.writable.get(key)
                 if attr is None:
@@ -148,7 +159,7 @@ class SimEndpoint:
             await asyncio.sleep(max(0.0, next_tick - loop.time()))
 
     async def _publish(self, initial: bool = False) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(timezone.utc) + timedelta(seconds=self.clock_offset_s)
         for sa in self.assets:
             for key, value in sa.model.outputs().items():
                 if not initial and sa.last.get(key) == value:

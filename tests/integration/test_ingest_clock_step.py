@@ -1,0 +1,68 @@
+"""A PLC whose clock steps back must not have its samples dropped (issue: a fail-safe command path).
+
+On 1081d30 the ingest adapter dropped every sample not newer than the last one of its tag:
+a PLC clock stepped back an hour hid a jam for an hour while the asset showed "connected".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.request
+
+import pytest
+from asyncua import Client, ua
+
+from factory_app import events
+from factory_app.children import wait_until
+from factory_app.config import load_plant
+from tests.conftest import kafka_version
+from tests.helpers import read_topic
+from tests.plant import Plant, make_settings, opc_call, plc_ready, plant_file
+
+pytestmark = pytest.mark.integration
+
+ASSET = "conveyor-2"
+
+
+def only_conveyor(doc) -> None:
+    doc["assets"] = [a for a in doc["assets"] if a["id"] == ASSET]
+    doc["rules"] = []
+
+
+async def step_clock(plant: Plant, seconds: float) -> None:
+    asset = plant.config.asset(ASSET)
+    async with Client(asset.endpoint, timeout=4) as client:
+        ns = await client.get_namespace_index(asset.namespace)
+        node = client.get_node(ua.NodeId(f"{asset.object}.sim_clock_offset_s", ns))
+        await node.write_value(ua.DataValue(ua.Variant(seconds, ua.VariantType.Double)))
+
+
+def jam_samples(settings) -> list[events.Telemetry]:
+    recs = asyncio.run(read_topic(settings, events.TELEMETRY))
+    return [e for part in recs.values() for r in part
+            if isinstance(e := events.decode(r.value), events.Telemetry) and e.asset_id == ASSET
+            and e.tag == "jammed"]
+
+
+def test_a_clock_stepped_back_hides_no_trip(kafka, tmp_path):
+    settings = make_settings(kafka.cfg.bootstrap, tmp_path, kafka_version())
+    settings = settings.model_copy(update={"plant_config": plant_file(tmp_path / "plant.yaml", only_conveyor)})
+    plant = Plant(settings, load_plant(settings.plant_config))
+    try:
+        plant.start("sim")
+        wait_until(lambda: plc_ready(plant, ASSET), 120, what="the simulated PLC answering")
+        plant.start("ingest")
+        first = wait_until(lambda: jam_samples(settings), 120, what="the initial jammed=false sample")
+        assert [s.value for s in first] == [False]
+        asyncio.run(step_clock(plant, -3600.0))
+        asyncio.run(opc_call(plant, ASSET, "inject_jam"))
+        trip = wait_until(lambda: [s for s in jam_samples(settings) if s.value is True], 60,
+                          what="the jam, stamped an hour earlier by the PLC's clock")
+        assert trip[0].event_time < first[0].event_time - 3000
+        url = f"http://127.0.0.1:{settings.ingest_metrics_port}/metrics"
+        text = urllib.request.urlopen(url, timeout=5).read().decode()
+        counted = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                      if line.startswith("factory_adapter_clock_steps_back_total{") and ASSET in line)
+        assert counted >= 1
+    finally:
+        plant.stop()
