@@ -59,6 +59,17 @@ def check_value(spec: WriteTag, value) -> float | int | bool:
     return value
 
 
+def readback_outcome(spec: WriteTag, value, readback) -> tuple[str, str]:
+    """(status, detail) of a write the PLC accepted, from what it reads back."""
+    if spec.type == "float" and isinstance(readback, (int, float)) and not isinstance(readback, bool):
+        same = abs(float(readback) - float(value)) <= spec.readback_tolerance
+    else:
+        same = readback == value and type(readback) is type(value)
+    if same:
+        return "applied", f"{spec.tag} = {value!r}"
+    return "applied_mismatch", f"wrote {spec.tag} = {value!r} but read back {readback!r}"
+
+
 def check_command(plant: PlantConfig, cmd: events.Command) -> tuple[Asset, WriteTag | None]:
     """The asset (and write spec) a command may act on, or ``Refused`` by the allow-list."""
     asset = plant.asset(cmd.asset_id)
@@ -129,7 +140,7 @@ async def apply(sessions: Sessions, asset: Asset, spec: WriteTag | None, cmd: ev
     except asyncio.TimeoutError:
         return "expired", "no PLC session before the deadline; nothing sent", None
     except Exception as exc:
-        return "failed", f"PLC unreachable: {type(exc).__name__}: {exc}; nothing sent", None
+        return "not_sent", f"PLC unreachable: {type(exc).__name__}: {exc}; nothing sent", None
     # The last moment at which not acting is still a choice.
     remaining = left()
     if remaining <= 0:
@@ -142,26 +153,30 @@ async def apply(sessions: Sessions, asset: Asset, spec: WriteTag | None, cmd: ev
             sent = True
             await asyncio.wait_for(
                 node.write_value(ua.DataValue(ua.Variant(value, _VARIANT[spec.type]), SourceTimestamp=now)), remaining)
-            readback = await asyncio.wait_for(node.read_value(), max(left(), READBACK_MIN_S))
-            if readback != value:
-                return "failed", f"wrote {value!r} but read back {readback!r}", readback
-            return "applied", f"{spec.tag} = {value!r}", readback
+            try:
+                readback = await asyncio.wait_for(node.read_value(), max(left(), READBACK_MIN_S))
+            except Exception as exc:  # the write was acknowledged Good; only its verification failed
+                await sessions.drop(asset)
+                return "applied_unverified", f"{spec.tag} = {value!r} written; read-back failed: {exc!r}", None
+            status, detail = readback_outcome(spec, value, readback)
+            return status, detail, readback
         obj = client.get_node(ids["object"])
         sent = True
         await asyncio.wait_for(obj.call_method(ids[f"method:{cmd.target}"], *cmd.args), remaining)
         return "applied", f"{cmd.target}() returned Good", None
-    except ua.UaStatusCodeError as exc:
+    except ua.UaStatusCodeError as exc:  # the PLC answered: it did not apply it
         metrics.OPCUA_WRITE_ERRORS.labels(asset.id).inc()
-        return "failed", f"PLC refused: {type(exc).__name__}", None
+        return "refused", f"PLC refused: {type(exc).__name__}", None
     except asyncio.TimeoutError:
         metrics.OPCUA_WRITE_ERRORS.labels(asset.id).inc()
         await sessions.drop(asset)  # a request abandoned mid-flight leaves the session in doubt
-        return "failed", "outcome unknown: no answer from the PLC within the deadline; the write may have landed", None
+        return "unknown", "outcome unknown: no answer from the PLC within the deadline; the write may have landed", None
     except Exception as exc:  # the session died under us
         metrics.OPCUA_WRITE_ERRORS.labels(asset.id).inc()
         await sessions.drop(asset)
-        prefix = "outcome unknown: " if sent else ""
-        return "failed", f"{prefix}PLC call failed: {type(exc).__name__}: {exc}", None
+        if sent:
+            return "unknown", f"outcome unknown: PLC call failed: {type(exc).__name__}: {exc}", None
+        return "not_sent", f"PLC call failed before sending: {type(exc).__name__}: {exc}", None
 
 
 class CommandWriter:
@@ -222,8 +237,13 @@ class CommandWriter:
                      extra={"asset_id": cmd.asset_id, "command_id": cmd.command_id, "rule": cmd.rule})
             return None
         if self.ledger.has_intent(cmd.command_id):
-            status, detail, readback = ("failed", "outcome unknown: the writer stopped while applying it; "
-                                        "not applied again", None)
+            recorded = self.ledger.outcome(cmd.command_id)
+            if recorded is not None:  # known, but its result never reached the log: say it now
+                status, detail, readback = recorded
+                detail = f"{detail} (result re-sent after a writer restart)"
+            else:
+                status, detail, readback = ("unknown", "outcome unknown: the writer stopped while applying it; "
+                                            "not applied again", None)
         else:
             deadline = self.effective_deadline(cmd, received)
             try:
@@ -239,6 +259,8 @@ class CommandWriter:
             else:
                 self.ledger.record_intent(cmd.command_id)
                 status, detail, readback = await apply(self.sessions, asset, spec, cmd, value, deadline, self.clock)
+                # Known before it is told: a crash before the append re-sends this, not "unknown".
+                self.ledger.record_outcome(cmd.command_id, status, detail, readback)
         return self.result(cmd, status, detail, readback)
 
     def result(self, cmd: events.Command, status: str, detail: str, readback=None) -> events.CommandResult:
@@ -283,7 +305,7 @@ class CommandWriter:
             result = await self.handle(cmd)
         except Exception as exc:  # a bug of ours must not block every later command either
             log.exception("command %s: writer error", cmd.command_id)
-            status = "failed" if self.ledger.has_intent(cmd.command_id) else "rejected"
+            status = "unknown" if self.ledger.has_intent(cmd.command_id) else "rejected"
             result = self.result(cmd, status, f"writer error: {type(exc).__name__}: {exc}")
         if result is None:
             return

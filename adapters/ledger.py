@@ -3,12 +3,14 @@
 The ledger is a RocksDB file (rocksdict) plus the command-results topic it is
 caught up from at start: the topic is the authority, the file a cache. Before
 a write the writer records an *intent*; an intent found without a result on
-start means the writer died mid-apply, and that command is reported
-``failed`` rather than applied a second time (at most once, visibly).
+start means the writer died mid-apply, and that command is reported with its
+*outcome* if that was recorded (the writer records it before appending the
+result), else ``unknown`` - never applied a second time (at most once, visibly).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from rocksdict import Rdict, WriteOptions
@@ -16,6 +18,7 @@ from rocksdict import Rdict, WriteOptions
 _RESULT = "r:"
 _INTENT = "i:"
 _OFFSET = "o:"
+_OUTCOME = "x:"
 
 
 class Ledger:
@@ -43,6 +46,14 @@ class Ledger:
 
     def has_intent(self, command_id: str) -> bool:
         return (_INTENT + command_id) in self.db
+
+    def record_outcome(self, command_id: str, status: str, detail: str, readback) -> None:
+        self.db[_OUTCOME + command_id] = json.dumps([status, detail, readback])
+
+    def outcome(self, command_id: str) -> tuple[str, str, object] | None:
+        """What applying the command did, if the writer got as far as recording it."""
+        raw = self.db.get(_OUTCOME + command_id)
+        return None if raw is None else tuple(json.loads(raw))
 
     def record_result(self, command_id: str, status: str) -> None:
         self.db[_RESULT + command_id] = status

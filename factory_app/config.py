@@ -76,6 +76,9 @@ class WriteTag(_Model):
     type: Literal["float", "int", "bool"]
     min: float | None = None
     max: float | None = None
+    # How far a float's read-back may differ from the written value and still count as applied
+    # (a PLC that stores a Double as a Real rounds it).
+    readback_tolerance: float = Field(default=0.0, ge=0)
 
     @model_validator(mode="after")
     def _limits(self) -> "WriteTag":

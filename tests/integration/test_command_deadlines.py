@@ -86,5 +86,7 @@ def test_a_write_without_an_answer_in_time_is_an_unknown_outcome(slow_plc):
     ok = send(slow_plc.settings, command(1.2, ttl=60.0))  # opens the (slow) session and writes
     assert ok.status == "applied", ok
     late = send(slow_plc.settings, command(1.3, ttl=0.6 * LINK_DELAY_S))
-    assert late.status != "applied", late
-    assert "outcome unknown" in late.detail or "nothing sent" in late.detail, late
+    # Sent and not answered in time: unknown (it may have landed). Expired, had the Kafka hop
+    # alone used up its 0.24 s.
+    assert late.status in ("unknown", "expired"), late
+    assert ("outcome unknown" if late.status == "unknown" else "nothing sent") in late.detail, late

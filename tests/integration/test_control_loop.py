@@ -144,3 +144,13 @@ def test_every_command_has_exactly_one_result(plant):
                <= set(results_by_command(plant.settings)), 30, what="all results")
     counts = Counter(r.command_id for r in decoded(plant.settings, events.COMMAND_RESULTS))
     assert counts and set(counts.values()) == {1}
+
+
+def test_a_call_the_plc_refuses_is_reported_refused_not_failed(plant):
+    """On 1081d30 one status, failed, covered 'never sent', 'refused by the PLC' and 'outcome
+    unknown' alike; a PLC's Bad answer is now its own status: nothing was applied."""
+    assert asyncio.run(opc_read(plant, "press-2", "state")) != "faulted"
+    refused = command("press-2", "reset_fault", None, action="call")  # the press answers BadInvalidState
+    send(plant, refused)
+    result = wait_results(plant, [refused])[refused.command_id]
+    assert [r.status for r in result] == ["refused"] and "PLC refused" in result[0].detail

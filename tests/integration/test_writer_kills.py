@@ -69,7 +69,7 @@ def test_writer_killed_ten_times(kafka, tmp_path):
         assert set(per_command.values()) == {1}, [c for c, n in per_command.items() if n > 1]
         by_asset = {}
         for r in results:
-            kind = "applied" if r.status == "applied" else "unknown" if "outcome unknown" in r.detail else "other"
+            kind = "applied" if r.status.startswith("applied") else "unknown" if r.status == "unknown" else "other"
             by_asset.setdefault(r.asset_id, Counter())[kind] += 1
         for asset, counts in by_asset.items():
             writes = write_count(plant, asset)

@@ -90,3 +90,44 @@ def test_a_check_that_raises_becomes_a_rejected_result(tmp_path, monkeypatch):
     finally:
         writer.ledger.close()
     assert result.status == "rejected" and "could not be checked: OverflowError" in result.detail
+
+
+@pytest.mark.parametrize("spec,value,readback,status", [
+    (WriteTag(tag="p", node="n", type="float"), 1.5, 1.5, "applied"),
+    (WriteTag(tag="p", node="n", type="float"), 0.1, 0.10000000149011612, "applied_mismatch"),  # a PLC Real
+    (WriteTag(tag="p", node="n", type="float", readback_tolerance=1e-6), 0.1, 0.10000000149011612, "applied"),
+    (WriteTag(tag="p", node="n", type="float", max=2), 2.0, 1.0, "applied_mismatch"),  # the PLC clamped it
+    (WriteTag(tag="p", node="n", type="bool"), True, 1, "applied_mismatch"),
+    (WriteTag(tag="p", node="n", type="int"), 3, 3, "applied"),
+])
+def test_the_read_back_decides_between_applied_and_applied_mismatch(spec, value, readback, status):
+    from adapters.command_writer import readback_outcome
+
+    assert readback_outcome(spec, value, readback)[0] == status
+
+
+def test_an_outcome_recorded_before_a_crash_is_re_sent_not_reported_unknown(tmp_path):
+    """The writer records what applying did before appending the result; a restart between the
+    two re-sends that outcome instead of 'unknown' (and never applies the command again)."""
+    import asyncio
+
+    from adapters.command_writer import CommandWriter
+    from factory_app.settings import Settings
+
+    settings = Settings(home=tmp_path)
+    first = CommandWriter(settings, PLANT, clock=lambda: 0.5)
+    first.ledger.record_intent("c")
+    first.ledger.record_outcome("c", "applied", "heater_power = 1.0", 1.0)
+    first.ledger.close()  # the process died here, before the result was appended
+
+    again = CommandWriter(settings, PLANT, clock=lambda: 0.6)
+    try:
+        result = asyncio.run(again.handle(cmd("oven-1", "heater_power", 1.0)))
+        lost = cmd("oven-1", "heater_power", 2.0)
+        lost = msgspec.structs.replace(lost, command_id="d", event_id="d")
+        again.ledger.record_intent("d")  # died between the intent and the write's outcome
+        unknown = asyncio.run(again.handle(lost))
+    finally:
+        again.ledger.close()
+    assert (result.status, result.readback) == ("applied", 1.0) and "re-sent" in result.detail
+    assert unknown.status == "unknown"
