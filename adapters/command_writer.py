@@ -20,7 +20,7 @@ from asyncua import Client, ua
 from adapters.ledger import Ledger
 from adapters.opcua_session import node_ids, open_client
 from factory_app import events, metrics
-from factory_app.config import Asset, PlantConfig, WriteTag
+from factory_app.config import Asset, MethodSpec, PlantConfig, WriteTag
 from factory_app.consumers import partitions_of, start_consumer
 from factory_app.producer import new_producer
 from factory_app.settings import Settings
@@ -68,6 +68,20 @@ def readback_outcome(spec: WriteTag, value, readback) -> tuple[str, str]:
     if same:
         return "applied", f"{spec.tag} = {value!r}"
     return "applied_mismatch", f"wrote {spec.tag} = {value!r} but read back {readback!r}"
+
+
+_ARG_VARIANT = {"float": ua.VariantType.Double, "int": ua.VariantType.Int64, "bool": ua.VariantType.Boolean}
+
+
+def check_args(spec: MethodSpec, args: tuple) -> list[ua.Variant]:
+    """The call's arguments typed as the plant file declares them, or ``Refused``."""
+    if len(args) != len(spec.args):
+        raise Refused("rejected", f"{spec.name}() takes {len(spec.args)} argument(s), got {len(args)}")
+    out = []
+    for i, (kind, arg) in enumerate(zip(spec.args, args)):
+        value = check_value(WriteTag(tag=f"{spec.name}() argument {i + 1}", node="-", type=kind), arg)
+        out.append(ua.Variant(value, _ARG_VARIANT[kind]))
+    return out
 
 
 def check_command(plant: PlantConfig, cmd: events.Command) -> tuple[Asset, WriteTag | None]:
@@ -160,9 +174,9 @@ async def apply(sessions: Sessions, asset: Asset, spec: WriteTag | None, cmd: ev
                 return "applied_unverified", f"{spec.tag} = {value!r} written; read-back failed: {exc!r}", None
             status, detail = readback_outcome(spec, value, readback)
             return status, detail, readback
-        obj = client.get_node(ids["object"])
+        obj = client.get_node(ids[f"method-object:{cmd.target}"])
         sent = True
-        await asyncio.wait_for(obj.call_method(ids[f"method:{cmd.target}"], *cmd.args), remaining)
+        await asyncio.wait_for(obj.call_method(ids[f"method:{cmd.target}"], *value), remaining)
         return "applied", f"{cmd.target}() returned Good", None
     except ua.UaStatusCodeError as exc:  # the PLC answered: it did not apply it
         metrics.OPCUA_WRITE_ERRORS.labels(asset.id).inc()
@@ -215,7 +229,8 @@ class CommandWriter:
                             res = events.decode(rec.value, expect=(events.CommandResult,))
                         except events.DecodeFailure:
                             continue
-                        self.ledger.record_result(res.command_id, res.status)
+                        if res.status != "conflict":  # a conflict report is not the command's result
+                            self.ledger.record_result(res.command_id, res.status)
                     if records:
                         self.ledger.set_results_offset(tp.partition, records[-1].offset + 1)
                     if await consumer.position(tp) >= ends[tp]:
@@ -230,6 +245,21 @@ class CommandWriter:
     async def handle(self, cmd: events.Command) -> events.CommandResult | None:
         """The result for one command, or None when it already has one (never applied twice)."""
         received = self.clock()
+        digest = events.command_digest(cmd)
+        known = self.ledger.digest(cmd.command_id)
+        if known is not None and known != digest:
+            # Another command under a handled id: a forgery or a bug, never a redelivery. The
+            # first one's result stands; this one is not applied and the conflict is visible.
+            metrics.COMMAND_CONFLICTS.inc()
+            log.error("command %s: id reused with other content (digest %s, first %s); not applied",
+                      cmd.command_id, digest, known,
+                      extra={"asset_id": cmd.asset_id, "command_id": cmd.command_id, "rule": cmd.rule})
+            return events.CommandResult(
+                event_id=f"{cmd.command_id}:conflict:{digest}", asset_id=cmd.asset_id, event_time=self.clock(),
+                command_id=cmd.command_id, status="conflict", rule=cmd.rule,
+                detail=f"id already used by a command with other content ({known}); this one ({digest}) not applied")
+        if known is None:
+            self.ledger.record_digest(cmd.command_id, digest)
         if self.ledger.has_result(cmd.command_id):
             metrics.COMMAND_DUPLICATES.inc()
             log.info("command %s already has a result (%s); not applied again", cmd.command_id,
@@ -248,7 +278,8 @@ class CommandWriter:
             deadline = self.effective_deadline(cmd, received)
             try:
                 asset, spec = check_command(self.plant, cmd)
-                value = check_value(spec, cmd.value) if spec is not None else None
+                value = (check_value(spec, cmd.value) if spec is not None
+                         else check_args(asset.method(cmd.target), cmd.args))
                 now = self.clock()
                 if now > deadline:
                     raise Refused("expired", f"deadline passed {now - deadline:.3f}s ago; nothing sent")
@@ -311,7 +342,8 @@ class CommandWriter:
             return
         await (await producer.send(self.settings.topic(events.COMMAND_RESULTS), events.encode(result),
                                    key=cmd.asset_id.encode()))
-        self.ledger.record_result(cmd.command_id, result.status)
+        if result.status != "conflict":  # the original's result stands
+            self.ledger.record_result(cmd.command_id, result.status)
         metrics.COMMAND_RESULTS.labels(cmd.rule, result.status).inc()
         metrics.EVENTS_OUT.labels(self.settings.topic(events.COMMAND_RESULTS), cmd.asset_id).inc()
         if result.status == "applied":

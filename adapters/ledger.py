@@ -19,6 +19,7 @@ _RESULT = "r:"
 _INTENT = "i:"
 _OFFSET = "o:"
 _OUTCOME = "x:"
+_DIGEST = "d:"
 
 
 class Ledger:
@@ -54,6 +55,13 @@ class Ledger:
         """What applying the command did, if the writer got as far as recording it."""
         raw = self.db.get(_OUTCOME + command_id)
         return None if raw is None else tuple(json.loads(raw))
+
+    def record_digest(self, command_id: str, digest: str) -> None:
+        self.db[_DIGEST + command_id] = digest
+
+    def digest(self, command_id: str) -> str | None:
+        """The content digest of the command first handled under ``command_id`` (None if unknown here)."""
+        return self.db.get(_DIGEST + command_id)
 
     def record_result(self, command_id: str, status: str) -> None:
         self.db[_RESULT + command_id] = status

@@ -57,6 +57,8 @@ async def node_ids(client: Client, asset: Asset) -> dict[str, ua.NodeId]:
     ids = {r.tag: ua.NodeId(r.node, ns) for r in asset.read}
     ids.update({f"write:{w.tag}": ua.NodeId(w.node, ns) for w in asset.write})
     ids.update({f"method:{m.name}": ua.NodeId(m.node, ns) for m in asset.methods})
+    # Each method is called on its configured object, not just on the asset's.
+    ids.update({f"method-object:{m.name}": ua.NodeId(m.object or asset.object, ns) for m in asset.methods})
     ids["object"] = ua.NodeId(asset.object, ns)
     return ids
 

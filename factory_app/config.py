@@ -93,6 +93,8 @@ class MethodSpec(_Model):
     name: str
     node: str
     object: str | None = None
+    # The arguments the method takes, in order (the writer refuses calls that do not match).
+    args: list[Literal["float", "int", "bool"]] = Field(default_factory=list)
 
 
 class Asset(_Model):

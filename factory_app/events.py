@@ -72,7 +72,10 @@ Quality = Literal["good", "uncertain", "bad"]
 # no answer: it may have landed; never retried). "failed" is kept for logs written before
 # these statuses existed: the log is kept forever and must still decode.
 CommandStatus = Literal["applied", "applied_unverified", "applied_mismatch", "rejected", "expired", "not_sent",
-                        "refused", "unknown", "failed"]
+                        "refused", "unknown", "conflict", "failed"]
+# ``conflict`` is not the fate of a command: it reports that a second, different command
+# arrived under an id the writer had already handled (it was not applied). Its event id is
+# ``<command_id>:conflict:<digest>``; the original's result stands.
 
 
 class Event(msgspec.Struct, tag_field="type", kw_only=True, frozen=True):
@@ -283,6 +286,14 @@ def dead_letter(failure: DecodeFailure, *, topic: str, partition: int, offset: i
         raw_b64=base64.b64encode(raw[:MAX_EVENT_BYTES]).decode(), consumer=consumer,
         raw_truncated=len(raw) > MAX_EVENT_BYTES,
     )
+
+
+def command_digest(cmd: Command) -> str:
+    """Digest of what a command asks for (not when it was stamped): two commands with one id
+    and different digests are a conflict, not a duplicate."""
+    what = (cmd.asset_id, cmd.action, cmd.target, cmd.value, list(cmd.args), cmd.cause_event_id, cmd.rule,
+            cmd.deadline)
+    return hashlib.sha256(_encoder.encode(what)).hexdigest()[:16]
 
 
 def command_id(rule: str, cause_event_id: str, target: str) -> str:

@@ -32,6 +32,10 @@ COMMAND_RESULTS = Counter(
 COMMAND_DUPLICATES = Counter(
     "factory_command_duplicates_total", "Commands delivered again after a result existed (not re-applied).",
 )
+COMMAND_CONFLICTS = Counter(
+    "factory_command_conflicts_total",
+    "Commands that reused a handled command's id with other content (not applied; a conflict result is appended).",
+)
 TELEMETRY_APPENDED = Counter(
     "factory_adapter_telemetry_total", "Telemetry events the ingest adapter appended, by asset.", ["asset"],
 )

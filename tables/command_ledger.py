@@ -16,6 +16,10 @@ def apply_command_event(entry: Entry | None, event: Command | CommandResult) -> 
         new.update(asset_id=event.asset_id, rule=event.rule, action=event.action, target=event.target,
                    value=event.value, cause_event_id=event.cause_event_id, issued_at=event.event_time,
                    deadline=event.deadline)
+    elif event.status == "conflict":
+        # Another command reused this id and was not applied: noted, the command's own result stands.
+        seen = sorted(set(new.get("conflict_ids", [])) | {event.event_id})
+        new.update(conflict_ids=seen, conflicts=len(seen))
     else:
         # Counted by result event id: a result re-read after a crash is not a second result.
         seen = sorted(set(new.get("result_ids", [])) | {event.event_id})

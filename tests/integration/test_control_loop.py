@@ -6,13 +6,14 @@ import asyncio
 import time
 from collections import Counter, defaultdict
 
+import msgspec
 import pytest
 
 from factory_app import events
 from factory_app.children import wait_until
 from factory_app.config import load_plant
 from tests.conftest import kafka_version
-from tests.helpers import produce_raw, read_topic
+from tests.helpers import produce_raw, read_topic, table_dump
 from tests.plant import Plant, make_settings, opc_call, opc_read, wait_plcs_ready, write_count
 
 pytestmark = pytest.mark.integration
@@ -154,3 +155,32 @@ def test_a_call_the_plc_refuses_is_reported_refused_not_failed(plant):
     send(plant, refused)
     result = wait_results(plant, [refused])[refused.command_id]
     assert [r.status for r in result] == ["refused"] and "PLC refused" in result[0].detail
+
+
+def test_a_command_that_reuses_an_id_with_other_content_is_a_visible_conflict(plant):
+    """On 1081d30 a command copying a real command's id with another value was dropped with an
+    info log (and, arriving first, would have pre-empted the real one unnoticed)."""
+    real = command("conveyor-2", "speed_setpoint", 1.25)
+    send(plant, real)
+    assert [r.status for r in wait_results(plant, [real])[real.command_id]] == ["applied"]
+    writes = write_count(plant, "conveyor-2")
+    forged = msgspec.structs.replace(real, value=0.2)
+    send(plant, forged, real)  # the forgery, then a plain redelivery of the real one
+    results = wait_until(lambda: (lambda r: r if len(r) >= 2 else None)(
+        results_by_command(plant.settings)[real.command_id]), 30, what="the conflict result")
+    assert sorted(r.status for r in results) == ["applied", "conflict"]  # the redelivery adds nothing
+    assert write_count(plant, "conveyor-2") == writes
+    assert asyncio.run(opc_read(plant, "conveyor-2", "speed_setpoint")) == 1.25
+    entry = wait_until(lambda: (lambda e: e if e and e.get("conflicts") else None)(
+        table_dump(plant.settings, "command_ledger").get(real.command_id)), 30, what="the ledger noting it")
+    assert entry["status"] == "applied" and entry["conflicts"] == 1
+
+
+def test_method_arguments_are_checked_against_the_plant_file(plant):
+    wrong = command("conveyor-2", "clear_jam", None, action="call")
+    wrong = msgspec.structs.replace(wrong, args=(1.0,))
+    writes = write_count(plant, "conveyor-2")
+    send(plant, wrong)
+    result = wait_results(plant, [wrong])[wrong.command_id]
+    assert [r.status for r in result] == ["rejected"] and "takes 0 argument(s), got 1" in result[0].detail
+    assert write_count(plant, "conveyor-2") == writes

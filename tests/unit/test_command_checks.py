@@ -131,3 +131,21 @@ def test_an_outcome_recorded_before_a_crash_is_re_sent_not_reported_unknown(tmp_
         again.ledger.close()
     assert (result.status, result.readback) == ("applied", 1.0) and "re-sent" in result.detail
     assert unknown.status == "unknown"
+
+
+def test_method_arguments_follow_the_declared_schema():
+    from adapters.command_writer import check_args
+    from factory_app.config import MethodSpec
+
+    spec = MethodSpec(name="inject_fault", node="n", args=["float"])
+    assert [v.Value for v in check_args(spec, (2.0,))] == [2.0]
+    for bad in ((), (1.0, 2.0), ("x",), (True,), (float("inf"),)):
+        with pytest.raises(Refused):
+            check_args(spec, bad)
+
+
+def test_the_digest_names_what_a_command_asks_for_not_when_it_was_stamped():
+    a = cmd("oven-1", "heater_power", 1.0)
+    assert events.command_digest(a) == events.command_digest(msgspec.structs.replace(a, event_time=99.0))
+    assert events.command_digest(a) != events.command_digest(msgspec.structs.replace(a, value=2.0))
+    assert events.command_digest(a) != events.command_digest(msgspec.structs.replace(a, target="x"))
