@@ -1,6 +1,10 @@
 """The command writer: Command events -> checked OPC UA writes / method calls -> CommandResult events.
 
-For each command, in order: skip it if the ledger has its result (a
+Commands run in per-asset lanes (``adapters.lanes``): in log order per asset, the
+interlocks' stops first, a rate limit per asset, and no asset waiting behind
+another one's slow or unreachable PLC.
+
+For each command: skip it if the ledger has its result (a
 redelivery or replay); refuse it if the asset, tag or method is not allowed,
 or the value has the wrong type or is out of limits; expire it if its
 deadline passed; otherwise write, read back, and report. The result is
@@ -17,6 +21,7 @@ from datetime import datetime, timezone
 
 from asyncua import Client, ua
 
+from adapters.lanes import NORMAL, SAFETY, Lane, OffsetTracker
 from adapters.ledger import Ledger
 from adapters.opcua_session import node_ids, open_client
 from factory_app import events, metrics
@@ -152,7 +157,9 @@ async def apply(sessions: Sessions, asset: Asset, spec: WriteTag | None, cmd: ev
     try:
         client, ids = await asyncio.wait_for(sessions.get(asset), left())
     except asyncio.TimeoutError:
-        return "expired", "no PLC session before the deadline; nothing sent", None
+        if left() <= 0:
+            return "expired", "no PLC session before the deadline; nothing sent", None
+        return "not_sent", "PLC did not answer the session request in time; nothing sent", None
     except Exception as exc:
         return "not_sent", f"PLC unreachable: {type(exc).__name__}: {exc}; nothing sent", None
     # The last moment at which not acting is still a choice.
@@ -204,6 +211,7 @@ class CommandWriter:
         self.ledger = Ledger(settings.home / "command-writer" / "ledger")
         self.sessions = Sessions()
         self.handled = 0
+        self._failure: Exception | None = None  # a lane's unrecoverable error; ends run()
         for asset in plant.assets:  # export zeros, so dashboards see the series from the start
             metrics.OPCUA_WRITE_ERRORS.labels(asset.id)
         for reason in events.DEAD_LETTER_REASONS:
@@ -308,30 +316,75 @@ class CommandWriter:
             self.settings.topic(events.COMMANDS), bootstrap_servers=self.settings.bootstrap.split(","),
             group_id=self.group, enable_auto_commit=False, auto_offset_reset="earliest",
             isolation_level="read_committed")
+        tracker = OffsetTracker()
+        lanes: dict[str, Lane] = {}
+        safety_rules = {r.name for r in self.plant.rules if r.kind == "interlock"}
         log.info("command writer ready (group %s)", self.group)
         try:
             while stop is None or not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=200, max_records=100)
+                if self._failure is not None:
+                    raise RuntimeError(f"command writer stopped: {self._failure!r}") from self._failure
+                batch = await consumer.getmany(timeout_ms=100, max_records=100)
                 for tp, records in batch.items():
                     for rec in records:
-                        await self._one(producer, rec)
-                        # Commit per command: the result is acknowledged, so the offset may move.
-                        await consumer.commit({tp: rec.offset + 1})
+                        tracker.started(tp, rec.offset)
+                        cmd = await self._decode(producer, rec)
+                        if cmd is None:
+                            tracker.done(tp, rec.offset)
+                            continue
+                        lane = self._lane(lanes, cmd.asset_id, producer, tracker)
+                        lane.put(SAFETY if cmd.rule in safety_rules else NORMAL, (tp, rec.offset, cmd))
+                # A result is acknowledged before its offset may move: commit what is done.
+                await self._commit(consumer, tracker)
         finally:
+            # Let the lanes finish what they hold (each command is bounded by its deadline), briefly.
+            await asyncio.gather(*(lane.drain(5.0) for lane in lanes.values()))
+            for lane in lanes.values():
+                await lane.close()
+            try:
+                await self._commit(consumer, tracker)
+            except Exception:
+                log.warning("final commit failed; uncommitted commands will be re-read (and skipped by the ledger)")
             await consumer.stop()
             await producer.stop()
             await self.sessions.close()
             self.ledger.close()
 
-    async def _one(self, producer, rec) -> None:
+    def _lane(self, lanes: dict[str, Lane], asset_id: str, producer, tracker: OffsetTracker) -> Lane:
+        key = asset_id if self.plant.asset(asset_id) is not None else "(unknown assets)"  # a bounded set
+        if key not in lanes:
+            async def work(item) -> None:
+                tp, offset, cmd = item
+                try:
+                    await self._report(producer, cmd)
+                except Exception as exc:  # e.g. the result could not be appended: stop, re-read it after
+                    log.exception("command %s: no result appended; the writer stops", cmd.command_id)
+                    self._failure = self._failure or exc
+                    return  # not done: its offset is never committed
+                tracker.done(tp, offset)
+            lanes[key] = Lane(key, work, self.settings.command_min_interval, self.clock)
+        return lanes[key]
+
+    @staticmethod
+    async def _commit(consumer, tracker: OffsetTracker) -> None:
+        offsets = tracker.committable()
+        if offsets:
+            await consumer.commit(offsets)
+            tracker.committed(offsets)
+
+    async def _decode(self, producer, rec) -> events.Command | None:
+        """The record's command, or None after dead-lettering it."""
         try:
-            cmd = events.decode_keyed(rec.key, rec.value, (events.Command,))
+            return events.decode_keyed(rec.key, rec.value, (events.Command,))
         except events.DecodeFailure as failure:
             dl = events.dead_letter(failure, topic=rec.topic, partition=rec.partition, offset=rec.offset,
                                     key=rec.key, raw=rec.value, consumer="command-writer")
             await (await producer.send(self.settings.topic(events.DEAD_LETTER), events.encode(dl), key=rec.key))
             metrics.DEAD_LETTERS.labels("command-writer", failure.reason).inc()
-            return
+            return None
+
+    async def _report(self, producer, cmd: events.Command) -> None:
+        """Handle one command and append its result (unless it already had one)."""
         try:
             result = await self.handle(cmd)
         except Exception as exc:  # a bug of ours must not block every later command either

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     # The command writer never acts on a command later than this many seconds after it received
     # it, whatever the command's own deadline says (a deadline of 1e300 is not "forever").
     max_command_deadline: float = Field(default=60.0, gt=0)
+    # Least time between two actuations of one asset by the command writer (a rate limit per
+    # asset; the interlocks' stops are never held back by it).
+    command_min_interval: float = Field(default=0.05, ge=0)
     # How far (seconds) an event's own time may run ahead of its record's log time before it is
     # dead-lettered as ``clock_skew`` (a PLC clock set in the future must not occupy the windows).
     max_clock_ahead: float = Field(default=60.0, ge=0)
