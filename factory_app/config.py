@@ -141,6 +141,10 @@ class ThermostatRule(_Model):
     off_value: float = 0.0
     deadline_s: float = Field(default=5.0, gt=0, le=MAX_RULE_DEADLINE_S)
     retry_s: float = Field(default=3.0, gt=0)
+    # A temperature (or heater value) older than this, in event time, is not acted on.
+    stale_s: float = Field(default=30.0, gt=0)
+    # On a stale or not-good temperature: switch the heater off (off_value), or hold it.
+    on_stale: Literal["off", "hold"] = "off"
 
     @model_validator(mode="after")
     def _band(self) -> "ThermostatRule":
@@ -161,6 +165,10 @@ class InterlockRule(_Model):
     output: str = "motor_on"
     value: Union[bool, float] = False
     deadline_s: float = Field(default=5.0, gt=0, le=MAX_RULE_DEADLINE_S)
+    # A lost downstream (connection lost, or a bad reading of the input) is a trip.
+    trip_on_lost: bool = True
+    # While tripped, the stop is asserted again this often (event time of downstream events).
+    retry_s: float = Field(default=2.0, gt=0)
 
 
 class AutoResetRule(_Model):
@@ -175,6 +183,12 @@ class AutoResetRule(_Model):
     method: str = "reset_fault"
     deadline_s: float = Field(default=5.0, gt=0, le=MAX_RULE_DEADLINE_S)
     retry_s: float = Field(default=3.0, gt=0)
+    # The cleared fault must have held this long (event time) before a reset is tried.
+    dwell_s: float = Field(default=0.0, ge=0)
+    # Resets tried per fault; then the operator decides.
+    max_attempts: int = Field(default=3, ge=1)
+    # A tag the operator sets True to allow automatic resets (None: no permissive needed).
+    permissive_tag: str | None = None
 
 
 Rule = Annotated[Union[ThermostatRule, InterlockRule, AutoResetRule], Field(discriminator="kind")]

@@ -108,9 +108,11 @@ class Telemetry(Event, tag="telemetry", kw_only=True, frozen=True):
 
 
 class StateTransition(Event, tag="state", kw_only=True, frozen=True):
-    """An asset changed state: its connection (``kind='connection'``) or its machine state."""
+    """An asset changed state: its connection (``kind='connection'``), its machine state, or its
+    control mode (``kind='mode'``, ``auto``/``manual``: set by an operator; in manual the
+    control rules leave the asset to the operator, interlocks excepted)."""
 
-    kind: Literal["connection", "machine"]
+    kind: Literal["connection", "machine", "mode"]
     to_state: Text
     from_state: Text | None = None
     reason: Text = ""

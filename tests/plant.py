@@ -78,6 +78,15 @@ async def opc_read(plant: Plant, asset_id: str, tag: str):
         return await client.get_node(ua.NodeId(f"{asset.object}.{tag}", ns)).read_value()
 
 
+async def opc_write(plant: Plant, asset_id: str, tag: str, value: float) -> None:
+    """Write a Double directly on the simulated PLC (an operator at the machine's own panel)."""
+    asset = plant.config.asset(asset_id)
+    async with Client(asset.endpoint, timeout=4) as client:
+        ns = await client.get_namespace_index(asset.namespace)
+        node = client.get_node(ua.NodeId(f"{asset.object}.{tag}", ns))
+        await node.write_value(ua.DataValue(ua.Variant(value, ua.VariantType.Double)))
+
+
 async def opc_call(plant: Plant, asset_id: str, method: str, *args: float):
     """Call a method directly on the simulated PLC (as a test's hand on the machine)."""
     asset = plant.config.asset(asset_id)

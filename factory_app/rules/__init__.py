@@ -68,6 +68,23 @@ def tag_value(state: dict, tag: str) -> Any:
     return None if sample is None else sample["value"]
 
 
+def trusted(state: dict, tag: str, now: float, max_age: float | None = None) -> dict | None:
+    """The last sample of ``tag`` if a rule may act on it: good quality and, with ``max_age``,
+    at most that many event-time seconds older than ``now`` (the event being decided on).
+    Staleness is judged in event time, so a replay judges it alike."""
+    sample = state["tags"].get(tag)
+    if sample is None or sample["quality"] != "good":
+        return None
+    if max_age is not None and now - sample["event_time"] > max_age:
+        return None
+    return sample
+
+
+def manual(state: dict) -> bool:
+    """True while an operator has the asset in manual mode (rules other than interlocks stand aside)."""
+    return state.get("mode") == "manual"
+
+
 def same(a: Any, b: Any) -> bool:
     """Equality that does not confuse True with 1."""
     return type(a) is type(b) and a == b or (isinstance(a, (int, float)) and isinstance(b, (int, float))

@@ -1,4 +1,12 @@
-"""Interlock: when the downstream machine trips (jam, fault), stop what feeds it. Once per trip."""
+"""Interlock: when the downstream machine trips (jam, fault), stop what feeds it, and keep it stopped.
+
+Fails safe: losing the downstream machine (its connection, or a bad-quality reading of
+the watched input) counts as a trip when ``trip_on_lost`` is set. While tripped, the stop
+is re-asserted every ``retry_s`` (event time) on the downstream's events, so an expired or
+failed stop is tried again and a restart of the upstream during the trip is countered.
+Restarting the upstream once the trip has cleared stays the operator's decision. Acts in
+manual mode too: it is the safety rule.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +15,25 @@ from factory_app.rules import Intent, Memory, same
 
 
 def evaluate(rule, state: dict, event, memory: Memory) -> tuple[list[Intent], Memory]:
-    if not (isinstance(event, events.Telemetry) and event.asset_id == rule.downstream and event.tag == rule.input):
+    if event.asset_id != rule.downstream:
         return [], memory
-    tripped = any(same(event.value, v) for v in rule.trip_values)
-    was_tripped = bool(memory and memory.get("tripped"))
-    if tripped and not was_tripped:
-        return [Intent(rule.upstream, "write", rule.output, rule.value)], {"tripped": True}
-    if not tripped and was_tripped:
-        return [], {"tripped": False}  # restarting the upstream is the operator's decision
-    return [], memory
+    mem = dict(memory or {})
+    was_active = _active(rule, mem)
+    if isinstance(event, events.StateTransition):
+        if event.kind != "connection":
+            return [], memory
+        mem["lost"] = event.to_state != "connected"
+    elif event.tag == rule.input:
+        mem["tripped"] = any(same(event.value, v) for v in rule.trip_values)
+        mem["bad"] = event.quality == "bad"
+    if not _active(rule, mem):
+        mem.pop("at", None)
+        return [], mem
+    if was_active and event.event_time - mem.get("at", float("-inf")) < rule.retry_s:
+        return [], mem
+    mem["at"] = event.event_time
+    return [Intent(rule.upstream, "write", rule.output, rule.value)], mem
+
+
+def _active(rule, mem: dict) -> bool:
+    return bool(mem.get("tripped")) or (rule.trip_on_lost and bool(mem.get("lost") or mem.get("bad")))

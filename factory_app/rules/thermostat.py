@@ -1,25 +1,44 @@
-"""Thermostat with hysteresis: heat below ``on_below``, stop above ``off_above``, hold in between."""
+"""Thermostat with hysteresis: heat below ``on_below``, stop above ``off_above``, hold in between.
+
+Fails safe: it acts only on good, fresh temperature readings; a reading that is not good,
+or a temperature older than ``stale_s`` (event time) when another sample of the oven
+arrives, gets the configured fail-safe action (``on_stale``: switch the heater off, or
+hold). It trusts the heater's last value only while that is good and fresh, and stands
+aside while the asset is in manual mode.
+"""
 
 from __future__ import annotations
 
 from factory_app import events
-from factory_app.rules import Intent, Memory, same, tag_value
+from factory_app.rules import Intent, Memory, manual, same, trusted
 
 
 def evaluate(rule, state: dict, event, memory: Memory) -> tuple[list[Intent], Memory]:
-    if not (isinstance(event, events.Telemetry) and event.asset_id == rule.asset and event.tag == rule.input):
+    if not (isinstance(event, events.Telemetry) and event.asset_id == rule.asset):
         return [], memory
-    if isinstance(event.value, (bool, str)) or event.quality == "bad":
-        return [], memory  # never act on a bad reading
-    if event.value < rule.on_below:
-        desired = rule.on_value
-    elif event.value > rule.off_above:
-        desired = rule.off_value
-    else:
-        return [], memory
-    actual = tag_value(state, rule.output)
-    if actual is not None and same(float(actual), float(desired)):
-        return [], {"desired": desired, "at": event.event_time}
-    if memory and memory.get("desired") == desired and event.event_time - memory["at"] < rule.retry_s:
+    if manual(state):
+        return [], None  # the operator's; nothing remembered to act on later
+    now = event.event_time
+    temperature = trusted(state, rule.input, now, rule.stale_s)
+    if temperature is None or isinstance(temperature["value"], (bool, str)):
+        if rule.on_stale == "hold" or (event.tag != rule.input and state["tags"].get(rule.input) is None):
+            return [], memory  # holding; or no temperature seen yet at all
+        return _ask(rule, state, now, memory, rule.off_value, failsafe=True)
+    if event.tag != rule.input:
+        return [], memory  # decisions are made on temperature readings
+    value = temperature["value"]
+    if value < rule.on_below:
+        return _ask(rule, state, now, memory, rule.on_value)
+    if value > rule.off_above:
+        return _ask(rule, state, now, memory, rule.off_value)
+    return [], memory
+
+
+def _ask(rule, state: dict, now: float, memory: Memory, desired: float, failsafe: bool = False):
+    mem = {"desired": desired, "at": now, "failsafe": failsafe}
+    actual = trusted(state, rule.output, now, rule.stale_s)
+    if actual is not None and not isinstance(actual["value"], str) and same(float(actual["value"]), float(desired)):
+        return [], mem
+    if memory and memory.get("desired") == desired and now - memory["at"] < rule.retry_s:
         return [], memory  # already asked; give the PLC time to answer before asking again
-    return [Intent(rule.asset, "write", rule.output, float(desired))], {"desired": desired, "at": event.event_time}
+    return [Intent(rule.asset, "write", rule.output, float(desired))], mem

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from collections import Counter, defaultdict
 
@@ -13,8 +16,8 @@ from factory_app import events
 from factory_app.children import wait_until
 from factory_app.config import load_plant
 from tests.conftest import kafka_version
-from tests.helpers import produce_raw, read_topic, table_dump
-from tests.plant import Plant, make_settings, opc_call, opc_read, wait_plcs_ready, write_count
+from tests.helpers import produce_raw, read_topic, settings_env, table_dump
+from tests.plant import Plant, make_settings, opc_call, opc_read, opc_write, wait_plcs_ready, write_count
 
 pytestmark = pytest.mark.integration
 
@@ -184,3 +187,32 @@ def test_method_arguments_are_checked_against_the_plant_file(plant):
     result = wait_results(plant, [wrong])[wrong.command_id]
     assert [r.status for r in result] == ["rejected"] and "takes 0 argument(s), got 1" in result[0].detail
     assert write_count(plant, "conveyor-2") == writes
+
+
+def test_rules_leave_an_asset_in_manual_mode_to_the_operator(plant):
+    """On 1081d30 the thermostat fought an operator's writes: there was no manual mode."""
+    s = plant.settings
+    env = {**os.environ, **settings_env(s)}
+    rule = "oven-2-thermostat"
+    proc = subprocess.run([sys.executable, "-m", "factory_app", "mode", "oven-2", "manual", "--reason", "test"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    since = time.time()
+    asyncio.run(opc_write(plant, "oven-2", "heater_power", 100.0))  # the operator overheats it on purpose
+    hot = next(r for r in plant.config.rules if r.name == rule).off_above
+
+    def overheated():
+        return [e for e in decoded(s, events.TELEMETRY) if isinstance(e, events.Telemetry) and e.asset_id == "oven-2"
+                and e.tag == "temperature" and e.event_time > since and e.value > hot]
+    wait_until(lambda: len(overheated()) >= 20, 120, what="20 readings above the band in manual mode")
+    fought = [c for c in decoded(s, events.COMMANDS) if c.rule == rule and c.event_time > since]
+    assert fought == [], fought
+    assert asyncio.run(opc_read(plant, "oven-2", "heater_power")) == 100.0
+
+    proc = subprocess.run([sys.executable, "-m", "factory_app", "mode", "oven-2", "auto"], capture_output=True,
+                          text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    back = wait_until(lambda: [c for c in decoded(s, events.COMMANDS) if c.rule == rule and c.event_time > since],
+                      60, what="the thermostat acting again in auto")
+    assert back[0].value == 0.0  # too hot: heater off
+    wait_until(lambda: asyncio.run(opc_read(plant, "oven-2", "heater_power")) == 0.0, 30, what="the heater off")

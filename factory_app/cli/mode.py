@@ -1,0 +1,48 @@
+"""``factory mode ASSET auto|manual``: hand an asset to the operator, or back to the control rules."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import time
+import uuid
+
+import click
+
+from factory_app.settings import Settings
+
+
+@click.command("mode")
+@click.argument("asset")
+@click.argument("mode", type=click.Choice(["auto", "manual"]))
+@click.option("--reason", default="", help="why (kept in the log with the operator's name)")
+@click.pass_obj
+def command(settings: Settings, asset: str, mode: str, reason: str) -> None:
+    """Append a mode change for ASSET to the log. In manual, thermostat and auto-reset leave the
+    asset alone; interlocks still act (they are the safety rules). Replays see the same change.
+
+    Example: factory mode oven-2 manual --reason "heater maintenance"
+    """
+    from factory_app import events
+    from factory_app.config import ConfigError, load_plant
+    from factory_app.producer import append, new_producer
+
+    try:
+        plant = load_plant(settings.plant_config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if plant.asset(asset) is None:
+        raise click.ClickException(f"unknown asset {asset!r}; the plant file {settings.plant_config} has "
+                                   f"{', '.join(a.id for a in plant.assets)}")
+    event = events.StateTransition(event_id=uuid.uuid4().hex, asset_id=asset, event_time=time.time(), kind="mode",
+                                   to_state=mode, reason=f"{getpass.getuser()}: {reason}".strip()[:500])
+
+    async def send() -> None:
+        producer = new_producer(settings)
+        await producer.start()
+        try:
+            await (await append(producer, settings, events.TELEMETRY, event))
+        finally:
+            await producer.stop()
+    asyncio.run(send())
+    click.echo(f"{asset}: {mode} (event {event.event_id})")
