@@ -16,9 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
+import socket
 import time
 from datetime import datetime, timezone
 
+from aiokafka.errors import ProducerFenced
 from asyncua import Client, ua
 
 from adapters.lanes import NORMAL, SAFETY, Lane, OffsetTracker
@@ -212,39 +215,72 @@ class CommandWriter:
         self.sessions = Sessions()
         self.handled = 0
         self._failure: Exception | None = None  # a lane's unrecoverable error; ends run()
+        self._producer = None
+        self._txn_lock = asyncio.Lock()  # one transaction at a time on the one producer
+        self.instance = f"{socket.gethostname()}:{os.getpid()}"
         for asset in plant.assets:  # export zeros, so dashboards see the series from the start
             metrics.OPCUA_WRITE_ERRORS.labels(asset.id)
         for reason in events.DEAD_LETTER_REASONS:
             metrics.DEAD_LETTERS.labels("command-writer", reason)
 
     async def _catch_up_ledger(self) -> None:
-        """Read command-results from where the ledger left off: a result in the log is a result."""
-        topic = self.settings.topic(events.COMMAND_RESULTS)
+        """Read what the log says was done, from where the ledger left off: a result in the log is a
+        result, an intent in the log means the command may have been applied (committed records
+        only: a fenced writer's aborted intent never reached a PLC)."""
+        for logical, stream in ((events.COMMAND_RESULTS, "results"), (events.COMMAND_INTENTS, "intents")):
+            await self._catch_up(self.settings.topic(logical), stream)
+
+    async def _catch_up(self, topic: str, stream: str) -> None:
         consumer = await start_consumer(bootstrap_servers=self.settings.bootstrap.split(","),
-                                        enable_auto_commit=False)
+                                        enable_auto_commit=False, isolation_level="read_committed")
         try:
             tps = await partitions_of(consumer, topic)
             consumer.assign(tps)
             ends = await consumer.end_offsets(tps)
             for tp in tps:
-                consumer.seek(tp, self.ledger.results_offset(tp.partition))
-            pending = {tp for tp in tps if ends[tp] > self.ledger.results_offset(tp.partition)}
+                consumer.seek(tp, self.ledger.read_offset(stream, tp.partition))
+            pending = {tp for tp in tps if ends[tp] > self.ledger.read_offset(stream, tp.partition)}
             while pending:
                 batch = await consumer.getmany(*pending, timeout_ms=1000)
                 for tp, records in batch.items():
                     for rec in records:
-                        try:
-                            res = events.decode(rec.value, expect=(events.CommandResult,))
-                        except events.DecodeFailure:
-                            continue
-                        if res.status != "conflict":  # a conflict report is not the command's result
-                            self.ledger.record_result(res.command_id, res.status)
+                        self._absorb(rec.value)
                     if records:
-                        self.ledger.set_results_offset(tp.partition, records[-1].offset + 1)
+                        self.ledger.set_read_offset(stream, tp.partition, records[-1].offset + 1)
                     if await consumer.position(tp) >= ends[tp]:
                         pending.discard(tp)
         finally:
             await consumer.stop()
+
+    def _absorb(self, raw: bytes) -> None:
+        try:
+            event = events.decode(raw, expect=(events.CommandResult, events.CommandIntent))
+        except events.DecodeFailure:
+            return
+        if isinstance(event, events.CommandIntent):
+            self.ledger.record_intent(event.command_id)
+        elif event.status != "conflict":  # a conflict report is not the command's result
+            self.ledger.record_result(event.command_id, event.status)
+
+    async def _append(self, *messages: tuple[str, bytes, bytes | None]) -> None:
+        """Append ``(topic, value, key)`` messages in one transaction.
+
+        The transactional id is the writer group's: a newer writer's start fences this one,
+        whose next append then raises ``ProducerFenced`` and ends it. So at most one writer
+        can announce an intent, and nothing is acted on without an announced intent.
+        """
+        async with self._txn_lock:
+            async with self._producer.transaction():
+                for topic, value, key in messages:
+                    await self._producer.send(topic, value, key=key)
+
+    async def _announce(self, cmd: events.Command) -> None:
+        """Commit the intent to the log before acting (raises ProducerFenced when fenced)."""
+        intent = events.CommandIntent(event_id=f"{cmd.command_id}:intent", asset_id=cmd.asset_id,
+                                      event_time=self.clock(), command_id=cmd.command_id, rule=cmd.rule,
+                                      writer=self.instance)
+        await self._append((self.settings.topic(events.COMMAND_INTENTS), events.encode(intent),
+                            cmd.asset_id.encode()))
 
     def effective_deadline(self, cmd: events.Command, received: float) -> float:
         """The command's deadline, clamped to receipt + ``max_command_deadline``."""
@@ -296,6 +332,7 @@ class CommandWriter:
             except Exception as exc:  # no content of a message may stop the writer: refuse what cannot be checked
                 status, detail, readback = "rejected", f"could not be checked: {type(exc).__name__}: {exc}", None
             else:
+                await self._announce(cmd)  # in the log first: no writer will ever act on it again
                 self.ledger.record_intent(cmd.command_id)
                 status, detail, readback = await apply(self.sessions, asset, spec, cmd, value, deadline, self.clock)
                 # Known before it is told: a crash before the append re-sends this, not "unknown".
@@ -309,13 +346,19 @@ class CommandWriter:
             readback=readback)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        await self._catch_up_ledger()
-        producer = new_producer(self.settings, linger_ms=0)
+        # Start the transactional producer first: it fences any older writer, so the log read
+        # next holds everything that writer will ever have announced.
+        producer = self._producer = new_producer(self.settings, linger_ms=0,
+                                                 transactional_id=f"{self.group}-producer")
         await producer.start()
+        await self._catch_up_ledger()
         consumer = await start_consumer(
             self.settings.topic(events.COMMANDS), bootstrap_servers=self.settings.bootstrap.split(","),
             group_id=self.group, enable_auto_commit=False, auto_offset_reset="earliest",
-            isolation_level="read_committed")
+            isolation_level="read_committed",
+            # A writer that stops polling (frozen, partitioned away) is dropped from the group after
+            # 20 s, not Kafka's default 5 minutes, so a standby takes over while the zombie is fenced.
+            max_poll_interval_ms=20_000, rebalance_timeout_ms=20_000)
         tracker = OffsetTracker()
         lanes: dict[str, Lane] = {}
         safety_rules = {r.name for r in self.plant.rules if r.kind == "interlock"}
@@ -328,11 +371,11 @@ class CommandWriter:
                 for tp, records in batch.items():
                     for rec in records:
                         tracker.started(tp, rec.offset)
-                        cmd = await self._decode(producer, rec)
+                        cmd = await self._decode(rec)
                         if cmd is None:
                             tracker.done(tp, rec.offset)
                             continue
-                        lane = self._lane(lanes, cmd.asset_id, producer, tracker)
+                        lane = self._lane(lanes, cmd.asset_id, tracker)
                         lane.put(SAFETY if cmd.rule in safety_rules else NORMAL, (tp, rec.offset, cmd))
                 # A result is acknowledged before its offset may move: commit what is done.
                 await self._commit(consumer, tracker)
@@ -341,22 +384,23 @@ class CommandWriter:
             await asyncio.gather(*(lane.drain(5.0) for lane in lanes.values()))
             for lane in lanes.values():
                 await lane.close()
-            try:
-                await self._commit(consumer, tracker)
-            except Exception:
-                log.warning("final commit failed; uncommitted commands will be re-read (and skipped by the ledger)")
-            await consumer.stop()
-            await producer.stop()
-            await self.sessions.close()
+            # Each step bounded: with the broker gone they would retry for ever, and a writer that
+            # cannot stop outlives its supervisor.
+            for step, what in ((self._commit(consumer, tracker), "final commit"), (consumer.stop(), "consumer stop"),
+                               (producer.stop(), "producer stop"), (self.sessions.close(), "PLC sessions close")):
+                try:
+                    await asyncio.wait_for(step, 10.0)
+                except Exception as exc:  # uncommitted commands are re-read, and answered from the log
+                    log.warning("%s failed while stopping: %r", what, exc)
             self.ledger.close()
 
-    def _lane(self, lanes: dict[str, Lane], asset_id: str, producer, tracker: OffsetTracker) -> Lane:
+    def _lane(self, lanes: dict[str, Lane], asset_id: str, tracker: OffsetTracker) -> Lane:
         key = asset_id if self.plant.asset(asset_id) is not None else "(unknown assets)"  # a bounded set
         if key not in lanes:
             async def work(item) -> None:
                 tp, offset, cmd = item
                 try:
-                    await self._report(producer, cmd)
+                    await self._report(cmd)
                 except Exception as exc:  # e.g. the result could not be appended: stop, re-read it after
                     log.exception("command %s: no result appended; the writer stops", cmd.command_id)
                     self._failure = self._failure or exc
@@ -372,29 +416,31 @@ class CommandWriter:
             await consumer.commit(offsets)
             tracker.committed(offsets)
 
-    async def _decode(self, producer, rec) -> events.Command | None:
+    async def _decode(self, rec) -> events.Command | None:
         """The record's command, or None after dead-lettering it."""
         try:
             return events.decode_keyed(rec.key, rec.value, (events.Command,))
         except events.DecodeFailure as failure:
             dl = events.dead_letter(failure, topic=rec.topic, partition=rec.partition, offset=rec.offset,
                                     key=rec.key, raw=rec.value, consumer="command-writer")
-            await (await producer.send(self.settings.topic(events.DEAD_LETTER), events.encode(dl), key=rec.key))
+            await self._append((self.settings.topic(events.DEAD_LETTER), events.encode(dl), rec.key))
             metrics.DEAD_LETTERS.labels("command-writer", failure.reason).inc()
             return None
 
-    async def _report(self, producer, cmd: events.Command) -> None:
+    async def _report(self, cmd: events.Command) -> None:
         """Handle one command and append its result (unless it already had one)."""
         try:
             result = await self.handle(cmd)
+        except ProducerFenced:
+            raise  # a newer writer runs: this one must stop, not report
         except Exception as exc:  # a bug of ours must not block every later command either
             log.exception("command %s: writer error", cmd.command_id)
             status = "unknown" if self.ledger.has_intent(cmd.command_id) else "rejected"
             result = self.result(cmd, status, f"writer error: {type(exc).__name__}: {exc}")
         if result is None:
             return
-        await (await producer.send(self.settings.topic(events.COMMAND_RESULTS), events.encode(result),
-                                   key=cmd.asset_id.encode()))
+        await self._append((self.settings.topic(events.COMMAND_RESULTS), events.encode(result),
+                            cmd.asset_id.encode()))
         if result.status != "conflict":  # the original's result stands
             self.ledger.record_result(cmd.command_id, result.status)
         metrics.COMMAND_RESULTS.labels(cmd.rule, result.status).inc()

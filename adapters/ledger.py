@@ -66,9 +66,14 @@ class Ledger:
     def record_result(self, command_id: str, status: str) -> None:
         self.db[_RESULT + command_id] = status
 
-    def results_offset(self, partition: int) -> int:
-        """Next offset of the command-results partition the ledger has read."""
-        return int(self.db.get(f"{_OFFSET}{partition}", 0))
+    def read_offset(self, stream: str, partition: int) -> int:
+        """Next offset of a partition of ``stream`` (results or intents) the ledger has read."""
+        return int(self.db.get(self._offset_key(stream, partition), 0))
 
-    def set_results_offset(self, partition: int, offset: int) -> None:
-        self.db[f"{_OFFSET}{partition}"] = offset
+    def set_read_offset(self, stream: str, partition: int, offset: int) -> None:
+        self.db[self._offset_key(stream, partition)] = offset
+
+    @staticmethod
+    def _offset_key(stream: str, partition: int) -> str:
+        # Results keep the key they had before intents were logged: existing ledgers stay valid.
+        return f"{_OFFSET}{partition}" if stream == "results" else f"{_OFFSET}{stream}:{partition}"

@@ -24,8 +24,9 @@ MAX_EVENT_BYTES = 64 * 1024
 TELEMETRY = "telemetry"          # Telemetry and StateTransition, key = asset id
 COMMANDS = "commands"            # Command, key = asset id
 COMMAND_RESULTS = "command-results"  # CommandResult, key = asset id
+COMMAND_INTENTS = "command-intents"  # CommandIntent, key = asset id (the writer's, before each write)
 DEAD_LETTER = "dead-letter"      # DeadLetter, key = the bad message's key
-SOURCE_TOPICS = (TELEMETRY, COMMANDS, COMMAND_RESULTS, DEAD_LETTER)
+SOURCE_TOPICS = (TELEMETRY, COMMANDS, COMMAND_RESULTS, COMMAND_INTENTS, DEAD_LETTER)
 
 # What a value may be. Anything outside is refused at decode time (reason ``invalid``), so
 # what reaches a table can always be stored, changelogged and replayed as it was read:
@@ -149,7 +150,23 @@ class CommandResult(Event, tag="command_result", kw_only=True, frozen=True):
         _check_ids(self, "command_id")
 
 
-AnyEvent = Union[Telemetry, StateTransition, Command, CommandResult]
+class CommandIntent(Event, tag="command_intent", kw_only=True, frozen=True):
+    """The command writer is about to act on a command (on the command-intents topic).
+
+    Committed to the log before the write, in a transaction a newer writer fences: any
+    writer, even one whose local ledger is lost, then knows the command may have been
+    applied and never applies it again."""
+
+    command_id: str
+    rule: Text = ""
+    writer: Text = ""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_ids(self, "command_id")
+
+
+AnyEvent = Union[Telemetry, StateTransition, Command, CommandResult, CommandIntent]
 
 
 class DeadLetter(msgspec.Struct, kw_only=True, frozen=True):

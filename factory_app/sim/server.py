@@ -6,7 +6,9 @@ client makes is also counted and kept in a history, which tests read through
 the ``<object>.sim_write_count`` node to prove what the PLC really received.
 Each endpoint also has a clock a test can set wrong: writing seconds to
 ``<object>.sim_clock_offset_s`` shifts the source timestamps it stamps (a PLC
-whose clock was stepped).
+whose clock was stepped); and ``<object>.sim_ack_delay_s`` makes it answer
+client writes that much later, the value already applied (a PLC slow to
+acknowledge: the window in which a writer can die between write and result).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class SimAsset:
     writable: dict[str, str] = field(default_factory=dict)    # node id string -> model attribute
     write_count_node: ua.NodeId | None = None
     clock_node: ua.NodeId | None = None
+    ack_delay_node: ua.NodeId | None = None
     writes: list[tuple[str, Any]] = field(default_factory=list)
     last: dict[str, Any] = field(default_factory=dict)
 
@@ -60,6 +63,7 @@ class SimEndpoint:
         self.assets = [SimAsset(config=a, model=physics.MODELS[a.type](), ns=0) for a in assets]
         self._task: asyncio.Task | None = None
         self.clock_offset_s = 0.0  # this PLC's clock error
+        self.ack_delay_s = 0.0  # how late it acknowledges client writes
 
     async def start(self) -> None:
         await self.server.init()
@@ -107,6 +111,9 @@ class SimEndpoint:
         sa.clock_node = ua.NodeId(f"{cfg.object}.sim_clock_offset_s", sa.ns)
         clock = await obj.add_variable(sa.clock_node, "sim_clock_offset_s", ua.Variant(0.0, ua.VariantType.Double))
         await clock.set_writable()
+        sa.ack_delay_node = ua.NodeId(f"{cfg.object}.sim_ack_delay_s", sa.ns)
+        ack = await obj.add_variable(sa.ack_delay_node, "sim_ack_delay_s", ua.Variant(0.0, ua.VariantType.Double))
+        await ack.set_writable()
         for name, params in physics.METHODS[cfg.type].items():
             spec = cfg.method(name)
             method_id = ua.NodeId(spec.node if spec else f"{cfg.object}.{name}", sa.ns)
@@ -133,6 +140,9 @@ class SimEndpoint:
             if any(sa.clock_node is not None and key == sa.clock_node.to_string() for sa in self.assets):
                 self.clock_offset_s = float(wv.Value.Value.Value)  # a test stepping this PLC's clock
                 continue
+            if any(sa.ack_delay_node is not None and key == sa.ack_delay_node.to_string() for sa in self.assets):
+                self.ack_delay_s = float(wv.Value.Value.Value)  # a test slowing this PLC's answers
+                continue
             for sa in self.assets:
                 attr = sa.writable.get(key)
                 if attr is None:
@@ -142,6 +152,8 @@ class SimEndpoint:
                 setattr(sa.model, attr, value)
                 sa.last[attr] = sa.model.outputs()[attr]
                 await self._record(sa, attr, value)
+                if self.ack_delay_s > 0:  # applied already; the answer is what comes late
+                    await asyncio.sleep(self.ack_delay_s)
 
     async def _record(self, sa: SimAsset, what: str, value) -> None:
         sa.writes.append((what, value))
