@@ -97,6 +97,9 @@ def check_command(plant: PlantConfig, cmd: events.Command) -> tuple[Asset, Write
     asset = plant.asset(cmd.asset_id)
     if asset is None:
         raise Refused("rejected", f"unknown asset {cmd.asset_id!r}")
+    if not plant.may_act(cmd.rule, cmd.asset_id, cmd.action, cmd.target):
+        raise Refused("rejected", f"{cmd.rule!r} may not {cmd.action} {cmd.asset_id}.{cmd.target} "
+                                  f"(the plant file's rules and operators say who may act on what)")
     if cmd.action == "write":
         spec = asset.writable(cmd.target)
         if spec is None:

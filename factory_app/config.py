@@ -220,9 +220,20 @@ class SimSettings(_Model):
     security: SimSecurity | None = None
 
 
+class Operator(_Model):
+    """A non-rule origin of commands (a person, an HMI, a script): what it may act on.
+
+    ``targets`` are ``asset.tag`` / ``asset.method`` names, or ``*`` for everything in the
+    allow-lists. Commands carry their origin in ``rule``."""
+
+    name: str
+    targets: list[str]
+
+
 class PlantConfig(_Model):
     assets: list[Asset]
     rules: list[Rule] = []
+    operators: list[Operator] = []
     sim: SimSettings = SimSettings()
 
     @model_validator(mode="after")
@@ -232,9 +243,9 @@ class PlantConfig(_Model):
         if dupes:
             raise ValueError(f"duplicate asset id {', '.join(dupes)}")
         by_id = {a.id: a for a in self.assets}
-        names = [r.name for r in self.rules]
+        names = [r.name for r in self.rules] + [o.name for o in self.operators]
         if len(set(names)) != len(names):
-            raise ValueError("rule names must be unique")
+            raise ValueError("rule and operator names must be unique")
         for rule in self.rules:
             for ref in _rule_refs(rule):
                 if ref[0] not in by_id:
@@ -250,6 +261,17 @@ class PlantConfig(_Model):
 
     def asset(self, asset_id: str) -> Asset | None:
         return next((a for a in self.assets if a.id == asset_id), None)
+
+    def may_act(self, origin: str, asset_id: str, action: str, target: str) -> bool:
+        """Whether commands from ``origin`` (a rule's or an operator's name) may do this.
+
+        A rule may act only on what its own configuration names; an operator on its targets."""
+        rule = next((r for r in self.rules if r.name == origin), None)
+        if rule is not None:
+            kind = "write" if action == "write" else "method"
+            return (asset_id, kind, target) in _rule_refs(rule)
+        operator = next((o for o in self.operators if o.name == origin), None)
+        return operator is not None and ("*" in operator.targets or f"{asset_id}.{target}" in operator.targets)
 
 
 def _rule_refs(rule) -> list[tuple[str, str, str]]:

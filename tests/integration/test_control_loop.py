@@ -93,7 +93,7 @@ def command(asset, target, value, *, deadline_in=30.0, action="write", cid=None)
     now = time.time()
     cid = cid or events.command_id("test", f"{asset}.{target}.{value}.{now}", target)
     return events.Command(event_id=cid, command_id=cid, asset_id=asset, event_time=now, action=action,
-                          target=target, value=value, cause_event_id="test", rule="test", deadline=now + deadline_in)
+                          target=target, value=value, cause_event_id="test", rule="operator", deadline=now + deadline_in)
 
 
 def send(plant, *cmds):

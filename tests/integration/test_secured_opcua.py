@@ -113,7 +113,7 @@ def test_adapters_work_against_the_secured_plant(secured):
     wait_until(lambda: connected() == {a.id for a in plant.config.assets}, 60, what="every secured asset connected")
     now = time.time()
     cmd = events.Command(event_id="sec-1", command_id="sec-1", asset_id="press-2", event_time=now, action="write",
-                         target="run", value=False, cause_event_id="test", rule="test", deadline=now + 30)
+                         target="run", value=False, cause_event_id="test", rule="operator", deadline=now + 30)
     asyncio.run(produce_raw(s, events.COMMANDS, [(b"press-2", events.encode(cmd))]))
 
     def result():

@@ -11,7 +11,7 @@ PLANT = load_plant(REPO / "config" / "plant.yaml")
 
 def cmd(asset, target, value=None, action="write"):
     return events.Command(event_id="c", command_id="c", asset_id=asset, event_time=0, action=action, target=target,
-                          value=value, cause_event_id="x", rule="r", deadline=1)
+                          value=value, cause_event_id="x", rule="operator", deadline=1)
 
 
 @pytest.mark.parametrize("spec,value,ok", [
@@ -149,3 +149,18 @@ def test_the_digest_names_what_a_command_asks_for_not_when_it_was_stamped():
     assert events.command_digest(a) == events.command_digest(msgspec.structs.replace(a, event_time=99.0))
     assert events.command_digest(a) != events.command_digest(msgspec.structs.replace(a, value=2.0))
     assert events.command_digest(a) != events.command_digest(msgspec.structs.replace(a, target="x"))
+
+
+def test_a_rule_may_act_only_on_what_its_configuration_names_and_operators_on_their_targets():
+    """On 1081d30 any command naming any rule could write any allow-listed target."""
+    ok = events.Command(event_id="c", command_id="c", asset_id="oven-1", event_time=0, action="write",
+                        target="heater_power", value=1.0, cause_event_id="x", rule="oven-1-thermostat", deadline=1)
+    assert check_command(PLANT, ok)[0].id == "oven-1"
+    for rule, asset, target in (("oven-1-thermostat", "oven-2", "heater_power"),   # another oven
+                                ("conveyor-2-jam-stops-conveyor-1", "conveyor-1", "speed_setpoint"),
+                                ("someone", "oven-1", "heater_power")):          # not a rule, not an operator
+        bad = msgspec.structs.replace(ok, rule=rule, asset_id=asset, target=target)
+        with pytest.raises(Refused, match="may not"):
+            check_command(PLANT, bad)
+    operator = msgspec.structs.replace(ok, rule="operator", asset_id="conveyor-1", target="speed_setpoint")
+    assert check_command(PLANT, operator)[1].tag == "speed_setpoint"
