@@ -21,7 +21,6 @@ import socket
 import time
 from datetime import datetime, timezone
 
-from aiokafka.errors import ProducerFenced
 from asyncua import Client, ua
 
 from adapters.lanes import NORMAL, SAFETY, Lane, OffsetTracker
@@ -219,7 +218,6 @@ class CommandWriter:
         self.handled = 0
         self._failure: Exception | None = None  # a lane's unrecoverable error; ends run()
         self._producer = None
-        self._txn_lock = asyncio.Lock()  # one transaction at a time on the one producer
         self.instance = f"{socket.gethostname()}:{os.getpid()}"
         for asset in plant.assets:  # export zeros, so dashboards see the series from the start
             metrics.OPCUA_WRITE_ERRORS.labels(asset.id)
@@ -228,14 +226,13 @@ class CommandWriter:
 
     async def _catch_up_ledger(self) -> None:
         """Read what the log says was done, from where the ledger left off: a result in the log is a
-        result, an intent in the log means the command may have been applied (committed records
-        only: a fenced writer's aborted intent never reached a PLC)."""
+        result, an intent in the log means the command may have been applied."""
         for logical, stream in ((events.COMMAND_RESULTS, "results"), (events.COMMAND_INTENTS, "intents")):
             await self._catch_up(self.settings.topic(logical), stream)
 
     async def _catch_up(self, topic: str, stream: str) -> None:
         consumer = await start_consumer(bootstrap_servers=self.settings.bootstrap.split(","),
-                                        enable_auto_commit=False, isolation_level="read_committed")
+                                        enable_auto_commit=False)
         try:
             tps = await partitions_of(consumer, topic)
             consumer.assign(tps)
@@ -266,19 +263,17 @@ class CommandWriter:
             self.ledger.record_result(event.command_id, event.status)
 
     async def _append(self, *messages: tuple[str, bytes, bytes | None]) -> None:
-        """Append ``(topic, value, key)`` messages in one transaction.
+        """Append ``(topic, value, key)`` messages and wait until the log holds them (acks=all).
 
-        The transactional id is the writer group's: a newer writer's start fences this one,
-        whose next append then raises ``ProducerFenced`` and ends it. So at most one writer
-        can announce an intent, and nothing is acted on without an announced intent.
-        """
-        async with self._txn_lock:
-            async with self._producer.transaction():
-                for topic, value, key in messages:
-                    await self._producer.send(topic, value, key=key)
+        Not transactional, on purpose: aiokafka's consumer does not step over a transaction
+        marker at the end of a partition (aio-libs/aiokafka#911), so reading results and
+        intents "up to the end" at start would hang. Fencing a second writer needs another
+        means (see docs/safety.md)."""
+        for topic, value, key in messages:
+            await (await self._producer.send(topic, value, key=key))
 
     async def _announce(self, cmd: events.Command) -> None:
-        """Commit the intent to the log before acting (raises ProducerFenced when fenced)."""
+        """Put the intent in the log (acknowledged by every in-sync replica) before acting."""
         intent = events.CommandIntent(event_id=f"{cmd.command_id}:intent", asset_id=cmd.asset_id,
                                       event_time=self.clock(), command_id=cmd.command_id, rule=cmd.rule,
                                       writer=self.instance)
@@ -349,11 +344,9 @@ class CommandWriter:
             readback=readback)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        # Start the transactional producer first: it fences any older writer, so the log read
-        # next holds everything that writer will ever have announced.
-        producer = self._producer = new_producer(self.settings, linger_ms=0,
-                                                 transactional_id=f"{self.group}-producer")
+        producer = self._producer = new_producer(self.settings, linger_ms=0)
         await producer.start()
+        log.info("command writer starting: reading the log's results and intents")
         await self._catch_up_ledger()
         consumer = await start_consumer(
             self.settings.topic(events.COMMANDS), bootstrap_servers=self.settings.bootstrap.split(","),
@@ -434,8 +427,6 @@ class CommandWriter:
         """Handle one command and append its result (unless it already had one)."""
         try:
             result = await self.handle(cmd)
-        except ProducerFenced:
-            raise  # a newer writer runs: this one must stop, not report
         except Exception as exc:  # a bug of ours must not block every later command either
             log.exception("command %s: writer error", cmd.command_id)
             status = "unknown" if self.ledger.has_intent(cmd.command_id) else "rejected"
