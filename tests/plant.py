@@ -42,11 +42,21 @@ def plant_file(dest: Path, edit=None) -> Path:
     return dest
 
 
-def make_settings(bootstrap: str, home: Path, kafka_version: str) -> Settings:
+def only_assets(*asset_ids: str):
+    """A ``plant_file`` edit keeping just these assets, and no rules."""
+    def edit(doc) -> None:
+        doc["assets"] = [a for a in doc["assets"] if a["id"] in asset_ids]
+        doc["rules"] = []
+    return edit
+
+
+def make_settings(bootstrap: str, home: Path, kafka_version: str, edit=None) -> Settings:
+    """Settings of an isolated plant on ``bootstrap`` (its own topics, group and free ports);
+    ``edit`` changes its plant file (e.g. ``only_assets(...)``)."""
     tag = uuid.uuid4().hex[:8]
     settings = Settings(bootstrap=bootstrap, home=home, topic_prefix=f"p{tag}.", app_id=f"plant-{tag}",
                         web_port=free_port(), partitions=8, kafka_version=kafka_version,
-                        plant_config=plant_file(home / "plant.yaml"), ingest_metrics_port=free_port(),
+                        plant_config=plant_file(home / "plant.yaml", edit), ingest_metrics_port=free_port(),
                         writer_metrics_port=free_port())
     asyncio.run(create_source_topics(settings))
     return settings
@@ -79,7 +89,8 @@ async def opc_read(plant: Plant, asset_id: str, tag: str):
 
 
 async def opc_write(plant: Plant, asset_id: str, tag: str, value: float) -> None:
-    """Write a Double directly on the simulated PLC (an operator at the machine's own panel)."""
+    """Write a Double directly on the simulated PLC (an operator at the machine's own panel, or a
+    test turning one of the simulator's knobs: ``sim_clock_offset_s``, ``sim_ack_delay_s``)."""
     asset = plant.config.asset(asset_id)
     async with Client(asset.endpoint, timeout=4) as client:
         ns = await client.get_namespace_index(asset.namespace)

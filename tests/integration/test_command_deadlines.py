@@ -16,7 +16,7 @@ from factory_app.children import Child, wait_until
 from factory_app.config import load_plant
 from tests.conftest import kafka_version
 from tests.helpers import log_text, produce_raw, read_topic, settings_env
-from tests.plant import Plant, make_settings, plc_ready, plant_file, write_count
+from tests.plant import Plant, make_settings, only_assets, plc_ready, write_count
 from tests.slow_link import SlowLink
 
 pytestmark = pytest.mark.integration
@@ -24,10 +24,6 @@ pytestmark = pytest.mark.integration
 ASSET = "conveyor-2"
 LINK_DELAY_S = 0.4  # every answer of the PLC arrives this late (a second broke asyncua's 1 s session watchdog)
 
-
-def only_conveyor(doc) -> None:
-    doc["assets"] = [a for a in doc["assets"] if a["id"] == ASSET]
-    doc["rules"] = []
 
 
 def command(value: float, ttl: float) -> events.Command:
@@ -53,8 +49,7 @@ def send(settings, cmd: events.Command) -> events.CommandResult:
 @pytest.fixture(scope="module")
 def slow_plc(kafka, tmp_path_factory):
     home = tmp_path_factory.mktemp("deadlines")
-    settings = make_settings(kafka.cfg.bootstrap, home, kafka_version())
-    settings = settings.model_copy(update={"plant_config": plant_file(home / "sim.yaml", only_conveyor)})
+    settings = make_settings(kafka.cfg.bootstrap, home, kafka_version(), only_assets(ASSET))
     plant = Plant(settings, load_plant(settings.plant_config))
     port = int(re.search(r":(\d+)/", plant.config.asset(ASSET).endpoint).group(1))
     with SlowLink(port, LINK_DELAY_S) as link:

@@ -20,7 +20,7 @@ from factory_app.children import wait_until
 from factory_app.config import load_plant
 from tests.conftest import kafka_version
 from tests.helpers import log_text, produce_raw, read_topic
-from tests.plant import Plant, make_settings, opc_read, plc_ready, plant_file
+from tests.plant import Plant, make_settings, only_assets, opc_read, plc_ready
 
 pytestmark = pytest.mark.integration
 
@@ -50,16 +50,11 @@ BEYOND_FLOAT_RANGE = (b'{"type":"command","event_id":"x1","asset_id":"conveyor-2
                   + b',"cause_event_id":"x1","rule":"r","deadline":1e300}')
 
 
-def only_conveyor(doc) -> None:
-    doc["assets"] = [a for a in doc["assets"] if a["id"] == ASSET]
-    doc["rules"] = []
-
 
 @pytest.fixture(scope="module")
 def writer_and_plc(kafka, tmp_path_factory):
     home = tmp_path_factory.mktemp("hostile")
-    settings = make_settings(kafka.cfg.bootstrap, home, kafka_version())
-    settings = settings.model_copy(update={"plant_config": plant_file(home / "plant.yaml", only_conveyor)})
+    settings = make_settings(kafka.cfg.bootstrap, home, kafka_version(), only_assets(ASSET))
     plant = Plant(settings, load_plant(settings.plant_config))
     try:
         plant.start("sim", "writer")

@@ -10,31 +10,18 @@ import asyncio
 import urllib.request
 
 import pytest
-from asyncua import Client, ua
 
 from factory_app import events
 from factory_app.children import wait_until
 from factory_app.config import load_plant
 from tests.conftest import kafka_version
 from tests.helpers import read_topic
-from tests.plant import Plant, make_settings, opc_call, plc_ready, plant_file
+from tests.plant import Plant, make_settings, only_assets, opc_call, opc_write, plc_ready
 
 pytestmark = pytest.mark.integration
 
 ASSET = "conveyor-2"
 
-
-def only_conveyor(doc) -> None:
-    doc["assets"] = [a for a in doc["assets"] if a["id"] == ASSET]
-    doc["rules"] = []
-
-
-async def step_clock(plant: Plant, seconds: float) -> None:
-    asset = plant.config.asset(ASSET)
-    async with Client(asset.endpoint, timeout=4) as client:
-        ns = await client.get_namespace_index(asset.namespace)
-        node = client.get_node(ua.NodeId(f"{asset.object}.sim_clock_offset_s", ns))
-        await node.write_value(ua.DataValue(ua.Variant(seconds, ua.VariantType.Double)))
 
 
 def jam_samples(settings) -> list[events.Telemetry]:
@@ -45,8 +32,7 @@ def jam_samples(settings) -> list[events.Telemetry]:
 
 
 def test_a_clock_stepped_back_hides_no_trip(kafka, tmp_path):
-    settings = make_settings(kafka.cfg.bootstrap, tmp_path, kafka_version())
-    settings = settings.model_copy(update={"plant_config": plant_file(tmp_path / "plant.yaml", only_conveyor)})
+    settings = make_settings(kafka.cfg.bootstrap, tmp_path, kafka_version(), only_assets(ASSET))
     plant = Plant(settings, load_plant(settings.plant_config))
     try:
         plant.start("sim")
@@ -54,7 +40,7 @@ def test_a_clock_stepped_back_hides_no_trip(kafka, tmp_path):
         plant.start("ingest")
         first = wait_until(lambda: jam_samples(settings), 120, what="the initial jammed=false sample")
         assert [s.value for s in first] == [False]
-        asyncio.run(step_clock(plant, -3600.0))
+        asyncio.run(opc_write(plant, ASSET, "sim_clock_offset_s", -3600.0))
         asyncio.run(opc_call(plant, ASSET, "inject_jam"))
         trip = wait_until(lambda: [s for s in jam_samples(settings) if s.value is True], 60,
                           what="the jam, stamped an hour earlier by the PLC's clock")

@@ -15,7 +15,7 @@ from factory_app.children import Child, wait_until
 from factory_app.config import load_plant
 from tests.conftest import kafka_version
 from tests.helpers import settings_env, table_dump, wait_ready
-from tests.plant import Plant, make_settings, opc_read, plc_ready, plant_file
+from tests.plant import Plant, make_settings, opc_read, plc_ready
 
 pytestmark = pytest.mark.integration
 
@@ -32,8 +32,7 @@ def connected(settings, asset: str) -> bool:
 
 
 def test_a_lost_downstream_plc_stops_the_upstream(kafka, tmp_path):
-    settings = make_settings(kafka.cfg.bootstrap, tmp_path, kafka_version())
-    settings = settings.model_copy(update={"plant_config": plant_file(tmp_path / "line.yaml", line)})
+    settings = make_settings(kafka.cfg.bootstrap, tmp_path, kafka_version(), line)
     plant = Plant(settings, load_plant(settings.plant_config))
     assert [r.kind for r in plant.config.rules] == ["interlock"]
     doc = yaml.safe_load(settings.plant_config.read_text())

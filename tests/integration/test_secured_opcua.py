@@ -16,7 +16,7 @@ from factory_app.children import wait_until
 from factory_app.config import load_plant
 from tests.conftest import kafka_version
 from tests.helpers import produce_raw, read_topic
-from tests.plant import Plant, make_settings, plant_file
+from tests.plant import Plant, make_settings
 
 pytestmark = pytest.mark.integration
 CREDS = {"PLC_USER": "operator", "PLC_PASS": "s3cret-line-4"}
@@ -42,8 +42,7 @@ def secured(kafka, tmp_path_factory):
                                  "certificate": str(client_cert), "private_key": str(client_key),
                                  "application_uri": "urn:factory:adapter",
                                  "username_env": "PLC_USER", "password_env": "PLC_PASS"}
-    settings = make_settings(kafka.cfg.bootstrap, home, kafka_version())
-    settings = settings.model_copy(update={"plant_config": plant_file(home / "secured.yaml", secure)})
+    settings = make_settings(kafka.cfg.bootstrap, home, kafka_version(), secure)
     os.environ.update(CREDS)
     plant = Plant(settings, load_plant(settings.plant_config))
     try:

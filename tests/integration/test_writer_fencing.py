@@ -14,31 +14,18 @@ import time
 import uuid
 
 import pytest
-from asyncua import Client, ua
 
 from factory_app import events
 from factory_app.children import Child, wait_until
 from factory_app.config import load_plant
 from tests.conftest import kafka_version
 from tests.helpers import log_text, produce_raw, read_topic, settings_env
-from tests.plant import Plant, make_settings, plc_ready, plant_file, write_count
+from tests.plant import Plant, make_settings, only_assets, opc_write, plc_ready, write_count
 
 pytestmark = pytest.mark.integration
 
 ASSET = "conveyor-2"
 
-
-def only_conveyor(doc) -> None:
-    doc["assets"] = [a for a in doc["assets"] if a["id"] == ASSET]
-    doc["rules"] = []
-
-
-async def set_ack_delay(plant: Plant, seconds: float) -> None:
-    asset = plant.config.asset(ASSET)
-    async with Client(asset.endpoint, timeout=4) as client:
-        ns = await client.get_namespace_index(asset.namespace)
-        node = client.get_node(ua.NodeId(f"{asset.object}.sim_ack_delay_s", ns))
-        await node.write_value(ua.DataValue(ua.Variant(seconds, ua.VariantType.Double)))
 
 
 def command(value: float) -> events.Command:
@@ -64,13 +51,12 @@ def writer(settings, name: str) -> Child:
 @pytest.fixture
 def plc(kafka, tmp_path):
     (tmp_path / "a").mkdir()
-    settings = make_settings(kafka.cfg.bootstrap, tmp_path / "a", kafka_version())
-    settings = settings.model_copy(update={"plant_config": plant_file(tmp_path / "plant.yaml", only_conveyor)})
+    settings = make_settings(kafka.cfg.bootstrap, tmp_path / "a", kafka_version(), only_assets(ASSET))
     plant = Plant(settings, load_plant(settings.plant_config))
     try:
         plant.start("sim")
         wait_until(lambda: plc_ready(plant, ASSET), 120, what="the simulated PLC answering")
-        asyncio.run(set_ack_delay(plant, 6.0))
+        asyncio.run(opc_write(plant, ASSET, "sim_ack_delay_s", 6.0))
         yield plant
     finally:
         plant.stop()

@@ -20,7 +20,7 @@ from factory_app.children import Child, wait_until
 from factory_app.config import load_plant
 from tests.conftest import kafka_version
 from tests.helpers import log_text, produce_raw, read_topic, settings_env
-from tests.plant import Plant, make_settings, opc_read, plc_ready, plant_file
+from tests.plant import Plant, make_settings, opc_read, plc_ready
 
 pytestmark = pytest.mark.integration
 
@@ -44,8 +44,7 @@ def results(settings) -> dict[str, events.CommandResult]:
 
 
 def test_a_silent_plc_does_not_hold_up_another_assets_commands(kafka, tmp_path):
-    settings = make_settings(kafka.cfg.bootstrap, tmp_path, kafka_version())
-    settings = settings.model_copy(update={"plant_config": plant_file(tmp_path / "sim.yaml", two_conveyors)})
+    settings = make_settings(kafka.cfg.bootstrap, tmp_path, kafka_version(), two_conveyors)
     plant = Plant(settings, load_plant(settings.plant_config))
     with socket.socket() as black_hole:  # accepts connections at the TCP level, never answers
         black_hole.bind(("127.0.0.1", 0))
