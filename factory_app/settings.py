@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     # dead-lettered as ``clock_skew`` (a PLC clock set in the future must not occupy the windows).
     max_clock_ahead: float = Field(default=60.0, ge=0)
     # How many recent event ids each asset remembers to recognise a duplicate (same event_id).
-    dedup_horizon: int = Field(default=128, ge=0)
+    dedup_horizon: int = Field(default=32, ge=0)  # ids ride in every asset_state write: kept small
     # Largest batch per partition the worker's producer builds (Faust's default is 16 KiB).
     producer_batch_bytes: int = Field(default=512 * 1024, ge=1024)
     # Static group membership: a worker restarted with the same id takes its partitions back
