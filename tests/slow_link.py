@@ -70,7 +70,7 @@ class SlowLink:
         async def deliver() -> None:
             while True:
                 due, chunk = await queue.get()
-                await asyncio.sleep(max(0.0, due - loop.time()))
+                await asyncio.sleep(max(0.0, due - loop.time()))  # the link's latency itself, not a wait
                 if chunk is None:
                     return
                 writer.write(chunk)

@@ -26,9 +26,11 @@ def test_a_stop_goes_before_the_setpoints_waiting_in_its_lane_and_lanes_do_not_w
     async def scenario():
         order: list[str] = []
         release = asyncio.Event()
+        busy = asyncio.Event()
 
         async def slow(item):
             if item == "first":
+                busy.set()
                 await release.wait()  # a PLC that does not answer yet
             order.append(item)
 
@@ -38,7 +40,7 @@ def test_a_stop_goes_before_the_setpoints_waiting_in_its_lane_and_lanes_do_not_w
         conveyor = Lane("conveyor", slow)
         oven = Lane("oven", quick)
         conveyor.put(NORMAL, "first")
-        await asyncio.sleep(0)  # the lane takes "first" and waits on the PLC
+        await busy.wait()  # the lane has taken "first" and waits on the PLC
         conveyor.put(NORMAL, "setpoint-1")
         conveyor.put(NORMAL, "setpoint-2")
         conveyor.put(SAFETY, "stop")
