@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import click
 
@@ -33,10 +34,22 @@ def command(settings: Settings, web_port: int | None, data_dir: str | None) -> N
         plant = load_plant(settings.plant_config)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    from factory_app.local_state import DataDirBusy, begin_run, end_run_in_order, lock_data_dir
+
+    try:
+        data_lock = lock_data_dir(settings.data_dir)  # noqa: F841 (held until the process ends)
+    except DataDirBusy as exc:
+        raise click.ClickException(str(exc)) from exc
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     worker = create_app(settings, plant=plant)
+    begin_run(settings.data_dir, Path(worker.app.conf.tabledir))
     loop.run_until_complete(create_source_topics(settings))
     loop.run_until_complete(ensure_topics(settings.bootstrap, changelog_specs(settings, worker.app.tables.values())))
     logging.getLogger("aiokafka").setLevel(logging.INFO)
-    Worker(worker.app, loglevel="info", override_logging=False).execute_from_commandline()
+    try:
+        Worker(worker.app, loglevel="info", override_logging=False).execute_from_commandline()
+    except SystemExit as exc:
+        if exc.code in (0, None):  # an orderly stop: buffer flushed, offsets committed
+            end_run_in_order(settings.data_dir)
+        raise
