@@ -26,6 +26,20 @@ TEST_BROKER_CONFIGS = (
 )
 
 
+LONG_TESTS = os.environ.get("FACTORY_LONG_TESTS") == "1"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``long`` (multi-node clusters, clean-virtualenv installs, the benchmark smoke run)
+    run only with FACTORY_LONG_TESTS=1: the default suite stays under 20 minutes on a loaded machine."""
+    if LONG_TESTS:
+        return
+    skip = pytest.mark.skip(reason="long scenario: run with FACTORY_LONG_TESTS=1")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
+
+
 def kafka_version() -> str:
     return os.environ.get("FACTORY_KAFKA_VERSION", DEFAULT_KAFKA_VERSION)
 
