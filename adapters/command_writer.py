@@ -23,6 +23,9 @@ from datetime import datetime, timezone
 
 from asyncua import Client, ua
 
+from aiokafka import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, IllegalStateError
+
 from adapters.lanes import NORMAL, SAFETY, Lane, OffsetTracker
 from adapters.ledger import Ledger
 from adapters.opcua_session import node_ids, open_client
@@ -35,6 +38,10 @@ from factory_app.settings import Settings
 log = logging.getLogger(__name__)
 
 _VARIANT = {"float": ua.VariantType.Double, "int": ua.VariantType.Int64, "bool": ua.VariantType.Boolean}
+
+
+class Fenced(Exception):
+    """This writer may no longer own the command's partition: it must not act, nor answer."""
 
 
 class Refused(Exception):
@@ -145,7 +152,7 @@ _DETAIL_CHARS = 1000
 
 
 async def apply(sessions: Sessions, asset: Asset, spec: WriteTag | None, cmd: events.Command, value,
-                deadline: float, clock) -> tuple[str, str, events.Scalar | None]:
+                deadline: float, clock, confirm=None) -> tuple[str, str, events.Scalar | None]:
     """Perform the write or call on the PLC; return (status, detail, readback).
 
     The deadline is kept at the moment of acting: opening the session is bounded by the
@@ -153,6 +160,10 @@ async def apply(sessions: Sessions, asset: Asset, spec: WriteTag | None, cmd: ev
     sent, and the write itself is bounded by it. A command whose time ran out before the
     write was sent is ``expired`` with nothing sent; a write that got no answer in time
     is reported as an unknown outcome (it may have landed).
+
+    ``confirm(timeout)`` (the writer's hold on the command's partition) is awaited after
+    the session is open, just before the last deadline check; it raises ``Fenced`` when
+    another writer may own the command, and nothing is sent.
     """
     def left() -> float:
         return deadline - clock()
@@ -167,6 +178,8 @@ async def apply(sessions: Sessions, asset: Asset, spec: WriteTag | None, cmd: ev
         return "not_sent", "PLC did not answer the session request in time; nothing sent", None
     except Exception as exc:
         return "not_sent", f"PLC unreachable: {type(exc).__name__}: {exc}; nothing sent", None
+    if confirm is not None:
+        await confirm(max(left(), 0.001))
     # The last moment at which not acting is still a choice.
     remaining = left()
     if remaining <= 0:
@@ -218,6 +231,8 @@ class CommandWriter:
         self.handled = 0
         self._failure: Exception | None = None  # a lane's unrecoverable error; ends run()
         self._producer = None
+        self._consumer = None
+        self.ledger_current = asyncio.Event()  # set while the ledger holds the log's intents up to assignment
         self.instance = f"{socket.gethostname()}:{os.getpid()}"
         for asset in plant.assets:  # export zeros, so dashboards see the series from the start
             metrics.OPCUA_WRITE_ERRORS.labels(asset.id)
@@ -284,8 +299,12 @@ class CommandWriter:
         """The command's deadline, clamped to receipt + ``max_command_deadline``."""
         return min(cmd.deadline, received + self.settings.max_command_deadline)
 
-    async def handle(self, cmd: events.Command) -> events.CommandResult | None:
-        """The result for one command, or None when it already has one (never applied twice)."""
+    async def handle(self, cmd: events.Command, confirm=None) -> events.CommandResult | None:
+        """The result for one command, or None when it already has one (never applied twice).
+
+        ``confirm`` (see ``apply``) fences the write: raises ``Fenced`` when this writer
+        may have lost the command to another one (the outcome ``not_sent`` is then kept in
+        the ledger, for this writer to answer should the command come back to it)."""
         received = self.clock()
         digest = events.command_digest(cmd)
         known = self.ledger.digest(cmd.command_id)
@@ -332,7 +351,12 @@ class CommandWriter:
             else:
                 await self._announce(cmd)  # in the log first: no writer will ever act on it again
                 self.ledger.record_intent(cmd.command_id)
-                status, detail, readback = await apply(self.sessions, asset, spec, cmd, value, deadline, self.clock)
+                try:
+                    status, detail, readback = await apply(self.sessions, asset, spec, cmd, value, deadline,
+                                                           self.clock, confirm)
+                except Fenced as fenced:
+                    self.ledger.record_outcome(cmd.command_id, "not_sent", f"{fenced}; nothing sent", None)
+                    raise
                 # Known before it is told: a crash before the append re-sends this, not "unknown".
                 self.ledger.record_outcome(cmd.command_id, status, detail, readback)
         return self.result(cmd, status, detail, readback)
@@ -346,17 +370,16 @@ class CommandWriter:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         producer = self._producer = new_producer(self.settings, linger_ms=0)
         await producer.start()
-        log.info("command writer starting: reading the log's results and intents")
-        await self._catch_up_ledger()
-        consumer = await start_consumer(
-            self.settings.topic(events.COMMANDS), bootstrap_servers=self.settings.bootstrap.split(","),
+        tracker = OffsetTracker()
+        lanes: dict[str, Lane] = {}
+        consumer = self._consumer = await start_consumer(
+            bootstrap_servers=self.settings.bootstrap.split(","),
             group_id=self.group, enable_auto_commit=False, auto_offset_reset="earliest",
             isolation_level="read_committed",
             # A writer that stops polling (frozen, partitioned away) is dropped from the group after
             # 20 s, not Kafka's default 5 minutes, so a standby takes over while the zombie is fenced.
             max_poll_interval_ms=20_000, rebalance_timeout_ms=20_000)
-        tracker = OffsetTracker()
-        lanes: dict[str, Lane] = {}
+        consumer.subscribe([self.settings.topic(events.COMMANDS)], listener=_Handover(self, consumer, tracker, lanes))
         safety_rules = {r.name for r in self.plant.rules if r.kind == "interlock"}
         log.info("command writer ready (group %s)", self.group)
         try:
@@ -364,6 +387,17 @@ class CommandWriter:
                 if self._failure is not None:
                     raise RuntimeError(f"command writer stopped: {self._failure!r}") from self._failure
                 batch = await consumer.getmany(timeout_ms=100, max_records=100)
+                if batch and not self.ledger_current.is_set():
+                    # Fetched while partitions move: wait for the log's intents (bounded, to notice a failure).
+                    try:
+                        await asyncio.wait_for(self.ledger_current.wait(), 5.0)
+                    except asyncio.TimeoutError:
+                        pass
+                    if not self.ledger_current.is_set():
+                        for tp, records in batch.items():  # read these again once the log is caught up
+                            if tp in consumer.assignment():
+                                consumer.seek(tp, records[0].offset)
+                        continue
                 for tp, records in batch.items():
                     for rec in records:
                         tracker.started(tp, rec.offset)
@@ -374,7 +408,10 @@ class CommandWriter:
                         lane = self._lane(lanes, cmd.asset_id, tracker)
                         lane.put(SAFETY if cmd.rule in safety_rules else NORMAL, (tp, rec.offset, cmd))
                 # A result is acknowledged before its offset may move: commit what is done.
-                await self._commit(consumer, tracker)
+                try:
+                    await self._commit(consumer, tracker)
+                except (CommitFailedError, IllegalStateError) as exc:  # a rebalance: the listener hands over
+                    log.warning("commit refused (%s); the group is rebalancing", exc)
         finally:
             # Let the lanes finish what they hold (each command is bounded by its deadline), briefly.
             await asyncio.gather(*(lane.drain(5.0) for lane in lanes.values()))
@@ -395,8 +432,14 @@ class CommandWriter:
         if key not in lanes:
             async def work(item) -> None:
                 tp, offset, cmd = item
+                if tp not in self._consumer.assignment():
+                    return  # handed over to another writer while it waited; it is not ours to answer
                 try:
-                    await self._report(cmd)
+                    await self._report(cmd, lambda timeout: self._confirm(tp, tracker, timeout))
+                except Fenced as fenced:
+                    log.warning("command %s not applied: %s", cmd.command_id, fenced,
+                                extra={"asset_id": cmd.asset_id, "command_id": cmd.command_id, "rule": cmd.rule})
+                    return  # not done: whoever owns the partition now answers it
                 except Exception as exc:  # e.g. the result could not be appended: stop, re-read it after
                     log.exception("command %s: no result appended; the writer stops", cmd.command_id)
                     self._failure = self._failure or exc
@@ -404,6 +447,26 @@ class CommandWriter:
                 tracker.done(tp, offset)
             lanes[key] = Lane(key, work, self.settings.command_min_interval, self.clock)
         return lanes[key]
+
+    async def _confirm(self, tp, tracker: OffsetTracker, timeout: float) -> None:
+        """Raise ``Fenced`` unless the group coordinator takes a commit for ``tp`` from this member now.
+
+        A commit carries the member's generation: the coordinator refuses it once this writer
+        was dropped from the group (frozen past the poll interval, cut off) or a rebalance began.
+        Confirmed after the intent is in the log, so a writer that took the partition over
+        either finds the intent when it reads the log at assignment, or this commit fails.
+        """
+        floor = tracker.floor(tp)
+        if floor is None:
+            raise Fenced(f"fenced: {tp.topic}[{tp.partition}] was handed over while the command waited")
+        try:
+            await asyncio.wait_for(self._consumer.commit({tp: floor}), timeout)
+        except (CommitFailedError, IllegalStateError) as exc:
+            raise Fenced(f"fenced: the group no longer confirms this writer on {tp.topic}[{tp.partition}] "
+                         f"({type(exc).__name__})") from exc
+        except asyncio.TimeoutError:
+            raise Fenced("fenced: the group coordinator did not confirm this writer before the deadline") from None
+        tracker.committed({tp: floor})
 
     @staticmethod
     async def _commit(consumer, tracker: OffsetTracker) -> None:
@@ -423,10 +486,12 @@ class CommandWriter:
             metrics.DEAD_LETTERS.labels("command-writer", failure.reason).inc()
             return None
 
-    async def _report(self, cmd: events.Command) -> None:
+    async def _report(self, cmd: events.Command, confirm=None) -> None:
         """Handle one command and append its result (unless it already had one)."""
         try:
-            result = await self.handle(cmd)
+            result = await self.handle(cmd, confirm)
+        except Fenced:
+            raise
         except Exception as exc:  # a bug of ours must not block every later command either
             log.exception("command %s: writer error", cmd.command_id)
             status = "unknown" if self.ledger.has_intent(cmd.command_id) else "rejected"
@@ -445,3 +510,39 @@ class CommandWriter:
         log.info("command %s %s %s: %s (%s)", cmd.command_id, cmd.asset_id, cmd.target, result.status, result.detail,
                  extra={"asset_id": cmd.asset_id, "command_id": cmd.command_id, "rule": cmd.rule,
                         "status": result.status})
+
+
+class _Handover(ConsumerRebalanceListener):
+    """What a writer does when the group moves partitions (awaited by aiokafka around a rebalance).
+
+    Revoked: let the commands in flight finish (briefly: the group waits), commit them and
+    forget the partitions. Assigned: read the results and intents appended up to now, by any
+    writer, before acting on a partition: a command another writer announced is never applied again.
+    """
+
+    HANDOVER_S = 10.0  # within the 20 s rebalance timeout
+
+    def __init__(self, writer: CommandWriter, consumer, tracker: OffsetTracker, lanes: dict[str, Lane]):
+        self.writer, self.consumer, self.tracker, self.lanes = writer, consumer, tracker, lanes
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        self.writer.ledger_current.clear()  # no command is dispatched until the log was read again
+        if not revoked:
+            return
+        await asyncio.gather(*(lane.drain(self.HANDOVER_S) for lane in self.lanes.values()))
+        try:
+            await CommandWriter._commit(self.consumer, self.tracker)
+        except Exception as exc:  # uncommitted commands are re-read by the next owner, answered from the log
+            log.warning("commit before handing over %s failed: %r", sorted(map(str, revoked)), exc)
+        self.tracker.forget(revoked)
+        log.info("command writer handed over %d partition(s)", len(revoked))
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        try:
+            await self.writer._catch_up_ledger()
+        except Exception as exc:  # acting without the log's intents could apply a command twice: stop
+            log.exception("command writer could not read the log's results and intents")
+            self.writer._failure = self.writer._failure or exc
+            return
+        self.writer.ledger_current.set()
+        log.info("command writer took %d partition(s), having read the log's results and intents", len(assigned))

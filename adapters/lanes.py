@@ -34,7 +34,23 @@ class OffsetTracker:
         self._next[tp] = max(self._next.get(tp, 0), offset + 1)
 
     def done(self, tp: TopicPartition, offset: int) -> None:
-        self._pending[tp].discard(offset)
+        if tp in self._pending:  # a partition handed over meanwhile is forgotten
+            self._pending[tp].discard(offset)
+
+    def floor(self, tp: TopicPartition) -> int | None:
+        """The offset ``tp`` may commit now: its first unfinished command (or the next one to read);
+        None for a partition not tracked (never read, or handed over)."""
+        if tp not in self._next:
+            return None
+        pending = self._pending.get(tp)
+        return min(pending) if pending else self._next[tp]
+
+    def forget(self, tps) -> None:
+        """Drop partitions handed over to another consumer (they are re-read from their commit)."""
+        for tp in tps:
+            self._pending.pop(tp, None)
+            self._next.pop(tp, None)
+            self._committed.pop(tp, None)
 
     def pending(self) -> int:
         return sum(len(p) for p in self._pending.values())
@@ -42,9 +58,8 @@ class OffsetTracker:
     def committable(self) -> dict[TopicPartition, int]:
         """Offsets to commit now (only partitions whose committable offset moved)."""
         out = {}
-        for tp, nxt in self._next.items():
-            pending = self._pending.get(tp)
-            offset = min(pending) if pending else nxt
+        for tp in self._next:
+            offset = self.floor(tp)
             if offset > self._committed.get(tp, -1):
                 out[tp] = offset
         return out

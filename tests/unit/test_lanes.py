@@ -61,3 +61,18 @@ def test_the_rate_limit_spaces_actuations_of_one_asset():
     assert abs(rate_limit_wait(10.0, 0.05, 10.01) - 0.04) < 1e-9
     assert rate_limit_wait(10.0, 0.05, 10.2) == 0.0
     assert rate_limit_wait(10.0, 0.0, 10.0) == 0.0
+
+
+def test_a_forgotten_partition_commits_nothing_and_tolerates_late_completions():
+    tp, other = TopicPartition("commands", 0), TopicPartition("commands", 1)
+    t = OffsetTracker()
+    for offset in (5, 6, 7):
+        t.started(tp, offset)
+    t.started(other, 3)
+    assert t.floor(tp) == 5
+    t.done(tp, 5)
+    assert t.floor(tp) == 6
+    t.forget([tp])  # handed over to another writer
+    t.done(tp, 6)  # a lane finishing late must not bring it back
+    assert t.committable() == {other: 3}
+    assert t.floor(tp) is None  # nothing to confirm or commit for it
