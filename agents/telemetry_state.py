@@ -25,6 +25,7 @@ from factory_app import events, metrics
 from factory_app.settings import Settings
 from tables import windows
 from tables.asset_state import already_applied, apply_event, seen_before
+from tables.batched import BatchedTable
 from tables.definitions import StateTables
 from tables.write_behind import WriteBehind, acting_as
 
@@ -124,6 +125,10 @@ def register(app: faust.App, settings: Settings, tables: StateTables,
             failed = fold_isolating(
                 lambda items: fold_batch(tables, [(d, e.message.offset) for d, e in items], settings, name),
                 decoded)
+        # Staged writes reach the producer before these events are acknowledged (see tables.batched).
+        for table in tables.all().values():
+            if isinstance(table, BatchedTable):
+                await table.publish()
         poisoned = set()
         for (ev, event), exc in failed:  # nothing of these was written; everything else was, once
             log.error("processing failed for %s at %s[%d]@%d: %r", ev.event_id, event.message.topic,

@@ -8,6 +8,8 @@ and the per-(asset, tag) tumbling windows.
 
   faust-1w / faust-2w : the project's Faust worker(s), RocksDB tables with changelogs
   faust-1w-unbatched  : one worker folding event by event (FACTORY_STATE_BATCH_MAX=1), as before batching
+  faust-1w-perkey     : one worker folding in batches but writing its tables key by key through Faust
+                        (FACTORY_BATCHED_TABLES=false), as before tables/batched.py
   faust-noop          : a Faust agent that only decodes and counts: what Faust costs without tables
   plain               : baseline A, an aiokafka loop folding into dicts (the ceiling)
   quix                : baseline B, Quix Streams with its RocksDB state and changelogs
@@ -38,7 +40,9 @@ from factory_app.settings import Settings
 from tests.helpers import settings_env, table_dump, worker_ready
 
 WARMUP = 2_000
-CONTENDERS = ("faust-1w", "faust-1w-unbatched", "faust-2w", "faust-noop", "plain", "quix")
+CONTENDERS = ("faust-1w", "faust-1w-unbatched", "faust-1w-perkey", "faust-2w", "faust-noop", "plain", "quix")
+VARIANTS = {"faust-1w-unbatched": {"state_batch_max": 1, "batched_tables": False},
+            "faust-1w-perkey": {"batched_tables": False}}
 
 
 def telemetry(n: int, first: int = 0, assets: int = 1000, tags: int = 10):
@@ -105,9 +109,8 @@ def start_baseline(settings: Settings, which: str, total: int) -> Contender:
 
 def measure(broker, root: Path, which: str, n: int, log) -> float:
     """events/s of one contender on its own fresh topics: first send -> all n reflected."""
-    batch = {"state_batch_max": 1} if which.endswith("unbatched") else {}
-    settings = bench_settings(broker, root, processors=["telemetry-state"], **batch)
-    if which in ("faust-1w", "faust-1w-unbatched", "faust-2w"):
+    settings = bench_settings(broker, root, processors=["telemetry-state"], **VARIANTS.get(which, {}))
+    if which in ("faust-1w", "faust-1w-unbatched", "faust-1w-perkey", "faust-2w"):
         contender = start_faust(settings, 2 if which == "faust-2w" else 1)
     else:
         contender = start_baseline(settings, which, WARMUP + n)
@@ -144,7 +147,7 @@ def run(broker, root: Path, n: int, runs: int, contenders=CONTENDERS, log=print)
     median = {k: statistics.median(r[k] for r in per_run) for k in per_run[0]}
     ratios = {}
     for ours in ("faust-1w", "faust-2w"):
-        for base in ("plain", "quix", "faust-1w-unbatched", "faust-noop"):
+        for base in ("plain", "quix", "faust-1w-unbatched", "faust-1w-perkey", "faust-noop"):
             if ours in median and base in median and ours != base:
                 ratios[f"{ours}/{base}"] = statistics.median(r[ours] / r[base] for r in per_run)
     return {"events": n, "warmup": WARMUP, "runs": per_run, "median_events_per_s": median,

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     session_timeout: float = Field(default=10.0, ge=6.0)
     # The state agent folds up to this many events per batch (1 = event by event, as before batching).
     state_batch_max: int = Field(default=500, ge=1)
+    # State tables take a partition's batch as one RocksDB write batch and one run of changelog
+    # sends (tables/batched.py); False: Faust's per-key writes (kept to measure the difference).
+    batched_tables: bool = True
     # The command writer never acts on a command later than this many seconds after it received
     # it, whatever the command's own deadline says (a deadline of 1e300 is not "forever").
     max_command_deadline: float = Field(default=60.0, gt=0)

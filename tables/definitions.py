@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import faust
 
 from factory_app.settings import Settings
+from tables.batched import BatchedTable
 
 ROCKSDICT = {"driver": "rocksdict"}
 
@@ -22,13 +23,19 @@ class StateTables:
         return {"asset_state": self.asset_state, "tag_windows": self.tag_windows}
 
 
-def projection_table(app: faust.App, settings: Settings, name: str) -> faust.Table:
-    """A projection table: str keys, JSON values, RocksDB (rocksdict), a changelog partitioned like the sources."""
-    return app.Table(name, default=None, partitions=settings.partitions, key_type=str, options=dict(ROCKSDICT),
-                     extra_topic_configs=dict(settings.changelog_configs), help=f"projection {name}")
+def projection_table(app: faust.App, settings: Settings, name: str, batched: bool = False) -> faust.Table:
+    """A projection table: str keys, JSON values, RocksDB (rocksdict), a changelog partitioned like the sources.
+
+    ``batched``: a ``BatchedTable`` (its folds write through ``stage``/``publish``, one batch per partition)."""
+    options = dict(default=None, partitions=settings.partitions, key_type=str, options=dict(ROCKSDICT),
+                   extra_topic_configs=dict(settings.changelog_configs), help=f"projection {name}")
+    if not batched:
+        return app.Table(name, **options)
+    return app.tables.add(BatchedTable(app, name=name, beacon=app.tables.beacon, **options))
 
 
 def state_tables(app: faust.App, settings: Settings) -> StateTables:
     """Declare the state tables on ``app``."""
-    return StateTables(asset_state=projection_table(app, settings, "asset_state"),
-                       tag_windows=projection_table(app, settings, "tag_windows"))
+    batched = settings.batched_tables
+    return StateTables(asset_state=projection_table(app, settings, "asset_state", batched),
+                       tag_windows=projection_table(app, settings, "tag_windows", batched))

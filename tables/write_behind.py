@@ -17,6 +17,8 @@ from typing import Any
 from faust.serializers import codecs
 from faust.streams import _current_event
 
+from tables.batched import DELETE, BatchedTable
+
 _DELETED = object()
 
 
@@ -63,6 +65,19 @@ class WriteBehind:
         """
         deletes = [k for k, v in self._pending.items() if v is _DELETED]
         ordered = deletes + [k for k, v in self._pending.items() if v is not _DELETED]
+        if isinstance(self.table, BatchedTable):  # one RocksDB write batch; changelog records at publish
+            changes = []
+            for key in ordered:
+                value = self._pending[key]
+                if value is not _DELETED:
+                    changes.append((key, value))
+                elif (self._read[key] if key in self._read else self.table.get(key)) is not None:
+                    changes.append((key, DELETE))
+            self.table.stage(changes)
+            written = len(changes)
+            self._pending.clear()
+            self._read.clear()
+            return written
         for key in ordered:
             value = self._pending[key]
             if value is _DELETED:

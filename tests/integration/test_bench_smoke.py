@@ -31,7 +31,7 @@ def test_suite_smoke_run_produces_every_section(tmp_path):
     assert proc.returncode == 0, stderr[-3000:]
     result = json.loads(out.read_text())
     ingest = result["ingest"]["median_events_per_s"]
-    assert set(ingest) == {"faust-1w", "faust-1w-unbatched", "faust-2w", "faust-noop", "plain", "quix", "producer_alone"}
+    assert set(ingest) == {"faust-1w", "faust-1w-unbatched", "faust-1w-perkey", "faust-2w", "faust-noop", "plain", "quix", "producer_alone"}
     assert all(v > 0 for v in ingest.values())
     assert set(result["loop_latency"]) == {"idle", "10%", "50%"}
     assert all(r["iterations"] >= 1 for r in result["loop_latency"].values())

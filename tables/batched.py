@@ -1,0 +1,121 @@
+"""A Faust table that takes a partition's writes as one batch: one RocksDB write batch, one run of changelog sends.
+
+Faust's per-key write is a RocksDB put, a FutureMessage through the producer buffer
+(drained one message per event-loop turn), an aiokafka send and, on its ack, a second
+RocksDB put of the persisted offset. A batch of a thousand keys paid that a thousand
+times (docs/benchmarks.md). Here ``stage`` writes a batch's changes to the partition's
+RocksDB in one write batch and queues their changelog records; ``publish`` hands the
+queued records straight to the producer (no buffer, no per-message future object of
+ours) and records the persisted offset once per partition, when its last record is
+acknowledged.
+
+Everything else stays Faust's: the store, the changelog topic and its partitioning,
+recovery, standbys, and the commit, which flushes the producer before it commits the
+source offsets, so the source offsets of a batch never pass its changelog records.
+A table is staged then published before the batch's events are acknowledged.
+
+Local RocksDB runs ahead of the changelog between ``stage`` and the acks, as with
+Faust's own path; a worker that dies there leaves local state that is discarded at
+its next start (``factory_app.local_state``). A failed send crashes the worker for the
+same reason: going on would leave the local state ahead of a changelog that never gets
+those records (the redelivered events are skipped per key).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+from faust.streams import current_event
+from faust.types import TP
+
+log = logging.getLogger(__name__)
+
+DELETE = object()  # a change that removes the key
+
+
+class BatchedTable(faust.Table):
+    """A ``faust.Table`` with a batch write path (``stage`` + ``publish``) beside the per-key one."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._outbox: list[tuple[int, bytes, bytes | None]] = []
+
+    @property
+    def batches_enabled(self) -> bool:
+        # Under exactly-once every changelog record must go through the partition's transaction
+        # producer; Faust's own per-key path does that, this one does not.
+        return not self.app.in_transaction
+
+    def stage(self, changes: list[tuple[Any, Any]]) -> None:
+        """Write ``(key, value or DELETE)`` changes, in order, to the current event's partition.
+
+        The RocksDB write is one batch; the changelog records wait in the outbox for ``publish``.
+        """
+        if not self.batches_enabled:
+            for key, value in changes:
+                if value is DELETE:
+                    del self[key]
+                else:
+                    self[key] = value
+            return
+        event = current_event()
+        if event is None:
+            raise RuntimeError("BatchedTable.stage needs a current event (see tables.write_behind.acting_as)")
+        partition = event.message.partition
+        store = self.data
+        from rocksdict import WriteBatch
+
+        batch = WriteBatch(raw_mode=True)
+        for key, value in changes:
+            raw_key = store._encode_key(key)
+            if value is DELETE:
+                batch.delete(raw_key)
+                self._outbox.append((partition, raw_key, None))
+            else:
+                raw_value = store._encode_value(value)
+                batch.put(raw_key, raw_value)
+                self._outbox.append((partition, raw_key, raw_value))
+                store._key_index[raw_key] = partition
+        store._db_for_partition(partition).write(batch)
+
+    async def publish(self) -> int:
+        """Hand the staged changelog records to the producer, in order; returns how many.
+
+        Returns once the producer holds them (not when acknowledged): the consumer's commit
+        flushes the producer first. The persisted offset of each changelog partition is set
+        when its last record is acknowledged.
+        """
+        if not self._outbox:
+            return 0
+        outbox, self._outbox = self._outbox, []
+        producer = self.app.producer
+        topic = self.changelog_topic.get_topic_name()
+        last: dict[int, Any] = {}
+        try:
+            for partition, key, value in outbox:
+                last[partition] = await producer.send(topic, key, value, partition, None, None)
+        except Exception as exc:
+            await self._crash(exc)
+            raise
+        for partition, fut in last.items():
+            fut.add_done_callback(self._persisted(TP(topic, partition)))
+        return len(outbox)
+
+    def _persisted(self, tp: TP):
+        def done(fut) -> None:
+            if fut.cancelled():
+                return
+            exc = fut.exception()
+            if exc is not None:
+                log.error("changelog record for %s not acknowledged: %r; the worker stops", tp, exc)
+                self.app.loop.create_task(self._crash(exc))
+                return
+            self.data.set_persisted_offset(tp, fut.result().offset)
+        return done
+
+    async def _crash(self, exc: BaseException) -> None:
+        # Local RocksDB now holds writes its changelog may never get: stop the worker (non-zero
+        # exit, so its next start discards the local state) rather than go on diverging.
+        await self.app.crash(exc)
