@@ -16,6 +16,7 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.long
 @pytest.mark.timeout(600)
 def test_suite_smoke_run_produces_every_section(tmp_path):
     out = tmp_path / "suite.json"

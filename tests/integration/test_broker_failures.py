@@ -79,6 +79,7 @@ def test_single_broker_stopped_and_restarted_mid_run(tmp_path, cluster_factory, 
     assert ref.projection_state(table_dump(settings, "asset_state")) == ref.fold_state(records)
 
 
+@pytest.mark.long
 def test_three_node_cluster_survives_killing_a_partition_leader(tmp_path, cluster_factory):
     cluster = cluster_factory(3)
     settings = isolated_settings(cluster.bootstrap, tmp_path)

@@ -76,6 +76,7 @@ def free_port_pair() -> int:
     raise RuntimeError("no free port pair")
 
 
+@pytest.mark.long
 def test_three_loopback_addresses_run_a_three_node_quorum(tmp_path):
     from factory_app.kafka_admin import partition_replicas
 

@@ -13,6 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.long
 @pytest.mark.integration
 def test_factory_help_from_a_clean_virtualenv(tmp_path):
     dockerfile = (REPO / "Dockerfile").read_text()
