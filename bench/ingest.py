@@ -37,7 +37,7 @@ from factory_app.broker.node import free_port
 from factory_app.children import Child, wait_until
 from factory_app.producer import new_producer
 from factory_app.settings import Settings
-from tests.helpers import settings_env, table_dump, worker_ready
+from tests.helpers import get_json, settings_env, worker_ready
 
 WARMUP = 2_000
 CONTENDERS = ("faust-1w", "faust-1w-unbatched", "faust-1w-perkey", "faust-2w", "faust-noop", "plain", "quix")
@@ -87,7 +87,9 @@ def start_faust(settings: Settings, workers: int) -> Contender:
     wait_until(lambda: all(worker_ready(s) for s in group), 180, what="workers ready")
 
     def folded() -> int:
-        return sum(st["events"] for s in group for st in table_dump(s, "asset_state", timeout=30).values() if st)
+        # The workers' own count (/ready/), not a dump of their tables: polling a 1,000-asset
+        # dump every 0.2 s cost the measured worker ~7 % of its samples (bench.profile).
+        return sum(get_json(f"http://127.0.0.1:{s.web_port}/ready/", timeout=30)["events_processed"] for s in group)
     return Contender(folded, procs)
 
 

@@ -85,3 +85,9 @@ REPLAY_TARGET = Gauge(
     "factory_replay_offsets_target", "Offsets a rebuild / verify / backfill has to read, per topic.",
     ["operation", "topic"],
 )
+
+
+def processed_so_far() -> int:
+    """Events this process's processors applied since it started (the sum of EVENTS_PROCESSED)."""
+    return int(sum(sample.value for metric in EVENTS_PROCESSED.collect() for sample in metric.samples
+                   if sample.name.endswith("_total")))

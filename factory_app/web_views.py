@@ -5,6 +5,7 @@ from __future__ import annotations
 import faust
 from faust.web import Request, Response, View
 
+from factory_app import metrics
 from tables import windows
 from tables.asset_state import public_state
 from tables.definitions import StateTables
@@ -67,6 +68,7 @@ def register_readiness(app: faust.App) -> None:
         recovery = app.tables.recovery
         ok = recovery.completed.is_set() and not app.rebalancing and not recovery.in_recovery
         body = {"ready": ok, "rebalancing": app.rebalancing, "in_recovery": recovery.in_recovery,
+                "events_processed": metrics.processed_so_far(),  # since this worker started: progress
                 "assigned": sorted(f"{tp.topic}:{tp.partition}" for tp in app.assignor.assigned_actives())}
         return self.json(body, status=200 if ok else 503)
 

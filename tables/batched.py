@@ -29,6 +29,7 @@ from typing import Any
 import faust
 from faust.streams import current_event
 from faust.types import TP
+from rocksdict import WriteBatch
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +39,44 @@ DELETE = object()  # a change that removes the key
 class BatchedTable(faust.Table):
     """A ``faust.Table`` with a batch write path (``stage`` + ``publish``) beside the per-key one."""
 
+    # Decoded values kept in memory (write-through) for ``read``; cleared when partitions move.
+    CACHE_MAX = 200_000
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._outbox: list[tuple[int, bytes, bytes | None]] = []
+        self._cache: dict[Any, Any] = {}
+
+    def read(self, key: Any) -> Any:
+        """The value of ``key`` (None when absent) in the current event's partition.
+
+        One RocksDB lookup and decode the first time, then from memory: the cache is written
+        through by ``stage`` and dropped whenever Faust writes the store itself (recovery,
+        standby updates) or partitions move. Values must not be mutated in place (the folds
+        return new values; ``tables.write_behind`` relies on the same).
+        """
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        store = self.data
+        raw = store._get(store._encode_key(key))
+        value = None if raw is None else store._decode_value(raw)
+        self._remember(key, value)
+        return value
+
+    def _remember(self, key: Any, value: Any) -> None:
+        if len(self._cache) >= self.CACHE_MAX:
+            self._cache.clear()  # rarely: the working set of one worker is its assets' keys
+        self._cache[key] = value
+
+    async def on_rebalance(self, *args: Any, **kwargs: Any) -> None:
+        self._cache.clear()
+        await super().on_rebalance(*args, **kwargs)
+
+    def apply_changelog_batch(self, batch) -> None:
+        self._cache.clear()
+        super().apply_changelog_batch(batch)
 
     @property
     def batches_enabled(self) -> bool:
@@ -48,10 +84,18 @@ class BatchedTable(faust.Table):
         # producer; Faust's own per-key path does that, this one does not.
         return not self.app.in_transaction
 
-    def stage(self, changes: list[tuple[Any, Any]]) -> None:
+    def encode(self, changes: list[tuple[Any, Any]]) -> list[tuple[Any, bytes, bytes | None]]:
+        """``(key, raw key, raw value or None for DELETE)`` of each change; raises (writing nothing)
+        on a value the store cannot serialize."""
+        store = self.data
+        return [(key, store._encode_key(key), None if value is DELETE else store._encode_value(value))
+                for key, value in changes]
+
+    def stage(self, changes: list[tuple[Any, Any]], encoded: list | None = None) -> None:
         """Write ``(key, value or DELETE)`` changes, in order, to the current event's partition.
 
         The RocksDB write is one batch; the changelog records wait in the outbox for ``publish``.
+        ``encoded`` is ``encode(changes)`` when the caller already has it (validation encodes).
         """
         if not self.batches_enabled:
             for key, value in changes:
@@ -59,26 +103,31 @@ class BatchedTable(faust.Table):
                     del self[key]
                 else:
                     self[key] = value
+                self._remember(key, None if value is DELETE else value)
             return
         event = current_event()
         if event is None:
             raise RuntimeError("BatchedTable.stage needs a current event (see tables.write_behind.acting_as)")
         partition = event.message.partition
+        if encoded is None:
+            encoded = self.encode(changes)
         store = self.data
-        from rocksdict import WriteBatch
-
         batch = WriteBatch(raw_mode=True)
-        for key, value in changes:
-            raw_key = store._encode_key(key)
-            if value is DELETE:
+        for _, raw_key, raw_value in encoded:
+            if raw_value is None:
                 batch.delete(raw_key)
-                self._outbox.append((partition, raw_key, None))
             else:
-                raw_value = store._encode_value(value)
                 batch.put(raw_key, raw_value)
-                self._outbox.append((partition, raw_key, raw_value))
+        try:
+            store._db_for_partition(partition).write(batch)
+        except BaseException:
+            self._cache.clear()
+            raise
+        for (key, value), (_, raw_key, raw_value) in zip(changes, encoded):
+            self._outbox.append((partition, raw_key, raw_value))
+            if raw_value is not None:
                 store._key_index[raw_key] = partition
-        store._db_for_partition(partition).write(batch)
+            self._remember(key, None if value is DELETE else value)
 
     async def publish(self) -> int:
         """Hand the staged changelog records to the producer, in order; returns how many.

@@ -31,13 +31,15 @@ class WriteBehind:
         self.value_serializer = value_serializer or getattr(table, "value_serializer", None) or "json"
         self._read: dict[str, Any] = {}
         self._pending: dict[str, Any] = {}  # first-write order is kept
+        self._encoded: list | None = None  # a BatchedTable's encoding of the pending sets, by validate
 
     def get(self, key: str, default: Any = None) -> Any:
         if key in self._pending:
             value = self._pending[key]
             return default if value is _DELETED else value
         if key not in self._read:
-            self._read[key] = self.table.get(key)
+            table = self.table
+            self._read[key] = table.read(key) if isinstance(table, BatchedTable) else table.get(key)
         value = self._read[key]
         return default if value is None else value
 
@@ -50,6 +52,9 @@ class WriteBehind:
     def validate(self) -> None:
         """Raise if any pending value cannot be serialized: called before any write, so a
         value the store would refuse fails the batch with nothing of it written."""
+        if isinstance(self.table, BatchedTable):  # its encoding is kept for the write
+            self._encoded = self.table.encode([(k, v) for k, v in self._pending.items() if v is not _DELETED])
+            return
         for key, value in self._pending.items():
             if value is not _DELETED:
                 codecs.dumps(self.value_serializer, value)
@@ -71,9 +76,21 @@ class WriteBehind:
                 value = self._pending[key]
                 if value is not _DELETED:
                     changes.append((key, value))
-                elif (self._read[key] if key in self._read else self.table.get(key)) is not None:
+                elif (self._read[key] if key in self._read else self.table.read(key)) is not None:
                     changes.append((key, DELETE))
-            self.table.stage(changes)
+            # Sets were encoded by validate (same values); deletions need only their keys.
+            sets = {key: item for item in (self._encoded or []) for key in (item[0],)}
+            encoded: list | None = []
+            for key, value in changes:
+                if value is DELETE:
+                    encoded.append(self.table.encode([(key, DELETE)])[0])
+                elif key in sets:
+                    encoded.append(sets[key])
+                else:  # not validated first: let stage encode everything
+                    encoded = None
+                    break
+            self._encoded = None
+            self.table.stage(changes, encoded)
             written = len(changes)
             self._pending.clear()
             self._read.clear()
