@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import fcntl
 import os
 import signal
 import sys
@@ -44,3 +45,32 @@ def on_termination(handler: Callable[[int], None]) -> None:
     """Call ``handler(signum)`` on SIGTERM and SIGHUP (a ``kill``, a closed terminal) as on Ctrl-C."""
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda signum, frame: handler(signum))
+
+
+class LockHeld(RuntimeError):
+    """Another live process holds the lock; ``holder`` is its pid as it wrote it."""
+
+    def __init__(self, holder: str):
+        super().__init__(f"held by pid {holder}")
+        self.holder = holder
+
+
+def hold_pid_lock(path):
+    """Lock ``path`` for this process and write its pid there; raise ``LockHeld`` naming the holder.
+
+    An flock: released by the kernel when the process ends, however it ends, so a crash
+    never leaves a stale lock. Keep the returned file open for as long as the lock is held.
+    """
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise LockHeld(holder) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle

@@ -19,12 +19,13 @@ worker's tables would be its own kind of loss.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import shutil
 from pathlib import Path
 from typing import IO
+
+from factory_app.lifecycle import LockHeld, hold_pid_lock
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +40,11 @@ class DataDirBusy(RuntimeError):
 def lock_data_dir(data_dir: Path) -> IO:
     """Hold ``data_dir`` for this process (released when the process ends, however it ends)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(data_dir / LOCK_FILE, "a+")
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "?"
-        handle.close()
-        raise DataDirBusy(f"another worker (pid {holder}) uses the data directory {data_dir}; "
+        return hold_pid_lock(data_dir / LOCK_FILE)
+    except LockHeld as held:
+        raise DataDirBusy(f"another worker (pid {held.holder}) uses the data directory {data_dir}; "
                           f"give each worker its own --data-dir") from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    return handle
 
 
 def begin_run(data_dir: Path, tabledir: Path) -> bool:

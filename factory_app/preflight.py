@@ -5,35 +5,24 @@ Each failure is a ``click.ClickException`` that names what is in the way and wha
 
 from __future__ import annotations
 
-import fcntl
-import os
 import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
 import click
 
+from factory_app.lifecycle import LockHeld, hold_pid_lock
 from factory_app.settings import Settings
 
 
 def hold_home_lock(home: Path):
     """Lock ``home`` for this ``factory run``; refuse, naming the holder, if another one runs there."""
     home.mkdir(parents=True, exist_ok=True)
-    path = home / "run.lock"
-    handle = open(path, "a+")
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "?"
-        handle.close()
-        raise click.ClickException(f"another `factory run` (pid {holder}) is running on {home}; stop it, "
+        return hold_pid_lock(home / "run.lock")
+    except LockHeld as held:
+        raise click.ClickException(f"another `factory run` (pid {held.holder}) is running on {home}; stop it, "
                                    f"or give this one its own FACTORY_HOME") from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    return handle
 
 
 def check_ports_free(settings: Settings, plant, with_sim: bool) -> None:
