@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import faust
 
+from agents.runtime import LiveContext, Processor, ReplayStep
 from factory_app import events, metrics
+from factory_app.config import PlantConfig
 from factory_app.settings import Settings
 from tables.asset_state import already_applied
 from tables.availability import apply_availability
@@ -41,3 +43,18 @@ def register(app: faust.App, settings: Settings, telemetry: faust.TopicT, name: 
 
     app.agent(telemetry, name=name, concurrency=1)(availability)
     return table
+
+
+def _register(ctx: LiveContext) -> dict[str, faust.Table]:
+    return {"availability": register(ctx.app, ctx.settings, ctx.topic(events.TELEMETRY))}
+
+
+def _replay_step(settings: Settings, plant: PlantConfig | None) -> ReplayStep:
+    def replay(tables, event, offset: int) -> list:
+        step(tables["availability"], event, offset=offset)
+        return []
+    return replay
+
+
+# A retroactive analytic: run by `factory backfill availability` or FACTORY_PROCESSORS, not by default.
+SPEC = Processor(PROCESSOR, (events.TELEMETRY,), _ACCEPT, ("availability",), _register, _replay_step, default=False)

@@ -5,13 +5,21 @@ from __future__ import annotations
 import faust
 
 from agents.dead_letters import DeadLetterSink
+from agents.runtime import LiveContext, Processor, ReplayStep
 from factory_app import events, metrics
+from factory_app.config import PlantConfig
 from factory_app.settings import Settings
+from factory_app.web_views import register_command_views
 from tables.command_ledger import apply_command_event
 from tables.definitions import projection_table
 
 PROCESSOR = "command-ledger"
 _ACCEPT = (events.Command, events.CommandResult)
+
+
+def step(ledger, event: events.Command | events.CommandResult) -> None:
+    """Fold one command or result into the ledger (mapping-like); shared with replays."""
+    ledger[event.command_id] = apply_command_event(ledger.get(event.command_id), event)
 
 
 def register(app: faust.App, settings: Settings, commands: str, results: str, dead_letter: faust.TopicT,
@@ -31,8 +39,26 @@ def register(app: faust.App, settings: Settings, commands: str, results: str, de
                 if event.message.topic == results:
                     await sink.send(failure, event.message)  # the writer dead-letters bad commands itself
                 continue
-            ledger[decoded.command_id] = apply_command_event(ledger.get(decoded.command_id), decoded)
+            step(ledger, decoded)
             processed[type(decoded)].inc()
 
     app.agent(source, name=name, concurrency=1)(command_ledger)
     return ledger
+
+
+def _register(ctx: LiveContext) -> dict[str, faust.Table]:
+    s = ctx.settings
+    ledger = register(ctx.app, s, s.topic(events.COMMANDS), s.topic(events.COMMAND_RESULTS), ctx.dead_letter)
+    register_command_views(ctx.app, ledger)
+    return {"command_ledger": ledger}
+
+
+def _replay_step(settings: Settings, plant: PlantConfig | None) -> ReplayStep:
+    def replay(tables, event, offset: int) -> list:
+        step(tables["command_ledger"], event)
+        return []
+    return replay
+
+
+SPEC = Processor(PROCESSOR, (events.COMMANDS, events.COMMAND_RESULTS), _ACCEPT, ("command_ledger",),
+                 _register, _replay_step)

@@ -13,6 +13,7 @@ from collections import defaultdict
 import faust
 
 from agents.dead_letters import DeadLetterSink
+from agents.runtime import LiveContext, Processor, ReplayStep
 from factory_app import events, metrics, rules
 from factory_app.config import PlantConfig
 from factory_app.settings import Settings
@@ -97,3 +98,17 @@ def register(app: faust.App, settings: Settings, plant: PlantConfig, telemetry: 
 
     app.agent(telemetry, name=name, concurrency=1)(control)
     return {f"{name}_state": control_state, f"{name}_rule_memory": rule_memory}
+
+
+def _register(ctx: LiveContext) -> dict[str, faust.Table]:
+    sink = ctx.topic(events.COMMANDS) if ctx.settings.emit_commands else None
+    return register(ctx.app, ctx.settings, ctx.plant(), ctx.topic(events.TELEMETRY), sink, ctx.dead_letter)
+
+
+def _replay_step(settings: Settings, plant: PlantConfig | None) -> ReplayStep:
+    by_asset = rules_by_asset(plant) if plant is not None else {}
+    return lambda t, e, o: step(by_asset, t[f"{PROCESSOR}_state"], t[f"{PROCESSOR}_rule_memory"], e, o)
+
+
+SPEC = Processor(PROCESSOR, (events.TELEMETRY,), _ACCEPT, (f"{PROCESSOR}_state", f"{PROCESSOR}_rule_memory"),
+                 _register, _replay_step)

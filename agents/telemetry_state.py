@@ -16,17 +16,21 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from types import SimpleNamespace
 
 import faust
 
 from agents.dead_letters import DeadLetterSink
+from agents.runtime import LiveContext, Processor, ReplayStep, Tables
 from agents.isolation import fold_isolating
 from factory_app import events, metrics
+from factory_app.config import PlantConfig
 from factory_app.settings import Settings
+from factory_app.web_views import register_state_views
 from tables import windows
 from tables.asset_state import already_applied, apply_event, seen_before
 from tables.batched import BatchedTable
-from tables.definitions import StateTables
+from tables.definitions import StateTables, state_tables
 from tables.write_behind import WriteBehind, acting_as
 
 log = logging.getLogger(__name__)
@@ -149,3 +153,23 @@ def register(app: faust.App, settings: Settings, tables: StateTables,
                 await fold_partition(part)
 
     return app.agent(telemetry, name=name, concurrency=1)(telemetry_state)
+
+
+def _register(ctx: LiveContext) -> dict[str, faust.Table]:
+    state = state_tables(ctx.app, ctx.settings)
+    register(ctx.app, ctx.settings, state, ctx.topic(events.TELEMETRY), ctx.dead_letter)
+    register_state_views(ctx.app, state)
+    return state.all()
+
+
+def _replay_step(settings: Settings, plant: PlantConfig | None) -> ReplayStep:
+    def step(tables: Tables, event, offset: int) -> list:
+        # The live agent's own batch fold, one event at a time: all or nothing, as when the
+        # live agent isolates a poison event.
+        view = SimpleNamespace(asset_state=tables["asset_state"], tag_windows=tables["tag_windows"])
+        fold_batch(view, [(event, offset)], settings, "replay")
+        return []
+    return step
+
+
+SPEC = Processor(PROCESSOR, (events.TELEMETRY,), _ACCEPT, ("asset_state", "tag_windows"), _register, _replay_step)

@@ -6,16 +6,15 @@ from dataclasses import dataclass, field
 
 import faust
 
-from agents import availability, command_ledger, control, telemetry_state
+from agents.registry import PROCESSORS, chosen
+from agents.runtime import LiveContext
 from factory_app import events
 from factory_app.config import PlantConfig, load_plant
 from factory_app.settings import Settings
 from factory_app.worker_gauges import register_gauges
-from factory_app.web_views import (register_command_views, register_readiness, register_state_views,
-                                   register_table_dump)
-from tables.definitions import state_tables
+from factory_app.web_views import register_readiness, register_table_dump
 
-PROCESSORS = ("telemetry-state", "control", "command-ledger", "availability")
+__all__ = ["PROCESSORS", "Worker", "create_app"]
 
 
 @dataclass
@@ -38,9 +37,7 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
     ``settings.processors`` chooses the agents; ``plant`` (default: the plant
     file in settings) supplies the control rules.
     """
-    unknown = set(settings.processors) - set(PROCESSORS)
-    if unknown:
-        raise ValueError(f"unknown processor(s) {', '.join(sorted(unknown))}; known: {', '.join(PROCESSORS)}")
+    processors = chosen(settings)  # ValueError naming the known ones
     app = faust.App(
         settings.app_id,
         broker=faust_broker_url(settings.bootstrap),
@@ -70,29 +67,27 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
         consumer_group_instance_id=settings.instance_id,
     )
 
-    def topic(name: str) -> faust.TopicT:
-        return app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw", internal=False,
-                         partitions=settings.partitions)
+    declared: dict[str, faust.TopicT] = {}
 
-    telemetry, dead_letter = topic(events.TELEMETRY), topic(events.DEAD_LETTER)
+    def topic(name: str) -> faust.TopicT:
+        """The deployment's topic of logical ``name``, one Topic object per name (processors share it)."""
+        if name not in declared:
+            declared[name] = app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw",
+                                       internal=False, partitions=settings.partitions)
+        return declared[name]
+
+    loaded: list[PlantConfig] = [plant] if plant is not None else []
+
+    def the_plant() -> PlantConfig:
+        if not loaded:
+            loaded.append(load_plant(settings.plant_config))
+        return loaded[0]
+
+    ctx = LiveContext(app=app, settings=settings, plant=the_plant, topic=topic,
+                      dead_letter=topic(events.DEAD_LETTER))
     tables: dict[str, faust.Table] = {}
-    chosen = set(settings.processors)
-    if "telemetry-state" in chosen:
-        state = state_tables(app, settings)
-        telemetry_state.register(app, settings, state, telemetry, dead_letter)
-        register_state_views(app, state)
-        tables.update(state.all())
-    if "control" in chosen:
-        plant = plant or load_plant(settings.plant_config)
-        sink = topic(events.COMMANDS) if settings.emit_commands else None
-        tables.update(control.register(app, settings, plant, telemetry, sink, dead_letter))
-    if "command-ledger" in chosen:
-        ledger = command_ledger.register(app, settings, settings.topic(events.COMMANDS),
-                                         settings.topic(events.COMMAND_RESULTS), dead_letter)
-        register_command_views(app, ledger)
-        tables["command_ledger"] = ledger
-    if "availability" in chosen:
-        tables["availability"] = availability.register(app, settings, telemetry)
+    for processor in processors:
+        tables.update(processor.register(ctx))
     register_table_dump(app, tables)
     register_readiness(app)
     register_gauges(app, tables)

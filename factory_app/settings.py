@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     # Config file of the plant (assets, tags, rules).
     plant_config: Path = Field(default=Path("config/plant.yaml"))
     # Processors this worker runs (FACTORY_PROCESSORS='["availability"]' for an analytic-only worker).
-    processors: list[str] = Field(default_factory=lambda: ["telemetry-state", "control", "command-ledger"])
+    # None: the processors declared to run by default (agents/registry.py).
+    processors: list[str] | None = None
     # False in replays and backfills: the control rules run but their commands go nowhere.
     emit_commands: bool = True
     # Extra configs for the tables' changelog topics (JSON in FACTORY_CHANGELOG_CONFIGS).

@@ -26,19 +26,18 @@ def command(settings: Settings, processor: str, name: str | None, web_port: int 
 
     Example: factory backfill availability
     """
-    from factory_app.app import PROCESSORS
+    from agents.registry import PROCESSORS
     from factory_app.broker.node import free_port
     from factory_app.children import Child
     from factory_app.replay.groups import committed_offsets
     from factory_app.replay.log_reader import end_offsets
     from factory_app.replay.progress import log_progress
-    from factory_app.replay.projections import folds
 
     if processor not in PROCESSORS:
         raise click.BadParameter(f"unknown processor {processor!r}; known: {', '.join(PROCESSORS)}")
     group = name or f"{settings.app_id}-{processor}"
     port = web_port or free_port()
-    sources = [settings.topic(s) for s in folds(settings, None)[processor]().sources]
+    sources = [settings.topic(s) for s in PROCESSORS[processor].sources]
     stops = asyncio.run(end_offsets(settings, sources))
     env = {"FACTORY_APP_ID": group, "FACTORY_PROCESSORS": json.dumps([processor]), "FACTORY_EMIT_COMMANDS": "false",
            "FACTORY_WEB_PORT": str(port), "FACTORY_WORKER_DATA": str(settings.home / f"backfill-{group}")}

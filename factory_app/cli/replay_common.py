@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from agents.registry import chosen
 from factory_app.config import ConfigError, PlantConfig, load_plant
 from factory_app.replay.projections import folds
 from factory_app.settings import Settings
@@ -20,7 +21,7 @@ def resolve_tables(settings: Settings, plant: PlantConfig, names: tuple[str, ...
     """``all`` = every table of the worker's processors; otherwise the names, checked."""
     makers = folds(settings, plant)
     if not names or names == ("all",):
-        return [t for p in settings.processors for t in makers[p]().tables]
+        return [t for p in chosen(settings) for t in makers[p.name]().tables]
     known = {t for make in makers.values() for t in make().tables}
     unknown = [n for n in names if n not in known]
     if unknown:

@@ -9,18 +9,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any, Callable
 
-from agents import availability, control
-from agents.telemetry_state import fold_batch
+from agents.registry import PROCESSORS
+from agents.runtime import Processor, Tables
 from factory_app import events
 from factory_app.config import PlantConfig
 from factory_app.replay.log_reader import Record
 from factory_app.settings import Settings
-from tables.command_ledger import apply_command_event
 
-Tables = dict[str, dict[str, Any]]  # table name -> key -> value
 
 
 @dataclass
@@ -59,36 +56,12 @@ class Fold:
         return out
 
 
-def _telemetry_state(settings: Settings) -> Callable[[Tables, Any], list]:
-    def apply(tables: Tables, event, offset: int) -> list:
-        # The live agent's own batch fold, one event at a time: all or nothing, as when the
-        # live agent isolates a poison event.
-        view = SimpleNamespace(asset_state=tables["asset_state"], tag_windows=tables["tag_windows"])
-        fold_batch(view, [(event, offset)], settings, "replay")
-        return []
-    return apply
-
-
 def folds(settings: Settings, plant: PlantConfig | None) -> dict[str, Callable[[], Fold]]:
-    """Factories of a fresh Fold for every processor, by processor name."""
-    by_asset = control.rules_by_asset(plant) if plant is not None else {}
-    skew = settings.max_clock_ahead
-    return {
-        "telemetry-state": lambda: Fold("telemetry-state", ("asset_state", "tag_windows"), (events.TELEMETRY,),
-                                        (events.Telemetry, events.StateTransition), _telemetry_state(settings), skew),
-        "control": lambda: Fold("control", ("control_state", "control_rule_memory"), (events.TELEMETRY,),
-                                (events.Telemetry, events.StateTransition),
-                                lambda t, e, o: control.step(by_asset, t["control_state"], t["control_rule_memory"],
-                                                             e, o), skew),
-        "command-ledger": lambda: Fold("command-ledger", ("command_ledger",), (events.COMMANDS, events.COMMAND_RESULTS),
-                                       (events.Command, events.CommandResult),
-                                       lambda t, e, o: t["command_ledger"].__setitem__(
-                                           e.command_id, apply_command_event(t["command_ledger"].get(e.command_id), e)),
-                                       skew),
-        "availability": lambda: Fold("availability", ("availability",), (events.TELEMETRY,),
-                                     (events.Telemetry, events.StateTransition),
-                                     lambda t, e, o: availability.step(t["availability"], e, offset=o), skew),
-    }
+    """Factories of a fresh Fold for every processor, by processor name (from agents.registry)."""
+    def maker(p: Processor) -> Callable[[], Fold]:
+        return lambda: Fold(p.name, p.tables, p.sources, p.accepts, p.replay_step(settings, plant),
+                            settings.max_clock_ahead)
+    return {name: maker(p) for name, p in PROCESSORS.items()}
 
 
 def processor_of(table: str, settings: Settings, plant: PlantConfig | None) -> str:

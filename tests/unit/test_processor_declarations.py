@@ -1,0 +1,33 @@
+"""Each processor is declared once (agents/registry.py): the live worker and the replays read the same declaration."""
+
+from __future__ import annotations
+
+from agents.registry import PROCESSORS, chosen
+from factory_app.app import create_app
+from factory_app.replay.projections import folds, processor_of
+from factory_app.settings import Settings
+
+import pytest
+
+
+def test_the_live_worker_declares_exactly_the_declared_tables(tmp_path):
+    settings = Settings(processors=list(PROCESSORS), home=tmp_path)
+    worker = create_app(settings, prometheus=False)
+    declared = {t for p in PROCESSORS.values() for t in p.tables}
+    assert set(worker.tables) == declared
+    assert {a.name for a in worker.app.agents.values()} == set(PROCESSORS)
+
+
+def test_replays_fold_every_declared_processor_with_its_tables_and_sources(tmp_path):
+    made = {name: make() for name, make in folds(Settings(home=tmp_path), None).items()}
+    assert set(made) == set(PROCESSORS)
+    for name, fold in made.items():
+        assert fold.tables == PROCESSORS[name].tables and fold.sources == PROCESSORS[name].sources
+        for table in fold.tables:
+            assert processor_of(table, Settings(home=tmp_path), None) == name
+
+
+def test_defaults_and_unknown_names(tmp_path):
+    assert [p.name for p in chosen(Settings(home=tmp_path))] == ["telemetry-state", "control", "command-ledger"]
+    with pytest.raises(ValueError, match="known: telemetry-state, control, command-ledger, availability"):
+        chosen(Settings(home=tmp_path, processors=["no-such"]))
