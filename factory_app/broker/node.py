@@ -83,11 +83,21 @@ class NodeConfig:
         return f"127.0.0.1:{self.port}"
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on loopback that nothing listens on right now, and not handed out before by
+    this process: the kernel may give the same ephemeral port to two binds in a row, and two
+    PLCs of one test plant were once given one port (the second could not start)."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no free loopback port not handed out before")
 
 
 def server_properties(cfg: NodeConfig) -> str:

@@ -93,8 +93,11 @@ def test_hostile_commands_never_stop_the_writer(writer_and_plc, hostile):
     messages.append((ASSET.encode(), events.encode(sentinel)))
     asyncio.run(produce_raw(s, events.COMMANDS, messages))
 
-    done = wait_until(lambda: (lambda r: r if sentinel.command_id in r else None)(results(s)), 120,
-                      what="the sentinel command's result, behind every hostile one")
+    # Lanes run assets concurrently: the sentinel's asset may finish before the hostile
+    # commands of other (or unknown) assets, so wait for every id's result.
+    wanted = {c.command_id for c in hostile} | {sentinel.command_id}
+    done = wait_until(lambda: (lambda r: r if wanted <= r.keys() else None)(results(s)), 120,
+                      what="a result for the sentinel and every hostile command")
     assert [r.status for r in done[sentinel.command_id]] == ["applied"]
     assert asyncio.run(opc_read(writer_and_plc, ASSET, "speed_setpoint")) == sentinel_value
     for cid in {c.command_id for c in hostile}:
