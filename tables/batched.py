@@ -4,10 +4,9 @@ Faust's per-key write is a RocksDB put, a FutureMessage through the producer buf
 (drained one message per event-loop turn), an aiokafka send and, on its ack, a second
 RocksDB put of the persisted offset. A batch of a thousand keys paid that a thousand
 times (docs/benchmarks.md). Here ``stage`` writes a batch's changes to the partition's
-RocksDB in one write batch and queues their changelog records; ``publish`` hands the
-queued records straight to the producer (no buffer, no per-message future object of
-ours) and records the persisted offset once per partition, when its last record is
-acknowledged.
+RocksDB in one write batch and queues their changelog records; ``publish`` hands each
+partition's records to the producer as one record batch (aiokafka ``send_batch``) and
+records the persisted offset once per partition, when that batch is acknowledged.
 
 Everything else stays Faust's: the store, the changelog topic and its partitioning,
 recovery, standbys, and the commit, which flushes the producer before it commits the
@@ -132,27 +131,42 @@ class BatchedTable(faust.Table):
     async def publish(self) -> int:
         """Hand the staged changelog records to the producer, in order; returns how many.
 
-        Returns once the producer holds them (not when acknowledged): the consumer's commit
-        flushes the producer first. The persisted offset of each changelog partition is set
-        when its last record is acknowledged.
+        Each partition's records go as one aiokafka record batch (``send_batch``; more only
+        when they exceed the producer's batch size). Returns once the producer holds them, not
+        when acknowledged: the consumer's commit flushes the producer first. The persisted
+        offset of each changelog partition is set when its last batch is acknowledged.
         """
         if not self._outbox:
             return 0
         outbox, self._outbox = self._outbox, []
-        producer = self.app.producer
         topic = self.changelog_topic.get_topic_name()
-        last: dict[int, Any] = {}
+        by_partition: dict[int, list[tuple[bytes, bytes | None]]] = {}
+        for partition, key, value in outbox:
+            by_partition.setdefault(partition, []).append((key, value))
         try:
-            for partition, key, value in outbox:
-                last[partition] = await producer.send(topic, key, value, partition, None, None)
+            for partition, records in by_partition.items():
+                fut, last_index = await self._send_records(topic, partition, records)
+                fut.add_done_callback(self._persisted(TP(topic, partition), last_index))
         except Exception as exc:
             await self._crash(exc)
             raise
-        for partition, fut in last.items():
-            fut.add_done_callback(self._persisted(TP(topic, partition)))
         return len(outbox)
 
-    def _persisted(self, tp: TP):
+    async def _send_records(self, topic: str, partition: int, records: list[tuple[bytes, bytes | None]]):
+        """Send ``records`` to one partition in order; returns the last batch's future and the
+        index of the last record within that batch (its offset is the batch's base offset + it)."""
+        producer = self.app.producer._ensure_producer()  # Faust's aiokafka producer
+        batch, in_batch, fut = producer.create_batch(), 0, None
+        for key, value in records:
+            if batch.append(key=key, value=value, timestamp=None) is None:  # full: send it, start another
+                await producer.send_batch(batch, topic, partition=partition)
+                batch, in_batch = producer.create_batch(), 0
+                batch.append(key=key, value=value, timestamp=None)  # a first record always fits
+            in_batch += 1
+        fut = await producer.send_batch(batch, topic, partition=partition)
+        return fut, in_batch - 1
+
+    def _persisted(self, tp: TP, last_index: int):
         def done(fut) -> None:
             if fut.cancelled():
                 return
@@ -161,7 +175,7 @@ class BatchedTable(faust.Table):
                 log.error("changelog record for %s not acknowledged: %r; the worker stops", tp, exc)
                 self.app.loop.create_task(self._crash(exc))
                 return
-            self.data.set_persisted_offset(tp, fut.result().offset)
+            self.data.set_persisted_offset(tp, fut.result().offset + last_index)
         return done
 
     async def _crash(self, exc: BaseException) -> None:
