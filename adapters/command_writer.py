@@ -21,10 +21,9 @@ import socket
 import time
 from datetime import datetime, timezone
 
-from asyncua import Client, ua
-
 from aiokafka import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError
+from asyncua import Client, ua
 
 from adapters.lanes import NORMAL, SAFETY, Lane, OffsetTracker
 from adapters.ledger import Ledger

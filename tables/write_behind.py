@@ -19,9 +19,6 @@ from faust.streams import _current_event
 
 from tables.batched import DELETE, BatchedTable
 
-_DELETED = object()
-
-
 class WriteBehind:
     """Read-through cache plus pending writes over ``table``; ``flush`` applies the writes in order."""
 
@@ -29,85 +26,67 @@ class WriteBehind:
         self.table = table
         # A Faust table serializes with its own codec; plain dicts (replays) check as JSON like it.
         self.value_serializer = value_serializer or getattr(table, "value_serializer", None) or "json"
+        self._batched = isinstance(table, BatchedTable)
         self._read: dict[str, Any] = {}
-        self._pending: dict[str, Any] = {}  # first-write order is kept
-        self._encoded: list | None = None  # a BatchedTable's encoding of the pending sets, by validate
+        self._pending: dict[str, Any] = {}  # first-write order is kept; DELETE marks a deletion
+        self._validated: tuple[list, list] | None = None  # (changes, their encoding), by validate
+
+    def _lookup(self, key: str) -> Any:
+        if key not in self._read:
+            self._read[key] = self.table.read(key) if self._batched else self.table.get(key)
+        return self._read[key]
 
     def get(self, key: str, default: Any = None) -> Any:
-        if key in self._pending:
-            value = self._pending[key]
-            return default if value is _DELETED else value
-        if key not in self._read:
-            table = self.table
-            self._read[key] = table.read(key) if isinstance(table, BatchedTable) else table.get(key)
-        value = self._read[key]
-        return default if value is None else value
+        value = self._pending[key] if key in self._pending else self._lookup(key)
+        return default if value is None or value is DELETE else value
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._pending[key] = value
 
     def __delitem__(self, key: str) -> None:
-        self._pending[key] = _DELETED
+        self._pending[key] = DELETE
 
-    def validate(self) -> None:
-        """Raise if any pending value cannot be serialized: called before any write, so a
-        value the store would refuse fails the batch with nothing of it written."""
-        if isinstance(self.table, BatchedTable):  # its encoding is kept for the write
-            self._encoded = self.table.encode([(k, v) for k, v in self._pending.items() if v is not _DELETED])
-            return
-        for key, value in self._pending.items():
-            if value is not _DELETED:
-                codecs.dumps(self.value_serializer, value)
-
-    def flush(self) -> int:
-        """Write the pending changes; returns how many keys were written.
+    def _changes(self) -> list[tuple[str, Any]]:
+        """The pending ``(key, value or DELETE)`` changes in write order.
 
         Deletions go first. A fold deletes a key when another key stops referring
         to it (an evicted window, dropped from its index); the changelog keeps the
         order of one partition's writes, so if a crash loses a suffix of them, a
         surviving write implies the batch's deletions survived too. Sets need no
-        order among themselves: each key records its own last offset.
+        order among themselves: each key records its own last offset. A key that
+        is already absent is not deleted again (the fold read it before deleting
+        it, so the cache answers).
         """
-        deletes = [k for k, v in self._pending.items() if v is _DELETED]
-        ordered = deletes + [k for k, v in self._pending.items() if v is not _DELETED]
-        if isinstance(self.table, BatchedTable):  # one RocksDB write batch; changelog records at publish
-            changes = []
-            for key in ordered:
-                value = self._pending[key]
-                if value is not _DELETED:
-                    changes.append((key, value))
-                elif (self._read[key] if key in self._read else self.table.read(key)) is not None:
-                    changes.append((key, DELETE))
-            # Sets were encoded by validate (same values); deletions need only their keys.
-            sets = {key: item for item in (self._encoded or []) for key in (item[0],)}
-            encoded: list | None = []
+        deletes = [(k, DELETE) for k, v in self._pending.items() if v is DELETE and self._lookup(k) is not None]
+        return deletes + [(k, v) for k, v in self._pending.items() if v is not DELETE]
+
+    def validate(self) -> None:
+        """Raise if any pending value cannot be serialized: called before any write, so a
+        value the store would refuse fails the batch with nothing of it written."""
+        if self._batched:  # its encoding is kept for the write
+            changes = self._changes()
+            self._validated = (changes, self.table.encode(changes))
+            return
+        for value in self._pending.values():
+            if value is not DELETE:
+                codecs.dumps(self.value_serializer, value)
+
+    def flush(self) -> int:
+        """Write the pending changes (see ``_changes`` for their order); returns how many keys were pending."""
+        changes, encoded = self._validated or (self._changes(), None)
+        pending = len(self._pending)
+        if self._batched:  # one RocksDB write batch; the changelog records go at publish
+            self.table.stage(changes, encoded)
+        else:
             for key, value in changes:
                 if value is DELETE:
-                    encoded.append(self.table.encode([(key, DELETE)])[0])
-                elif key in sets:
-                    encoded.append(sets[key])
-                else:  # not validated first: let stage encode everything
-                    encoded = None
-                    break
-            self._encoded = None
-            self.table.stage(changes, encoded)
-            written = len(changes)
-            self._pending.clear()
-            self._read.clear()
-            return written
-        for key in ordered:
-            value = self._pending[key]
-            if value is _DELETED:
-                # The fold read the key before deleting it, so the cache usually answers.
-                known = self._read[key] if key in self._read else self.table.get(key)
-                if known is not None:
                     del self.table[key]
-            else:
-                self.table[key] = value
-        written = len(ordered)
+                else:
+                    self.table[key] = value
         self._pending.clear()
         self._read.clear()
-        return written
+        self._validated = None
+        return pending
 
 
 @contextmanager
