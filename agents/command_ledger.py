@@ -53,7 +53,7 @@ def _register(ctx: LiveContext) -> dict[str, faust.Table]:
     return {"command_ledger": ledger}
 
 
-def _replay_step(settings: Settings, plant: PlantConfig | None) -> ReplayStep:
+def _step(settings: Settings, plant: PlantConfig | None, label: str) -> ReplayStep:
     def replay(tables, event, offset: int) -> list:
         step(tables["command_ledger"], event)
         return []
@@ -61,4 +61,4 @@ def _replay_step(settings: Settings, plant: PlantConfig | None) -> ReplayStep:
 
 
 SPEC = Processor(PROCESSOR, (events.COMMANDS, events.COMMAND_RESULTS), _ACCEPT, ("command_ledger",),
-                 _register, _replay_step)
+                 _register, _step, batched=False)

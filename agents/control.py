@@ -1,26 +1,22 @@
 """Control: telemetry -> rules -> Command events on the commands topic.
 
 Keeps its own fold of asset state and each rule's memory in tables, so its
-decisions depend only on the log. Commands go to ``sink`` (the commands
-topic live; nowhere a writer listens during replay).
+decisions depend only on the log. The step returns the commands: live, the
+runtime (``agents.live``) produces them; replays count and drop them.
 """
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 
 import faust
 
-from agents.dead_letters import DeadLetterSink
 from agents.runtime import LiveContext, Processor, ReplayStep
-from factory_app import events, metrics, rules
+from factory_app import events, rules
 from factory_app.config import PlantConfig
 from factory_app.settings import Settings
 from tables.asset_state import already_applied, apply_event
 from tables.definitions import projection_table
-
-log = logging.getLogger(__name__)
 
 PROCESSOR = "control"
 _ACCEPT = (events.Telemetry, events.StateTransition)
@@ -67,48 +63,16 @@ def rules_by_asset(plant: PlantConfig) -> dict[str, list]:
     return dict(by_asset)
 
 
-def register(app: faust.App, settings: Settings, plant: PlantConfig, telemetry: faust.TopicT,
-             sink: faust.TopicT | None, dead_letter: faust.TopicT, name: str = PROCESSOR) -> dict[str, faust.Table]:
-    """Declare the control agent and its tables on ``app``; returns the tables."""
-    by_asset = rules_by_asset(plant)
-
-    control_state = projection_table(app, settings, f"{name}_state")
-    rule_memory = projection_table(app, settings, f"{name}_rule_memory")
-    dead = DeadLetterSink(dead_letter, name)
-
-    async def control(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            message = event.message
-            try:
-                decoded = events.decode_source(message.key, event.value, message.timestamp, _ACCEPT,
-                                               settings.max_clock_ahead)
-            except events.DecodeFailure:
-                continue  # the state processor dead-letters it; one dead letter per bad message
-            try:
-                commands = step(by_asset, control_state, rule_memory, decoded, message.offset)
-            except Exception as exc:  # a rule bug must not stop control of other assets
-                log.exception("rule evaluation failed for %s", decoded.event_id)
-                await dead.send(events.DecodeFailure("processing_error", repr(exc)), message)
-                continue
-            for cmd in commands:
-                metrics.COMMANDS_ISSUED.labels(cmd.rule).inc()
-                if sink is not None:
-                    await sink.send(key=cmd.asset_id.encode(), value=events.encode(cmd))
-                    metrics.EVENTS_OUT.labels(sink.get_topic_name(), cmd.asset_id).inc()
-
-    app.agent(telemetry, name=name, concurrency=1)(control)
-    return {f"{name}_state": control_state, f"{name}_rule_memory": rule_memory}
-
-
 def _register(ctx: LiveContext) -> dict[str, faust.Table]:
-    sink = ctx.topic(events.COMMANDS) if ctx.settings.emit_commands else None
-    return register(ctx.app, ctx.settings, ctx.plant(), ctx.topic(events.TELEMETRY), sink, ctx.dead_letter)
+    batched = ctx.settings.batched_tables
+    return {name: projection_table(ctx.app, ctx.settings, name, batched)
+            for name in (f"{PROCESSOR}_state", f"{PROCESSOR}_rule_memory")}
 
 
-def _replay_step(settings: Settings, plant: PlantConfig | None) -> ReplayStep:
+def _step(settings: Settings, plant: PlantConfig | None, label: str) -> ReplayStep:
     by_asset = rules_by_asset(plant) if plant is not None else {}
     return lambda t, e, o: step(by_asset, t[f"{PROCESSOR}_state"], t[f"{PROCESSOR}_rule_memory"], e, o)
 
 
 SPEC = Processor(PROCESSOR, (events.TELEMETRY,), _ACCEPT, (f"{PROCESSOR}_state", f"{PROCESSOR}_rule_memory"),
-                 _register, _replay_step)
+                 _register, _step, uses_rules=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import faust
 
 from agents.registry import PROCESSORS, chosen
+from agents.live import LiveRuntime
 from agents.runtime import LiveContext
 from factory_app import events
 from factory_app.config import PlantConfig, load_plant
@@ -24,6 +25,7 @@ class Worker:
     app: faust.App
     settings: Settings
     tables: dict[str, faust.Table] = field(default_factory=dict)
+    runtime: LiveRuntime | None = None  # folds the batched processors
 
 
 def faust_broker_url(bootstrap: str) -> str:
@@ -85,9 +87,15 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
 
     ctx = LiveContext(app=app, settings=settings, plant=the_plant, topic=topic,
                       dead_letter=topic(events.DEAD_LETTER))
+    runtime = LiveRuntime(app, settings, ctx.dead_letter, topic(events.COMMANDS) if settings.emit_commands else None)
     tables: dict[str, faust.Table] = {}
     for processor in processors:
-        tables.update(processor.register(ctx))
+        own = processor.register(ctx)
+        tables.update(own)
+        if processor.batched:
+            step = processor.step(settings, the_plant() if processor.uses_rules else None, processor.name)
+            for source in processor.sources:
+                runtime.add(processor.name, topic(source), processor.accepts, own, step)
     register_table_dump(app, tables)
     register_readiness(app)
     register_gauges(app, tables)
@@ -95,7 +103,7 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
         from faust.sensors.prometheus import setup_prometheus_sensors
 
         setup_prometheus_sensors(app, name_prefix="faust")
-    return Worker(app=app, settings=settings, tables=tables)
+    return Worker(app=app, settings=settings, tables=tables, runtime=runtime)
 
 
 def _made(path):

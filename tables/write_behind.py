@@ -9,15 +9,12 @@ the live path's bottleneck (see docs/benchmarks.md).
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from faust.serializers import codecs
-from faust.streams import _current_event
 
 from tables.batched import DELETE, BatchedTable
+
 
 class WriteBehind:
     """Read-through cache plus pending writes over ``table``; ``flush`` applies the writes in order."""
@@ -87,20 +84,3 @@ class WriteBehind:
         self._read.clear()
         self._validated = None
         return pending
-
-
-@contextmanager
-def acting_as(event) -> Iterator[None]:
-    """Make ``event`` Faust's current event while table writes are flushed.
-
-    Faust routes a table write to the RocksDB partition and changelog partition
-    of the *current* event. A batch flush happens outside per-event iteration,
-    so it names the event itself: the last event of the partition being flushed.
-    (Faust keeps this in ``faust.streams._current_event``, a private ContextVar;
-    a test checks that flushed writes land in the right changelog partitions.)
-    """
-    token = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)

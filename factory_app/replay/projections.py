@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from agents.registry import PROCESSORS
-from agents.runtime import Processor, Tables
+from agents.runtime import Processor, Tables, fold_atomically
 from factory_app import events
 from factory_app.config import PlantConfig
 from factory_app.replay.log_reader import Record
@@ -59,7 +59,10 @@ class Fold:
 def folds(settings: Settings, plant: PlantConfig | None) -> dict[str, Callable[[], Fold]]:
     """Factories of a fresh Fold for every processor, by processor name (from agents.registry)."""
     def maker(p: Processor) -> Callable[[], Fold]:
-        return lambda: Fold(p.name, p.tables, p.sources, p.accepts, p.replay_step(settings, plant),
+        step = p.step(settings, plant, "replay")
+        # One event at a time, all or nothing, through the function the live runtime folds its batches with.
+        return lambda: Fold(p.name, p.tables, p.sources, p.accepts,
+                            lambda tables, event, offset: fold_atomically(tables, step, [(event, offset)]),
                             settings.max_clock_ahead)
     return {name: maker(p) for name, p in PROCESSORS.items()}
 

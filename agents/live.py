@@ -1,0 +1,191 @@
+"""The live half of the processor runtime: partition batches in, table writes and commands out.
+
+The consumer (``factory_app.partition_batches``) hands over each partition's slice of a
+fetch. For a source topic the runtime decodes every record once, dead-letters what does
+not decode, and gives each processor of that topic the events it accepts. A processor's
+fold is its declared step run over write-behind views of its tables
+(``agents.runtime.fold_atomically``, the code replays run too), retried event by event
+when the batch fails, so a poison event is dead-lettered alone. Then, in this order:
+commands are produced and acknowledged, table changes go to the changelog, and the
+batch is acknowledged to the consumer (the commit flushes the producer before it
+commits the source offsets).
+
+Commands are acknowledged before the control tables' changelog is sent: a worker that
+dies in between re-reads the events and decides again (the command ids repeat, the
+writer applies one), where the other order could lose a command for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from faust.streams import _current_event
+from faust.types import TP
+
+from agents.dead_letters import DeadLetterSink
+from agents.isolation import fold_isolating
+from agents.runtime import ReplayStep, fold_atomically
+from factory_app import events, metrics, partition_batches
+from factory_app.settings import Settings
+from tables.batched import BatchedTable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Member:
+    name: str
+    accepts: tuple[type, ...]
+    tables: dict[str, faust.Table]
+    step: ReplayStep
+    sink: DeadLetterSink
+    processed: dict[type, Any]
+
+
+@dataclass
+class _Source:
+    topic: faust.TopicT
+    members: list[_Member] = field(default_factory=list)
+
+    @property
+    def accepts(self) -> tuple[type, ...]:
+        return tuple({cls: None for m in self.members for cls in m.accepts})
+
+
+class _PartitionEvent:
+    """What Faust's tables read from the current event: its message's topic and partition."""
+
+    __slots__ = ("message", "__weakref__")
+
+    def __init__(self, record: Any):
+        self.message = record
+
+
+@contextmanager
+def acting_for(record: Any) -> Iterator[None]:
+    """Route table reads and writes to ``record``'s partition (Faust keys them by the current event)."""
+    token = _current_event.set(weakref.ref(_PartitionEvent(record)))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+class LiveRuntime:
+    """Runs the batched processors of one worker (see the module docstring)."""
+
+    def __init__(self, app: faust.App, settings: Settings, dead_letter: faust.TopicT,
+                 commands: faust.TopicT | None):
+        self.app = app
+        self.settings = settings
+        self.dead_letter = dead_letter
+        self.commands = commands  # None: decisions are counted, not sent (FACTORY_EMIT_COMMANDS=0)
+        self._handlers = partition_batches.install(app)
+        self._sources: dict[str, _Source] = {}
+
+    def add(self, name: str, topic: faust.TopicT, accepts: tuple[type, ...], tables: dict[str, faust.Table],
+            step: ReplayStep) -> None:
+        """Fold ``topic``'s events of types ``accepts`` through ``step`` into ``tables``, live."""
+        topic_name = topic.get_topic_name()
+        source = self._sources.get(topic_name)
+        if source is None:
+            source = self._sources[topic_name] = _Source(topic)
+            self.app.topics.add(topic)  # subscribed by Faust's conductor, delivered here
+            self._handlers[topic_name] = self._handler(source)
+        source.members.append(_Member(name, accepts, tables, step, DeadLetterSink(self.dead_letter, name),
+                                      {cls: metrics.EVENTS_PROCESSED.labels(name, cls.__name__) for cls in accepts}))
+
+    def members(self) -> dict[str, list[str]]:
+        """Source topic -> the processors folded from it, in fold order."""
+        return {name: [m.name for m in source.members] for name, source in self._sources.items()}
+
+    def _handler(self, source: _Source):
+        chunk = self.settings.state_batch_max  # bounds one fold's time and memory
+
+        async def handle(tp: TP, records: list) -> None:
+            try:
+                for start in range(0, len(records), chunk):
+                    await self._apply(source, tp, records[start:start + chunk])
+            except Exception as exc:
+                # Not a bad event (those are dead-lettered): the tables or the producer failed.
+                # Stop rather than acknowledge what was not applied.
+                log.exception("batch %s@%d..%d failed; the worker stops", tp, records[0].offset, records[-1].offset)
+                await self.app.crash(exc)
+                raise
+        return handle
+
+    async def _apply(self, source: _Source, tp: TP, records: list) -> None:
+        decoded, bad = self._decode(source, records)
+        for failure, record in bad:  # one dead letter per bad record, from the topic's first processor
+            await source.members[0].sink.send(failure, record)
+        commands: list[events.Command] = []
+        with acting_for(records[-1]):
+            for member in source.members:
+                commands.extend(await self._fold(member, decoded))
+        await self._emit(commands)
+        for member in source.members:
+            for table in member.tables.values():
+                if isinstance(table, BatchedTable):
+                    await table.publish()
+        assets = Counter(ev.asset_id for ev, _ in decoded)
+        for asset, n in assets.items():
+            metrics.EVENTS_IN.labels(tp.topic, asset).inc(n)
+
+    def _decode(self, source: _Source, records: list) -> tuple[list[tuple[Any, Any]], list]:
+        accepts, ahead = source.accepts, self.settings.max_clock_ahead
+        decoded, bad = [], []
+        for record in records:
+            ts = record.timestamp
+            try:
+                decoded.append((events.decode_source(record.key, record.value, None if ts is None else ts / 1000,
+                                                     accepts, ahead), record))
+            except events.DecodeFailure as failure:
+                bad.append((failure, record))
+        return decoded, bad
+
+    async def _fold(self, member: _Member, decoded: list[tuple[Any, Any]]) -> list:
+        items = [(ev, rec) for ev, rec in decoded if isinstance(ev, member.accepts)]
+        if not items:
+            return []
+        out: list = []
+
+        def fold(batch):
+            out.extend(fold_atomically(member.tables, member.step, [(ev, rec.offset) for ev, rec in batch]))
+
+        failed = fold_isolating(fold, items)
+        poisoned = set()
+        for (ev, record), exc in failed:  # nothing of these was written; every other event was, once
+            log.error("processing failed in %s for %s at %s[%d]@%d: %r", member.name, ev.event_id, record.topic,
+                      record.partition, record.offset, exc)
+            await member.sink.send(events.DecodeFailure("processing_error", repr(exc)), record)
+            poisoned.add(id(record))
+        counts = Counter(type(ev) for ev, rec in items if id(rec) not in poisoned)
+        for cls, n in counts.items():
+            member.processed[cls].inc(n)
+        return out
+
+    async def _emit(self, commands: list[events.Command]) -> None:
+        """Produce ``commands`` and wait for their acknowledgement (see the module docstring)."""
+        for cmd in commands:
+            metrics.COMMANDS_ISSUED.labels(cmd.rule).inc()
+        if not commands or self.commands is None:
+            return
+        topic = self.commands.get_topic_name()
+        if self.app.in_transaction:  # exactly-once: through the partition's transactional producer
+            for cmd in commands:
+                await self.commands.send(key=cmd.asset_id.encode(), value=events.encode(cmd))
+        else:
+            producer = self.app.producer._ensure_producer()  # Faust's aiokafka producer, no buffer between
+            acks = [await producer.send(topic, key=cmd.asset_id.encode(), value=events.encode(cmd))
+                    for cmd in commands]
+            await asyncio.gather(*acks)
+        for cmd in commands:
+            metrics.EVENTS_OUT.labels(topic, cmd.asset_id).inc()

@@ -1,0 +1,143 @@
+"""Deliver a fetch's records to the processor runtime as one batch per partition.
+
+Faust hands every record to its streams one at a time: a Message object, sensor
+calls, a conductor lookup, a channel queue, the Stream's iteration and a per-event
+ack; measured, that machinery alone caps a worker well below Quix Streams
+(docs/benchmarks.md). For the topics the runtime registers, this consumer passes
+each partition's slice of a fetch to the runtime's handler as it came from aiokafka,
+and acknowledges the slice as a whole when the handler returns. Every other topic
+still goes through Faust's per-message path.
+
+Faust keeps everything else: the group, assignment, pausing for table recovery, the
+commit (which flushes the producer first) and rebalancing. A revocation waits for a
+batch in progress as it waits for unacked messages; a batch fetched before a
+rebalance is dropped (its partitions are re-read from the committed offsets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from time import monotonic
+from typing import Any
+
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+from mode.utils.futures import notify
+
+# (partition, its records in offset order) -> done when they are applied
+BatchHandler = Callable[[TP, list[Any]], Awaitable[None]]
+
+
+class _InFlight:
+    """Stands in the consumer's unacked set while a batch is processed (rebalances wait for it)."""
+
+    __slots__ = ("tp",)
+
+    def __init__(self, tp: TP):
+        self.tp = tp
+
+
+class PartitionBatchConsumer(faust_aiokafka.Consumer):
+    """Faust's aiokafka consumer, with whole-partition delivery for the topics in ``batch_handlers``."""
+
+    batch_handlers: dict[str, BatchHandler] = {}
+
+    async def _drain_messages(self, fetcher: Any) -> None:  # the Fetcher service's loop, as in Faust
+        if not self.batch_handlers:
+            return await super()._drain_messages(fetcher)
+        consumer_stopped = self._stopped.is_set
+        fetcher_stopped = fetcher._stopped.is_set
+        try:
+            while not (consumer_stopped() or fetcher_stopped()):
+                records, active = await self._wait_next_records(1.0)
+                await self.sleep(0)
+                if not records or self.should_stop:
+                    continue
+                if not self.flow_active:
+                    await self.perform_seek()  # as Faust does: re-read from the committed offsets
+                    continue
+                await self._deliver(records, active, self.app.consumer_generation_id)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                return
+            raise
+
+    async def _deliver(self, records: dict, active: set | None, generation: int) -> None:
+        handlers = self.batch_handlers
+        for tp, batch in records.items():
+            if not self.flow_active or self.app.consumer_generation_id != generation:
+                return  # a rebalance began: what was fetched is read again from the committed offsets
+            if active is not None and tp not in active and tp not in self._buffered_partitions:
+                continue
+            batch = self._unread(tp, batch)
+            if not batch:
+                continue
+            self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+            handler = handlers.get(tp.topic)
+            if handler is None:
+                await self._deliver_each(tp, batch)
+                continue
+            read = self._read_offset[tp]
+            marker = _InFlight(tp)
+            self._unacked_messages.add(marker)
+            try:
+                await handler(tp, batch)
+                # From the last offset read: offsets the log skipped (transaction markers,
+                # compaction) are acknowledged with the batch, so commits do not stall on them.
+                first = batch[0].offset if read is None else min(read, batch[0].offset)
+                self.ack_range(tp, first, batch[-1].offset)
+            finally:
+                self._unacked_messages.discard(marker)
+                notify(self._waiting_for_ack)
+            self._read_offset[tp] = batch[-1].offset
+            # Faust's slow-processing check reads when a partition's stream last took an event.
+            self.app.monitor.stream_inbound_time[tp] = monotonic()
+            if self._commit_every is not None and self._n_acked >= self._commit_every:
+                self._n_acked = 0
+                await self.commit()
+
+    def _unread(self, tp: TP, batch: list) -> list:
+        """The records at or after the read offset (Faust's own loop drops the ones before it)."""
+        read = self._read_offset[tp]
+        if read is None or batch[0].offset >= read:
+            return batch
+        return [r for r in batch if r.offset >= read]
+
+    async def _deliver_each(self, tp: TP, batch: list) -> None:
+        """Faust's own per-message path, for topics no batch handler took."""
+        callback = self.callback
+        for record in batch:
+            message = self._to_message(tp, record)
+            await self.wait_first(callback(message), self.suspend_flow.wait())
+            self._read_offset[tp] = record.offset
+
+    def ack_range(self, tp: TP, first: int, last: int) -> None:
+        """Acknowledge offsets ``first..last`` of ``tp`` at once (what Faust's ``ack`` does per message)."""
+        if not self.app.topics.acks_enabled_for(tp.topic):
+            return
+        committed = self._committed_offset[tp]
+        if committed is not None:
+            first = max(first, committed)
+        index = self._acked_index[tp]
+        fresh = [o for o in range(first, last + 1) if o not in index] if index else list(range(first, last + 1))
+        if not fresh:
+            return
+        index.update(fresh)
+        self._acked[tp].extend(fresh)
+        self._n_acked += len(fresh)
+
+
+def install(app: faust.App) -> dict[str, BatchHandler]:
+    """Make ``app``'s consumer deliver partition batches; returns the (topic name -> handler) registry to fill.
+
+    Must run before the app creates its consumer (i.e. while the app is being declared)."""
+    handlers: dict[str, BatchHandler] = {}
+    consumer_class = type("PartitionBatchConsumer", (PartitionBatchConsumer,), {"batch_handlers": handlers})
+    app.transport.Consumer = consumer_class
+    return handlers
