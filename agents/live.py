@@ -72,7 +72,8 @@ class _PartitionEvent:
 @contextmanager
 def acting_for(record: Any) -> Iterator[None]:
     """Route table reads and writes to ``record``'s partition (Faust keys them by the current event)."""
-    token = _current_event.set(weakref.ref(_PartitionEvent(record)))
+    event = _PartitionEvent(record)  # held here: Faust keeps only a weak reference
+    token = _current_event.set(weakref.ref(event))
     try:
         yield
     finally:
@@ -135,6 +136,7 @@ class LiveRuntime:
             for table in member.tables.values():
                 if isinstance(table, BatchedTable):
                     await table.publish()
+        metrics.SOURCE_RECORDS.labels(tp.topic).inc(len(records))
         assets = Counter(ev.asset_id for ev, _ in decoded)
         for asset, n in assets.items():
             metrics.EVENTS_IN.labels(tp.topic, asset).inc(n)

@@ -8,6 +8,11 @@ EVENTS_PROCESSED = Counter(
     "factory_events_processed_total", "Events a processor consumed and applied to its tables.",
     ["processor", "type"],
 )
+SOURCE_RECORDS = Counter(
+    "factory_source_records_total",
+    "Source records the processor runtime finished with (folded by every processor, or dead-lettered).",
+    ["topic"],
+)
 DEAD_LETTERS = Counter(
     "factory_dead_letters_total", "Messages sent to the dead-letter topic, by reason.",
     ["processor", "reason"],
@@ -88,6 +93,7 @@ REPLAY_TARGET = Gauge(
 
 
 def processed_so_far() -> int:
-    """Events this process's processors applied since it started (the sum of EVENTS_PROCESSED)."""
-    return int(sum(sample.value for metric in EVENTS_PROCESSED.collect() for sample in metric.samples
+    """Source records this process's runtime finished since it started (each once, however many processors
+    folded it): a long run's progress."""
+    return int(sum(sample.value for metric in SOURCE_RECORDS.collect() for sample in metric.samples
                    if sample.name.endswith("_total")))

@@ -33,7 +33,7 @@ BatchHandler = Callable[[TP, list[Any]], Awaitable[None]]
 class _InFlight:
     """Stands in the consumer's unacked set while a batch is processed (rebalances wait for it)."""
 
-    __slots__ = ("tp",)
+    __slots__ = ("tp", "__weakref__")  # the unacked set is a WeakSet
 
     def __init__(self, tp: TP):
         self.tp = tp

@@ -106,7 +106,7 @@ class BatchedTable(faust.Table):
             return
         event = current_event()
         if event is None:
-            raise RuntimeError("BatchedTable.stage needs a current event (see tables.write_behind.acting_as)")
+            raise RuntimeError("BatchedTable.stage needs a current event (see agents.live.acting_for)")
         partition = event.message.partition
         if encoded is None:
             encoded = self.encode(changes)
