@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import time
 from pathlib import Path
 
 from agents.telemetry_state import apply_to_tables
@@ -110,12 +111,15 @@ def run_quix(args) -> None:
 
     progress = Progress(args.progress)
     progress.publish()
+    probes = args.probe_log.open("a", buffering=1) if args.probe_log else None
 
     def fold(value: bytes, key: bytes, timestamp: int, headers, state) -> None:
         Tables.asset_state.state = Tables.tag_windows.state = state
         event = events.decode_keyed(key, value, ACCEPT)
         apply_to_tables(Tables, event, WINDOW_S, RETENTION, "quix", message_context().offset, DEDUP_HORIZON)
         progress.tick()
+        if probes is not None and getattr(event, "tag", None) == "probe":  # bench.capacity's freshness probes: when folded
+            probes.write(f"{event.asset_id} {event.seq} {time.time()}\n")
         if progress.n >= args.events:
             progress.publish()
             app.stop()
@@ -159,6 +163,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, required=True)
     ap.add_argument("--progress", type=Path, required=True)
     ap.add_argument("--state-dir", type=Path, default=Path("quix-state"))
+    ap.add_argument("--probe-log", type=Path, default=None, help="quix: append 'asset seq time' per probe folded")
     args = ap.parse_args()
     if args.which == "plain":
         asyncio.run(run_plain(args))

@@ -70,8 +70,8 @@ async def produce(settings: Settings, n: int, first: int = 0) -> float:
 class Contender:
     """A running contender: how to read how many events it has folded, and how to stop it."""
 
-    def __init__(self, folded: Callable[[], int], processes: list[Child]):
-        self.folded, self.processes = folded, processes
+    def __init__(self, folded: Callable[[], int], processes: list[Child], web_ports: tuple[int, ...] = ()):
+        self.folded, self.processes, self.web_ports = folded, processes, web_ports
 
     def stop(self) -> None:
         for p in self.processes:
@@ -90,15 +90,16 @@ def start_faust(settings: Settings, workers: int) -> Contender:
         # The workers' own count (/ready/), not a dump of their tables: polling a 1,000-asset
         # dump every 0.2 s cost the measured worker ~7 % of its samples (bench.profile).
         return sum(get_json(f"http://127.0.0.1:{s.web_port}/ready/", timeout=30)["events_processed"] for s in group)
-    return Contender(folded, procs)
+    return Contender(folded, procs, tuple(s.web_port for s in group))
 
 
-def start_baseline(settings: Settings, which: str, total: int) -> Contender:
+def start_baseline(settings: Settings, which: str, total: int, probe_log: Path | None = None) -> Contender:
     progress = settings.home / f"{which}.progress"
     settings.home.mkdir(parents=True, exist_ok=True)
+    extra = ["--probe-log", str(probe_log)] if probe_log is not None else []
     proc = Child(which, [which, "--bootstrap", settings.bootstrap, "--topic", settings.topic(events.TELEMETRY),
                          "--events", str(total), "--progress", str(progress),
-                         "--state-dir", str(settings.home / "quix-state")],
+                         "--state-dir", str(settings.home / "quix-state"), *extra],
                  settings.home / "logs", module="bench.contenders")
 
     def folded() -> int:
