@@ -2,13 +2,14 @@
 
 The consumer (``factory_app.partition_batches``) hands over each partition's slice of a
 fetch. For a source topic the runtime decodes every record once, dead-letters what does
-not decode, and gives each processor of that topic the events it accepts. A processor's
-fold is its declared step run over write-behind views of its tables
-(``agents.runtime.fold_atomically``, the code replays run too), retried event by event
-when the batch fails, so a poison event is dead-lettered alone. Then, in this order:
-commands are produced and acknowledged, table changes go to the changelog, and the
-batch is acknowledged to the consumer (the commit flushes the producer before it
-commits the source offsets).
+not decode, and gives each processor of that topic the events it accepts, the ones that
+decide (issue commands) first. A processor's fold is its declared step run over
+write-behind views of its tables (``agents.runtime.fold_atomically``, the code replays
+run too), retried event by event when the batch fails, so a poison event is
+dead-lettered alone. A decider's commands are produced and acknowledged as soon as it
+has folded; then every table's changes go to the changelog, and the batch is
+acknowledged to the consumer (the commit flushes the producer before it commits the
+source offsets).
 
 Commands are acknowledged before the control tables' changelog is sent: a worker that
 dies in between re-reads the events and decides again (the command ids repeat, the
@@ -48,6 +49,7 @@ class _Member:
     step: ReplayStep
     sink: DeadLetterSink
     processed: dict[type, Any]
+    decides: bool = False
 
 
 @dataclass
@@ -93,16 +95,21 @@ class LiveRuntime:
         self._sources: dict[str, _Source] = {}
 
     def add(self, name: str, topic: faust.TopicT, accepts: tuple[type, ...], tables: dict[str, faust.Table],
-            step: ReplayStep) -> None:
-        """Fold ``topic``'s events of types ``accepts`` through ``step`` into ``tables``, live."""
+            step: ReplayStep, decides: bool = False) -> None:
+        """Fold ``topic``'s events of types ``accepts`` through ``step`` into ``tables``, live.
+
+        ``decides``: its step issues commands; such processors fold first in each batch, and their
+        commands leave before the other processors of the topic fold (the control loop's latency)."""
         topic_name = topic.get_topic_name()
         source = self._sources.get(topic_name)
         if source is None:
             source = self._sources[topic_name] = _Source(topic)
             self.app.topics.add(topic)  # subscribed by Faust's conductor, delivered here
             self._handlers[topic_name] = self._handler(source)
-        source.members.append(_Member(name, accepts, tables, step, DeadLetterSink(self.dead_letter, name),
-                                      {cls: metrics.EVENTS_PROCESSED.labels(name, cls.__name__) for cls in accepts}))
+        member = _Member(name, accepts, tables, step, DeadLetterSink(self.dead_letter, name),
+                         {cls: metrics.EVENTS_PROCESSED.labels(name, cls.__name__) for cls in accepts}, decides)
+        deciders = sum(1 for m in source.members if m.decides)
+        source.members.insert(deciders if decides else len(source.members), member)
 
     def members(self) -> dict[str, list[str]]:
         """Source topic -> the processors folded from it, in fold order."""
@@ -111,10 +118,13 @@ class LiveRuntime:
     def _handler(self, source: _Source):
         chunk = self.settings.state_batch_max  # bounds one fold's time and memory
 
-        async def handle(tp: TP, records: list) -> None:
+        async def handle(tp: TP, records: list) -> asyncio.Future | None:
             try:
+                sends = []
                 for start in range(0, len(records), chunk):
-                    await self._apply(source, tp, records[start:start + chunk])
+                    sends.extend(await self._apply(source, tp, records[start:start + chunk]))
+                    await asyncio.sleep(0)  # let the web views, the commit and acks in between chunks
+                return asyncio.gather(*sends) if sends else None
             except Exception as exc:
                 # Not a bad event (those are dead-lettered): the tables or the producer failed.
                 # Stop rather than acknowledge what was not applied.
@@ -123,23 +133,28 @@ class LiveRuntime:
                 raise
         return handle
 
-    async def _apply(self, source: _Source, tp: TP, records: list) -> None:
+    async def _apply(self, source: _Source, tp: TP, records: list) -> list[asyncio.Future]:
+        """Fold ``records`` (one partition's, in order); returns the changelog sends under way."""
         decoded, bad = self._decode(source, records)
         for failure, record in bad:  # one dead letter per bad record, from the topic's first processor
             await source.members[0].sink.send(failure, record)
-        commands: list[events.Command] = []
         with acting_for(records[-1]):
             for member in source.members:
-                commands.extend(await self._fold(member, decoded))
-        await self._emit(commands)
+                commands = await self._fold(member, decoded)
+                if member.decides:
+                    await self._emit(commands)
+        sends = []
         for member in source.members:
             for table in member.tables.values():
                 if isinstance(table, BatchedTable):
-                    await table.publish()
+                    send = table.publish()
+                    if send is not None:
+                        sends.append(send)
         metrics.SOURCE_RECORDS.labels(tp.topic).inc(len(records))
         assets = Counter(ev.asset_id for ev, _ in decoded)
         for asset, n in assets.items():
             metrics.EVENTS_IN.labels(tp.topic, asset).inc(n)
+        return sends
 
     def _decode(self, source: _Source, records: list) -> tuple[list[tuple[Any, Any]], list]:
         accepts, ahead = source.accepts, self.settings.max_clock_ahead

@@ -35,7 +35,7 @@ from factory_app.settings import Settings
 from factory_app.state_client import StateUnavailable, fetch_state
 
 TAGS = 10
-PROBES_PER_S = 4
+PROBES_PER_S = 10
 PROBE_ASSETS = [f"probe-{i}" for i in range(8)]  # keys spread over the partitions
 HOLD_P99_S = 1.0
 WARMUP_S = 3.0  # probes of a size's first seconds are not counted (the contender meets the new rate)

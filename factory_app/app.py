@@ -95,7 +95,7 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
         if processor.batched:
             step = processor.step(settings, the_plant() if processor.uses_rules else None, processor.name)
             for source in processor.sources:
-                runtime.add(processor.name, topic(source), processor.accepts, own, step)
+                runtime.add(processor.name, topic(source), processor.accepts, own, step, decides=processor.uses_rules)
     register_table_dump(app, tables)
     register_readiness(app)
     register_gauges(app, tables)

@@ -71,7 +71,7 @@ CONSUMER_LAG = Gauge(
     ["topic", "partition"],
 )
 TABLE_KEYS = Gauge(
-    "factory_table_keys", "Keys this worker holds in a table (its assigned partitions).", ["table"],
+    "factory_table_keys", "Keys this worker holds in a table (its active partitions; RocksDB's estimate).", ["table"],
 )
 LOOP_LATENCY = Histogram(
     "factory_control_loop_latency_seconds",

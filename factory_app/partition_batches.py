@@ -5,8 +5,10 @@ calls, a conductor lookup, a channel queue, the Stream's iteration and a per-eve
 ack; measured, that machinery alone caps a worker well below Quix Streams
 (docs/benchmarks.md). For the topics the runtime registers, this consumer passes
 each partition's slice of a fetch to the runtime's handler as it came from aiokafka,
-and acknowledges the slice as a whole when the handler returns. Every other topic
-still goes through Faust's per-message path.
+and acknowledges the slice as a whole once the handler has applied it and the
+changelog records it produced are with the producer (the handler returns a future for
+those sends; the loop goes on fetching and folding meanwhile). Every other topic still
+goes through Faust's per-message path.
 
 Faust keeps everything else: the group, assignment, pausing for table recovery, the
 commit (which flushes the producer first) and rebalancing. A revocation waits for a
@@ -26,8 +28,11 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from mode.utils.futures import notify
 
-# (partition, its records in offset order) -> done when they are applied
-BatchHandler = Callable[[TP, list[Any]], Awaitable[None]]
+# (partition, its records in offset order) -> None when applied, or a future done once what
+# applying them started (the changelog sends) is safe to commit behind
+BatchHandler = Callable[[TP, list[Any]], Awaitable["asyncio.Future | None"]]
+# Batches whose changelog sends are still under way, at most: then the loop waits for the oldest.
+MAX_SETTLING = 64
 
 
 class _InFlight:
@@ -43,6 +48,10 @@ class PartitionBatchConsumer(faust_aiokafka.Consumer):
     """Faust's aiokafka consumer, with whole-partition delivery for the topics in ``batch_handlers``."""
 
     batch_handlers: dict[str, BatchHandler] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._settling: set[asyncio.Future] = set()  # batches applied, their changelog sends under way
 
     async def _drain_messages(self, fetcher: Any) -> None:  # the Fetcher service's loop, as in Faust
         if not self.batch_handlers:
@@ -84,23 +93,43 @@ class PartitionBatchConsumer(faust_aiokafka.Consumer):
                 await self._deliver_each(tp, batch)
                 continue
             read = self._read_offset[tp]
+            # From the last offset read: offsets the log skipped (transaction markers,
+            # compaction) are acknowledged with the batch, so commits do not stall on them.
+            first = batch[0].offset if read is None else min(read, batch[0].offset)
             marker = _InFlight(tp)
-            self._unacked_messages.add(marker)
+            self._unacked_messages.add(marker)  # a revocation waits until the batch is settled
             try:
-                await handler(tp, batch)
-                # From the last offset read: offsets the log skipped (transaction markers,
-                # compaction) are acknowledged with the batch, so commits do not stall on them.
-                first = batch[0].offset if read is None else min(read, batch[0].offset)
+                settling = await handler(tp, batch)
+            except BaseException:
+                self._settled(marker)
+                raise
+            if settling is None:
                 self.ack_range(tp, first, batch[-1].offset)
-            finally:
-                self._unacked_messages.discard(marker)
-                notify(self._waiting_for_ack)
+                self._settled(marker)
+            else:
+                self._settling.add(settling)
+                settling.add_done_callback(self._ack_when_sent(marker, tp, first, batch[-1].offset))
+                if len(self._settling) > MAX_SETTLING:
+                    await asyncio.wait(self._settling, return_when=asyncio.FIRST_COMPLETED)
             self._read_offset[tp] = batch[-1].offset
             # Faust's slow-processing check reads when a partition's stream last took an event.
             self.app.monitor.stream_inbound_time[tp] = monotonic()
             if self._commit_every is not None and self._n_acked >= self._commit_every:
                 self._n_acked = 0
                 await self.commit()
+
+    def _ack_when_sent(self, marker: _InFlight, tp: TP, first: int, last: int):
+        def done(settling: asyncio.Future) -> None:
+            self._settling.discard(settling)
+            # A failed send has already stopped the worker (tables.batched): nothing to acknowledge.
+            if not settling.cancelled() and settling.exception() is None:
+                self.ack_range(tp, first, last)
+            self._settled(marker)
+        return done
+
+    def _settled(self, marker: _InFlight) -> None:
+        self._unacked_messages.discard(marker)
+        notify(self._waiting_for_ack)
 
     def _unread(self, tp: TP, batch: list) -> list:
         """The records at or after the read offset (Faust's own loop drops the ones before it)."""

@@ -22,6 +22,7 @@ those records (the redelivered events are skipped per key).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -44,6 +45,7 @@ class BatchedTable(faust.Table):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._outbox: list[tuple[int, bytes, bytes | None]] = []
+        self._tails: dict[int, asyncio.Future] = {}  # partition -> its latest changelog send
         self._cache: dict[Any, Any] = {}
 
     def read(self, key: Any) -> Any:
@@ -128,29 +130,50 @@ class BatchedTable(faust.Table):
                 store._key_index[raw_key] = partition
             self._remember(key, None if value is DELETE else value)
 
-    async def publish(self) -> int:
-        """Hand the staged changelog records to the producer, in order; returns how many.
+    def publish(self) -> asyncio.Future | None:
+        """Hand the staged changelog records to the producer, in order; returns a future done once
+        the producer holds them (None when nothing was staged).
 
         Each partition's records go as one aiokafka record batch (``send_batch``; more only
-        when they exceed the producer's batch size). Returns once the producer holds them, not
-        when acknowledged: the consumer's commit flushes the producer first. The persisted
-        offset of each changelog partition is set when its last batch is acknowledged.
+        when they exceed the producer's batch size). aiokafka takes a partition's next batch
+        only once the one before it is on its way, i.e. about one broker round trip later; so
+        the sends run in a task per partition, chained after that partition's previous sends
+        (the changelog keeps the order of the writes), and the caller goes on folding. The
+        caller acknowledges the batch's source events when the future is done; the consumer's
+        commit flushes the producer first. The persisted offset of each changelog partition
+        is set when its last batch is acknowledged.
         """
         if not self._outbox:
-            return 0
+            return None
         outbox, self._outbox = self._outbox, []
         topic = self.changelog_topic.get_topic_name()
         by_partition: dict[int, list[tuple[bytes, bytes | None]]] = {}
         for partition, key, value in outbox:
             by_partition.setdefault(partition, []).append((key, value))
+        sends = []
+        for partition, records in by_partition.items():
+            send = asyncio.ensure_future(self._send_after(self._tails.get(partition), topic, partition, records))
+            self._tails[partition] = send
+            send.add_done_callback(self._forget_tail(partition))
+            sends.append(send)
+        return asyncio.gather(*sends)
+
+    def _forget_tail(self, partition: int):
+        def done(send: asyncio.Future) -> None:
+            if self._tails.get(partition) is send:
+                del self._tails[partition]
+        return done
+
+    async def _send_after(self, before: asyncio.Future | None, topic: str, partition: int,
+                          records: list[tuple[bytes, bytes | None]]) -> None:
         try:
-            for partition, records in by_partition.items():
-                fut, last_index = await self._send_records(topic, partition, records)
-                fut.add_done_callback(self._persisted(TP(topic, partition), last_index))
+            if before is not None:
+                await before  # raises if an earlier send failed: nothing after it may go either
+            fut, last_index = await self._send_records(topic, partition, records)
+            fut.add_done_callback(self._persisted(TP(topic, partition), last_index))
         except Exception as exc:
             await self._crash(exc)
             raise
-        return len(outbox)
 
     async def _send_records(self, topic: str, partition: int, records: list[tuple[bytes, bytes | None]]):
         """Send ``records`` to one partition in order; returns the last batch's future and the
