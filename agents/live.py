@@ -1,9 +1,9 @@
 """The live half of the processor runtime: partition batches in, table writes and commands out.
 
-The consumer (``factory_app.partition_batches``) hands over each partition's slice of a
-fetch. For a source topic the runtime decodes every record once, dead-letters what does
-not decode, and gives each processor of that topic the events it accepts, the ones that
-decide (issue commands) first. A processor's fold is its declared step run over
+The consumer (``factory_app.partition_batches``) hands over a fetch's partition slices.
+For a source topic the runtime decodes every record once, dead-letters what does not
+decode, and gives each processor of that topic the events it accepts: the ones that
+decide (issue commands) first, over every slice of the fetch, then the others. A processor's fold is its declared step run over
 write-behind views of its tables (``agents.runtime.fold_atomically``, the code replays
 run too), retried event by event when the batch fails, so a poison event is
 dead-lettered alone. A decider's commands are produced and acknowledged as soon as it
@@ -91,21 +91,24 @@ class LiveRuntime:
         self.settings = settings
         self.dead_letter = dead_letter
         self.commands = commands  # None: decisions are counted, not sent (FACTORY_EMIT_COMMANDS=0)
-        self._handlers = partition_batches.install(app)
         self._sources: dict[str, _Source] = {}
+        self._topics: set[str] = set()  # the consumer reads this set: topics join as processors are added
+        self._asset_counters: dict[tuple[str, str], Any] = {}
+        partition_batches.install(app, self._topics, self.handle_fetch)
 
     def add(self, name: str, topic: faust.TopicT, accepts: tuple[type, ...], tables: dict[str, faust.Table],
             step: ReplayStep, decides: bool = False) -> None:
         """Fold ``topic``'s events of types ``accepts`` through ``step`` into ``tables``, live.
 
-        ``decides``: its step issues commands; such processors fold first in each batch, and their
-        commands leave before the other processors of the topic fold (the control loop's latency)."""
+        ``decides``: its step issues commands; such processors fold first, over every partition
+        of a fetch, and their commands leave before anything else is folded (the control loop's
+        latency)."""
         topic_name = topic.get_topic_name()
         source = self._sources.get(topic_name)
         if source is None:
             source = self._sources[topic_name] = _Source(topic)
             self.app.topics.add(topic)  # subscribed by Faust's conductor, delivered here
-            self._handlers[topic_name] = self._handler(source)
+            self._topics.add(topic_name)
         member = _Member(name, accepts, tables, step, DeadLetterSink(self.dead_letter, name),
                          {cls: metrics.EVENTS_PROCESSED.labels(name, cls.__name__) for cls in accepts}, decides)
         deciders = sum(1 for m in source.members if m.decides)
@@ -115,34 +118,44 @@ class LiveRuntime:
         """Source topic -> the processors folded from it, in fold order."""
         return {name: [m.name for m in source.members] for name, source in self._sources.items()}
 
-    def _handler(self, source: _Source):
-        chunk = self.settings.state_batch_max  # bounds one fold's time and memory
+    async def handle_fetch(self, batches: list[tuple[TP, list]]) -> dict[TP, asyncio.Future | None]:
+        """Apply one fetch's partition slices; per partition, the changelog sends under way (or None).
 
-        async def handle(tp: TP, records: list) -> asyncio.Future | None:
-            try:
-                sends = []
+        Deciders first, over every slice, then the other processors slice by slice, each slice
+        published as it is folded. Work is cut into chunks of ``state_batch_max`` records (one
+        fold's time and memory), and the loop is let go between them (web views, commits, acks).
+        """
+        chunk = self.settings.state_batch_max
+        try:
+            work = []
+            for tp, records in batches:
+                source = self._sources[tp.topic]
                 for start in range(0, len(records), chunk):
-                    sends.extend(await self._apply(source, tp, records[start:start + chunk]))
-                    await asyncio.sleep(0)  # let the web views, the commit and acks in between chunks
-                return asyncio.gather(*sends) if sends else None
-            except Exception as exc:
-                # Not a bad event (those are dead-lettered): the tables or the producer failed.
-                # Stop rather than acknowledge what was not applied.
-                log.exception("batch %s@%d..%d failed; the worker stops", tp, records[0].offset, records[-1].offset)
-                await self.app.crash(exc)
-                raise
-        return handle
+                    part = records[start:start + chunk]
+                    work.append((source, tp, part, await self._decode(source, part)))
+            for source, tp, part, decoded in work:
+                with acting_for(part[-1]):
+                    for member in source.members:
+                        if member.decides:
+                            await self._emit(await self._fold(member, decoded))
+            sends: dict[TP, list] = {tp: [] for tp, _ in batches}
+            for source, tp, part, decoded in work:
+                with acting_for(part[-1]):
+                    for member in source.members:
+                        if not member.decides:
+                            await self._fold(member, decoded)
+                sends[tp].extend(self._publish(source))
+                self._count(tp, part, decoded)
+                await asyncio.sleep(0)
+            return {tp: asyncio.gather(*s) if s else None for tp, s in sends.items()}
+        except Exception as exc:
+            # Not a bad event (those are dead-lettered): the tables or the producer failed.
+            # Stop rather than acknowledge what was not applied.
+            log.exception("a fetch of %s failed; the worker stops", [str(tp) for tp, _ in batches])
+            await self.app.crash(exc)
+            raise
 
-    async def _apply(self, source: _Source, tp: TP, records: list) -> list[asyncio.Future]:
-        """Fold ``records`` (one partition's, in order); returns the changelog sends under way."""
-        decoded, bad = self._decode(source, records)
-        for failure, record in bad:  # one dead letter per bad record, from the topic's first processor
-            await source.members[0].sink.send(failure, record)
-        with acting_for(records[-1]):
-            for member in source.members:
-                commands = await self._fold(member, decoded)
-                if member.decides:
-                    await self._emit(commands)
+    def _publish(self, source: _Source) -> list[asyncio.Future]:
         sends = []
         for member in source.members:
             for table in member.tables.values():
@@ -150,23 +163,29 @@ class LiveRuntime:
                     send = table.publish()
                     if send is not None:
                         sends.append(send)
-        metrics.SOURCE_RECORDS.labels(tp.topic).inc(len(records))
-        assets = Counter(ev.asset_id for ev, _ in decoded)
-        for asset, n in assets.items():
-            metrics.EVENTS_IN.labels(tp.topic, asset).inc(n)
         return sends
 
-    def _decode(self, source: _Source, records: list) -> tuple[list[tuple[Any, Any]], list]:
+    def _count(self, tp: TP, records: list, decoded: list) -> None:
+        metrics.SOURCE_RECORDS.labels(tp.topic).inc(len(records))
+        for asset, n in Counter(ev.asset_id for ev, _ in decoded).items():
+            counter = self._asset_counters.get((tp.topic, asset))
+            if counter is None:
+                counter = self._asset_counters[(tp.topic, asset)] = metrics.EVENTS_IN.labels(tp.topic, asset)
+            counter.inc(n)
+
+    async def _decode(self, source: _Source, records: list) -> list[tuple[Any, Any]]:
+        """``(event, record)`` of each record that decodes; one dead letter for each that does not
+        (from the topic's first processor)."""
         accepts, ahead = source.accepts, self.settings.max_clock_ahead
-        decoded, bad = [], []
+        decoded = []
         for record in records:
             ts = record.timestamp
             try:
                 decoded.append((events.decode_source(record.key, record.value, None if ts is None else ts / 1000,
                                                      accepts, ahead), record))
             except events.DecodeFailure as failure:
-                bad.append((failure, record))
-        return decoded, bad
+                await source.members[0].sink.send(failure, record)
+        return decoded
 
     async def _fold(self, member: _Member, decoded: list[tuple[Any, Any]]) -> list:
         items = [(ev, rec) for ev, rec in decoded if isinstance(ev, member.accepts)]

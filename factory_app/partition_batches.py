@@ -5,10 +5,11 @@ calls, a conductor lookup, a channel queue, the Stream's iteration and a per-eve
 ack; measured, that machinery alone caps a worker well below Quix Streams
 (docs/benchmarks.md). For the topics the runtime registers, this consumer passes
 each partition's slice of a fetch to the runtime's handler as it came from aiokafka,
-and acknowledges the slice as a whole once the handler has applied it and the
+and acknowledges each slice as a whole once the handler has applied it and the
 changelog records it produced are with the producer (the handler returns a future for
-those sends; the loop goes on fetching and folding meanwhile). Every other topic still
-goes through Faust's per-message path.
+those sends; the loop goes on fetching and folding meanwhile). The handler gets all the
+fetch's slices at once, so it can run the control decisions of every partition before
+the rest of the work. Every other topic still goes through Faust's per-message path.
 
 Faust keeps everything else: the group, assignment, pausing for table recovery, the
 commit (which flushes the producer first) and rebalancing. A revocation waits for a
@@ -28,33 +29,35 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from mode.utils.futures import notify
 
-# (partition, its records in offset order) -> None when applied, or a future done once what
-# applying them started (the changelog sends) is safe to commit behind
-BatchHandler = Callable[[TP, list[Any]], Awaitable["asyncio.Future | None"]]
-# Batches whose changelog sends are still under way, at most: then the loop waits for the oldest.
+# The topics' partition slices of one fetch, [(partition, its records in offset order)] ->
+# per partition: None when applied, or a future done once what applying them started (the
+# changelog sends) is safe to commit behind.
+FetchHandler = Callable[[list[tuple[TP, list[Any]]]], Awaitable[dict[TP, "asyncio.Future | None"]]]
+# Fetches whose changelog sends are still under way, at most: then the loop waits for the oldest.
 MAX_SETTLING = 64
 
 
 class _InFlight:
     """Stands in the consumer's unacked set while a batch is processed (rebalances wait for it)."""
 
-    __slots__ = ("tp", "__weakref__")  # the unacked set is a WeakSet
+    __slots__ = ("tps", "__weakref__")  # the unacked set is a WeakSet
 
-    def __init__(self, tp: TP):
-        self.tp = tp
+    def __init__(self, tps: tuple[TP, ...]):
+        self.tps = tps
 
 
 class PartitionBatchConsumer(faust_aiokafka.Consumer):
-    """Faust's aiokafka consumer, with whole-partition delivery for the topics in ``batch_handlers``."""
+    """Faust's aiokafka consumer; a fetch's records of ``batch_topics`` go to ``fetch_handler`` at once."""
 
-    batch_handlers: dict[str, BatchHandler] = {}
+    batch_topics: set[str] | frozenset[str] = frozenset()  # the runtime's own set: topics join as declared
+    fetch_handler: FetchHandler | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._settling: set[asyncio.Future] = set()  # batches applied, their changelog sends under way
+        self._settling: set[asyncio.Future] = set()  # fetches applied, their changelog sends under way
 
     async def _drain_messages(self, fetcher: Any) -> None:  # the Fetcher service's loop, as in Faust
-        if not self.batch_handlers:
+        if not self.batch_topics:
             return await super()._drain_messages(fetcher)
         consumer_stopped = self._stopped.is_set
         fetcher_stopped = fetcher._stopped.is_set
@@ -78,52 +81,70 @@ class PartitionBatchConsumer(faust_aiokafka.Consumer):
             raise
 
     async def _deliver(self, records: dict, active: set | None, generation: int) -> None:
-        handlers = self.batch_handlers
+        batches: list[tuple[TP, list]] = []
         for tp, batch in records.items():
-            if not self.flow_active or self.app.consumer_generation_id != generation:
-                return  # a rebalance began: what was fetched is read again from the committed offsets
             if active is not None and tp not in active and tp not in self._buffered_partitions:
                 continue
             batch = self._unread(tp, batch)
             if not batch:
                 continue
             self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
-            handler = handlers.get(tp.topic)
-            if handler is None:
-                await self._deliver_each(tp, batch)
-                continue
-            read = self._read_offset[tp]
-            # From the last offset read: offsets the log skipped (transaction markers,
-            # compaction) are acknowledged with the batch, so commits do not stall on them.
-            first = batch[0].offset if read is None else min(read, batch[0].offset)
-            marker = _InFlight(tp)
-            self._unacked_messages.add(marker)  # a revocation waits until the batch is settled
-            try:
-                settling = await handler(tp, batch)
-            except BaseException:
-                self._settled(marker)
-                raise
-            if settling is None:
-                self.ack_range(tp, first, batch[-1].offset)
-                self._settled(marker)
+            if tp.topic in self.batch_topics:
+                batches.append((tp, batch))
             else:
-                self._settling.add(settling)
-                settling.add_done_callback(self._ack_when_sent(marker, tp, first, batch[-1].offset))
-                if len(self._settling) > MAX_SETTLING:
-                    await asyncio.wait(self._settling, return_when=asyncio.FIRST_COMPLETED)
-            self._read_offset[tp] = batch[-1].offset
+                await self._deliver_each(tp, batch)
+            if not self.flow_active or self.app.consumer_generation_id != generation:
+                return  # a rebalance began: what was fetched is read again from the committed offsets
+        if batches:
+            await self._deliver_batches(batches)
+        if self._commit_every is not None and self._n_acked >= self._commit_every:
+            self._n_acked = 0
+            await self.commit()
+
+    async def _deliver_batches(self, batches: list[tuple[TP, list]]) -> None:
+        # From the last offset read: offsets the log skipped (transaction markers, compaction)
+        # are acknowledged with the batch, so commits do not stall on them.
+        spans = {}
+        for tp, batch in batches:
+            read = self._read_offset[tp]
+            spans[tp] = (batch[0].offset if read is None else min(read, batch[0].offset), batch[-1].offset)
+        marker = _InFlight(tuple(spans))
+        self._unacked_messages.add(marker)  # a revocation waits until the fetch is settled
+        try:
+            settling = await self.fetch_handler(batches)
+        except BaseException:
+            self._settled(marker)
+            raise
+        waits = []
+        for tp, (first, last) in spans.items():
+            self._read_offset[tp] = last
             # Faust's slow-processing check reads when a partition's stream last took an event.
             self.app.monitor.stream_inbound_time[tp] = monotonic()
-            if self._commit_every is not None and self._n_acked >= self._commit_every:
-                self._n_acked = 0
-                await self.commit()
-
-    def _ack_when_sent(self, marker: _InFlight, tp: TP, first: int, last: int):
-        def done(settling: asyncio.Future) -> None:
-            self._settling.discard(settling)
-            # A failed send has already stopped the worker (tables.batched): nothing to acknowledge.
-            if not settling.cancelled() and settling.exception() is None:
+            fut = settling.get(tp)
+            if fut is None:
                 self.ack_range(tp, first, last)
+            else:
+                fut.add_done_callback(self._ack_when_sent(tp, first, last))
+                waits.append(fut)
+        if not waits:
+            self._settled(marker)
+            return
+        every = asyncio.gather(*waits, return_exceptions=True)
+        self._settling.add(every)
+        every.add_done_callback(self._fetch_settled(marker))
+        if len(self._settling) > MAX_SETTLING:
+            await asyncio.wait(self._settling, return_when=asyncio.FIRST_COMPLETED)
+
+    def _ack_when_sent(self, tp: TP, first: int, last: int):
+        def done(sent: asyncio.Future) -> None:
+            # A failed send has already stopped the worker (tables.batched): nothing to acknowledge.
+            if not sent.cancelled() and sent.exception() is None:
+                self.ack_range(tp, first, last)
+        return done
+
+    def _fetch_settled(self, marker: _InFlight):
+        def done(every: asyncio.Future) -> None:
+            self._settling.discard(every)
             self._settled(marker)
         return done
 
@@ -162,11 +183,9 @@ class PartitionBatchConsumer(faust_aiokafka.Consumer):
         self._n_acked += len(fresh)
 
 
-def install(app: faust.App) -> dict[str, BatchHandler]:
-    """Make ``app``'s consumer deliver partition batches; returns the (topic name -> handler) registry to fill.
+def install(app: faust.App, topics: set[str], handler: FetchHandler) -> None:
+    """Make ``app``'s consumer hand each fetch's records of ``topics`` to ``handler``.
 
     Must run before the app creates its consumer (i.e. while the app is being declared)."""
-    handlers: dict[str, BatchHandler] = {}
-    consumer_class = type("PartitionBatchConsumer", (PartitionBatchConsumer,), {"batch_handlers": handlers})
-    app.transport.Consumer = consumer_class
-    return handlers
+    app.transport.Consumer = type("PartitionBatchConsumer", (PartitionBatchConsumer,),
+                                  {"batch_topics": topics, "fetch_handler": staticmethod(handler)})

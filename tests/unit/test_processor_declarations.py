@@ -22,7 +22,7 @@ def test_the_live_worker_declares_exactly_the_declared_tables(tmp_path):
         for source in p.sources if p.batched else ():
             expected.setdefault(settings.topic(source), []).append(p.name)
     assert worker.runtime.members() == expected
-    assert set(worker.app.transport.Consumer.batch_handlers) == set(expected)
+    assert set(worker.app.transport.Consumer.batch_topics) == set(expected)
 
 
 def test_replays_fold_every_declared_processor_with_its_tables_and_sources(tmp_path):
