@@ -40,6 +40,13 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
     file in settings) supplies the control rules.
     """
     processors = chosen(settings)  # ValueError naming the known ones
+    if settings.processing_guarantee == "exactly_once" and any(p.batched for p in processors):
+        # Faust's transactions follow its per-event path (a producer per source partition, fed
+        # by the current event); the runtime's batches do not go through it. Exactly-once was
+        # measured unsafe under kill -9 with this Faust anyway (docs/fault-tolerance.md).
+        raise ValueError("FACTORY_PROCESSING_GUARANTEE=exactly_once is not supported by the processor runtime "
+                         f"({', '.join(p.name for p in processors if p.batched)}); use at_least_once "
+                         "(see docs/fault-tolerance.md)")
     app = faust.App(
         settings.app_id,
         broker=faust_broker_url(settings.bootstrap),

@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
     # How long the group waits for a silent worker before moving its partitions (Faust's default is 60 s).
     session_timeout: float = Field(default=10.0, ge=6.0)
-    # The state agent folds up to this many events per batch (1 = event by event, as before batching).
+    # The runtime folds a partition's records in chunks of at most this many (1 = event by event).
     state_batch_max: int = Field(default=500, ge=1)
     # State tables take a partition's batch as one RocksDB write batch and one run of changelog
     # sends (tables/batched.py); False: Faust's per-key writes (kept to measure the difference).

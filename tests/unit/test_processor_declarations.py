@@ -38,3 +38,8 @@ def test_defaults_and_unknown_names(tmp_path):
     assert [p.name for p in chosen(Settings(home=tmp_path))] == ["telemetry-state", "control", "command-ledger"]
     with pytest.raises(ValueError, match="known: telemetry-state, control, command-ledger, availability"):
         chosen(Settings(home=tmp_path, processors=["no-such"]))
+
+
+def test_a_worker_refuses_exactly_once_for_the_runtime_processors(tmp_path):
+    with pytest.raises(ValueError, match="exactly_once is not supported by the processor runtime"):
+        create_app(Settings(home=tmp_path, processing_guarantee="exactly_once"), prometheus=False)
