@@ -5,7 +5,8 @@ writes bench/results/suite.json and the results table in docs/benchmarks.md.
   python -m bench --smoke      # tiny sizes, one run each: keeps the suite working (CI), measures nothing
 
 Order: ingest throughput first (its faust-1w median sets the background loads of the
-loop-latency runs: idle, 10 % and 50 % of it), then loop latency, rebuild, recovery.
+loop-latency runs: idle, 10 % and 50 % of it), then capacity (assets held at 1 Hz x 10
+tags), loop latency, rebuild, recovery.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import sys
 import time
 from pathlib import Path
 
-from bench import ingest, loop_latency, rebuild, recovery
+from bench import capacity, ingest, loop_latency, rebuild, recovery
 from bench.common import bench_broker, machine, write_result
 from bench.report import versions, write_markdown
 
-FULL = {"events": 100_000, "runs": 3, "loop_iterations": 300, "rebuild_events": 1_000_000, "keys": 100_000}
-SMOKE = {"events": 2_000, "runs": 1, "loop_iterations": 5, "rebuild_events": 5_000, "keys": 1_000}
+FULL = {"events": 100_000, "runs": 3, "loop_iterations": 300, "rebuild_events": 1_000_000, "keys": 100_000,
+        "capacity_assets": [250, 500, 750, 1000, 1250, 1500], "capacity_seconds": 20}
+SMOKE = {"events": 2_000, "runs": 1, "loop_iterations": 5, "rebuild_events": 5_000, "keys": 1_000,
+         "capacity_assets": [20], "capacity_seconds": 5}
 
 
 def log(message: str) -> None:
@@ -31,17 +34,20 @@ def log(message: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--smoke", action="store_true", help="tiny sizes; for CI, not for figures")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["ingest", "latency", "rebuild", "recovery"])
+    ap.add_argument("--skip", nargs="*", default=[], choices=["ingest", "capacity", "latency", "rebuild",
+                                                                        "recovery"])
     ap.add_argument("--out", type=Path, default=None, help="results JSON (default: bench/results/suite.json)")
     args = ap.parse_args()
     size = SMOKE if args.smoke else FULL
     out: dict = {"smoke": args.smoke, "sizes": size, "versions": versions()}
-    steps = [s for s in ("ingest", "latency", "rebuild", "recovery") if s not in args.skip]
+    steps = [s for s in ("ingest", "capacity", "latency", "rebuild", "recovery") if s not in args.skip]
     with bench_broker() as (broker, root):
         for i, step in enumerate(steps, 1):
             log(f"({i}/{len(steps)}) {step}")
             if step == "ingest":
                 out["ingest"] = ingest.run(broker, root, size["events"], size["runs"], log=log)
+            elif step == "capacity":
+                out["capacity"] = capacity.run(broker, root, size["capacity_assets"], size["capacity_seconds"], log=log)
             elif step == "latency":
                 top = out.get("ingest", {}).get("median_events_per_s", {}).get("faust-1w", 1_000.0)
                 loads = {"idle": 0.0, "10%": round(top * 0.1), "50%": round(top * 0.5)}

@@ -66,14 +66,14 @@ class Visibility:
         return time.time() if tag is not None and tag.get("seq") == seq else None
 
 
-def fleet_second(n_assets: int, second: int, t0: float):
-    """The events of one second: every (asset, tag) once, in tag-major order (spread over the second)."""
+def fleet_second(n_assets: int, second: int, now: float):
+    """The events of one second (``second`` numbers it, for unique ids): every (asset, tag) once, in
+    tag-major order (spread over the second), stamped from ``now`` (the worker refuses clock skew)."""
     for tag in range(TAGS):
         for a in range(n_assets):
             i = (second * TAGS + tag) * n_assets + a
             yield events.Telemetry(event_id=uuid.UUID(int=i).hex, asset_id=f"asset-{a:05d}",
-                                   event_time=t0 + second + tag / TAGS, tag=f"tag{tag}", value=float(i % 997),
-                                   seq=i)
+                                   event_time=now + tag / TAGS, tag=f"tag{tag}", value=float(i % 997), seq=i)
 
 
 async def load_and_probe(settings: Settings, n_assets: int, seconds: float, seen: Visibility,

@@ -51,6 +51,18 @@ def tables(result: dict) -> str:
             lines.append(f"| {name} | {_n(r['background_events_per_s'])} | {r['iterations']} | {t['p50']:.1f} | "
                          f"{t['p99']:.1f} | {t['max']:.1f} | {st} |")
         lines.append("")
+    if "capacity" in result:
+        cap = result["capacity"]
+        lines += [f"### Capacity (assets x {cap['tags_per_asset']} tags at 1 Hz held with state freshness p99 < "
+                  f"{cap['hold_p99_s']:g} s, {cap['seconds_per_size']:g} s per size)", "",
+                  "| contender | assets held | per size: assets, achieved ev/s, freshness p50 / p99 (s) |",
+                  "|---|---|---|"]
+        for which, c in cap["contenders"].items():
+            steps = "; ".join(f"{st['assets']}: {_n(st['achieved_events_per_s'])} ev/s, "
+                              + (f"{st['p50_s']:.2f} / {st['p99_s']:.2f}" if "p99_s" in st else "no probe seen")
+                              for st in c["steps"])
+            lines.append(f"| {which} | **{_n(c['assets_held'])}** | {steps} |")
+        lines.append("")
     if "rebuild" in result:
         rb = result["rebuild"]
         lines += ["### Rebuild", "",

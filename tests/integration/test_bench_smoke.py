@@ -38,5 +38,8 @@ def test_suite_smoke_run_produces_every_section(tmp_path):
     assert all(r["iterations"] >= 1 for r in result["loop_latency"].values())
     assert result["rebuild"]["median_rebuild_events_per_s"] > 0
     assert result["recovery"]["keys"] == 1_000
-    assert "(1/4) ingest" in stderr  # progress is shown
-    assert "Stateful ingest" in tables(result)
+    capacity = result["capacity"]["contenders"]
+    assert set(capacity) == {"faust-1w", "quix"}
+    assert all(c["steps"] and c["steps"][0]["probes"] >= 1 for c in capacity.values())
+    assert "(1/5) ingest" in stderr  # progress is shown
+    assert "Stateful ingest" in tables(result) and "Capacity" in tables(result)
