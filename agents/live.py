@@ -94,7 +94,7 @@ class LiveRuntime:
         self._sources: dict[str, _Source] = {}
         self._topics: set[str] = set()  # the consumer reads this set: topics join as processors are added
         self._asset_counters: dict[tuple[str, str], Any] = {}
-        partition_batches.install(app, self._topics, self.handle_fetch)
+        partition_batches.install(app, self._topics, self.handle_fetch, settings.fetch_max_wait_ms)
 
     def add(self, name: str, topic: faust.TopicT, accepts: tuple[type, ...], tables: dict[str, faust.Table],
             step: ReplayStep, decides: bool = False) -> None:

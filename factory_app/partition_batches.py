@@ -46,11 +46,35 @@ class _InFlight:
         self.tps = tps
 
 
+class _ShortPollThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Faust's consumer thread, with the broker's long poll cut to ``fetch_max_wait_ms``.
+
+    aiokafka keeps one fetch request in flight per broker, for the partitions that have no
+    records buffered. Right after a fetch returns telemetry, the next request asks only for
+    the quiet partitions (commands, results), and the broker holds it for Faust's fixed
+    1,500 ms ``fetch_max_wait_ms``: telemetry appended meanwhile waits for it. Measured in
+    bench.capacity: fetches of 12,000 records every ~1.7 s with 1-s gaps between them, and
+    freshness p99 over 2 s at 7,500 events/s with the worker half idle.
+    """
+
+    fetch_max_wait_ms = 1500
+
+    def _create_worker_consumer(self, transport):
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = self.fetch_max_wait_ms  # read when the consumer starts its fetcher
+        return consumer
+
+
 class PartitionBatchConsumer(faust_aiokafka.Consumer):
     """Faust's aiokafka consumer; a fetch's records of ``batch_topics`` go to ``fetch_handler`` at once."""
 
     batch_topics: set[str] | frozenset[str] = frozenset()  # the runtime's own set: topics join as declared
     fetch_handler: FetchHandler | None = None
+    fetch_max_wait_ms = 1500  # Faust's own value
+
+    def _new_consumer_thread(self):
+        thread = type("ShortPollThread", (_ShortPollThread,), {"fetch_max_wait_ms": self.fetch_max_wait_ms})
+        return thread(self, loop=self.loop, beacon=self.beacon)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -183,9 +207,11 @@ class PartitionBatchConsumer(faust_aiokafka.Consumer):
         self._n_acked += len(fresh)
 
 
-def install(app: faust.App, topics: set[str], handler: FetchHandler) -> None:
-    """Make ``app``'s consumer hand each fetch's records of ``topics`` to ``handler``.
+def install(app: faust.App, topics: set[str], handler: FetchHandler, fetch_max_wait_ms: int = 1500) -> None:
+    """Make ``app``'s consumer hand each fetch's records of ``topics`` to ``handler``, and have the
+    broker hold an empty fetch at most ``fetch_max_wait_ms`` (see ``_ShortPollThread``).
 
     Must run before the app creates its consumer (i.e. while the app is being declared)."""
     app.transport.Consumer = type("PartitionBatchConsumer", (PartitionBatchConsumer,),
-                                  {"batch_topics": topics, "fetch_handler": staticmethod(handler)})
+                                  {"batch_topics": topics, "fetch_handler": staticmethod(handler),
+                                   "fetch_max_wait_ms": fetch_max_wait_ms})

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     session_timeout: float = Field(default=10.0, ge=6.0)
     # The runtime folds a partition's records in chunks of at most this many (1 = event by event).
     state_batch_max: int = Field(default=500, ge=1)
+    # The longest the broker holds a worker's fetch that finds nothing new (Faust fixes 1,500 ms,
+    # which delayed telemetry behind polls of quiet topics: factory_app/partition_batches.py).
+    fetch_max_wait_ms: int = Field(default=20, ge=1, le=1500)
     # State tables take a partition's batch as one RocksDB write batch and one run of changelog
     # sends (tables/batched.py); False: Faust's per-key writes (kept to measure the difference).
     batched_tables: bool = True
