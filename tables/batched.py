@@ -34,6 +34,7 @@ from rocksdict import WriteBatch
 log = logging.getLogger(__name__)
 
 DELETE = object()  # a change that removes the key
+_UNREAD = object()
 
 
 class BatchedTable(faust.Table):
@@ -56,10 +57,9 @@ class BatchedTable(faust.Table):
         standby updates) or partitions move. Values must not be mutated in place (the folds
         return new values; ``tables.write_behind`` relies on the same).
         """
-        try:
-            return self._cache[key]
-        except KeyError:
-            pass
+        value = self._cache.get(key, _UNREAD)  # not try/except: misses are common (every new window)
+        if value is not _UNREAD:
+            return value
         store = self.data
         raw = store._get(store._encode_key(key))
         value = None if raw is None else store._decode_value(raw)
