@@ -2,21 +2,51 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import CoordinatorLoadInProgressError, CoordinatorNotAvailableError
 
 from factory_app.consumers import start_consumer
 from factory_app.settings import Settings
 
 
+T = TypeVar("T")
+# A broker that has just started (or moved a group) answers these for a few seconds.
+_TRANSIENT = (CoordinatorNotAvailableError, CoordinatorLoadInProgressError)
+
+
+async def _once_coordinated(call: Callable[[], Awaitable[T]], timeout: float = 30.0) -> T:
+    """``call()``, retried while the group's coordinator is not yet available (up to ``timeout`` s)."""
+    deadline, pause = time.monotonic() + timeout, 0.2
+    while True:
+        try:
+            return await call()
+        except _TRANSIENT:
+            if time.monotonic() + pause > deadline:
+                raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+
+async def _admin_call(settings: Settings, use: Callable[[AIOKafkaAdminClient], Awaitable[T]]) -> T:
+    async def once() -> T:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap.split(","))
+        await admin.start()
+        try:
+            return await use(admin)
+        finally:
+            await admin.close()
+    return await _once_coordinated(once)
+
+
 async def active_members(settings: Settings, group: str) -> list[str]:
     """``client_id@host`` of every current member of ``group`` (empty when nobody consumes)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap.split(","))
-    await admin.start()
-    try:
-        responses = await admin.describe_consumer_groups([group])
-    finally:
-        await admin.close()
+    responses = await _admin_call(settings, lambda admin: admin.describe_consumer_groups([group]))
     members = []
     for resp in responses:
         for g in resp.to_object()["groups"]:
@@ -27,24 +57,21 @@ async def active_members(settings: Settings, group: str) -> list[str]:
 
 async def committed_offsets(settings: Settings, group: str) -> dict[TopicPartition, int]:
     """The group's committed offset per partition (partitions without a commit are absent)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap.split(","))
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
+    offsets = await _admin_call(settings, lambda admin: admin.list_consumer_group_offsets(group))
     return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
 
 async def commit_offsets(settings: Settings, group: str, offsets: dict[TopicPartition, int]) -> None:
     """Commit ``offsets`` for ``group`` from outside it (the group must have no members)."""
-    consumer = await start_consumer(bootstrap_servers=settings.bootstrap.split(","), group_id=group,
-                                    enable_auto_commit=False)
-    try:
-        consumer.assign(list(offsets))
-        await consumer.commit(dict(offsets))
-    finally:
-        await consumer.stop()
+    async def once() -> None:
+        consumer = await start_consumer(bootstrap_servers=settings.bootstrap.split(","), group_id=group,
+                                        enable_auto_commit=False)
+        try:
+            consumer.assign(list(offsets))
+            await consumer.commit(dict(offsets))
+        finally:
+            await consumer.stop()
+    await _once_coordinated(once)
 
 
 class GroupActive(RuntimeError):
