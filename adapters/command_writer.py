@@ -227,7 +227,6 @@ class CommandWriter:
         self.group = f"{settings.app_id}-command-writer"
         self.ledger = Ledger(settings.home / "command-writer" / "ledger")
         self.sessions = Sessions()
-        self.handled = 0
         self._failure: Exception | None = None  # a lane's unrecoverable error; ends run()
         self._producer = None
         self._consumer = None
@@ -505,7 +504,6 @@ class CommandWriter:
         metrics.EVENTS_OUT.labels(self.settings.topic(events.COMMAND_RESULTS), cmd.asset_id).inc()
         if result.status == "applied":
             metrics.LOOP_LATENCY.labels(cmd.rule).observe(max(0.0, result.event_time - cmd.event_time))
-        self.handled += 1
         log.info("command %s %s %s: %s (%s)", cmd.command_id, cmd.asset_id, cmd.target, result.status, result.detail,
                  extra={"asset_id": cmd.asset_id, "command_id": cmd.command_id, "rule": cmd.rule,
                         "status": result.status})

@@ -179,7 +179,6 @@ class Ingest:
         self._last: dict[tuple[str, str], tuple[float, events.Scalar]] = {}  # (asset, tag) -> last sent
         self._seq: dict[str, int] = {}
         self._machine_state: dict[str, str] = {}
-        self.appended = 0
         self.delivery_error: BaseException | None = None
 
     def to_events(self, item: Sample | Transition) -> list[events.Telemetry | events.StateTransition]:
@@ -253,7 +252,6 @@ class Ingest:
                 for event in self.to_events(item):
                     future = await append(producer, self.settings, events.TELEMETRY, event)
                     future.add_done_callback(self._check_delivery)
-                    self.appended += 1
                     metrics.TELEMETRY_APPENDED.labels(event.asset_id).inc()
                     metrics.EVENTS_OUT.labels(self.settings.topic(events.TELEMETRY), event.asset_id).inc()
         finally:

@@ -215,13 +215,10 @@ class LiveRuntime:
         if not commands or self.commands is None:
             return
         topic = self.commands.get_topic_name()
-        if self.app.in_transaction:  # exactly-once: through the partition's transactional producer
-            for cmd in commands:
-                await self.commands.send(key=cmd.asset_id.encode(), value=events.encode(cmd))
-        else:
-            producer = self.app.producer._ensure_producer()  # Faust's aiokafka producer, no buffer between
-            acks = [await producer.send(topic, key=cmd.asset_id.encode(), value=events.encode(cmd))
-                    for cmd in commands]
-            await asyncio.gather(*acks)
+        # (The worker refuses exactly_once: factory_app/app.py; no transaction to send through.)
+        producer = self.app.producer._ensure_producer()  # Faust's aiokafka producer, no buffer between
+        acks = [await producer.send(topic, key=cmd.asset_id.encode(), value=events.encode(cmd))
+                for cmd in commands]
+        await asyncio.gather(*acks)
         for cmd in commands:
             metrics.EVENTS_OUT.labels(topic, cmd.asset_id).inc()

@@ -7,9 +7,9 @@ assets x 10 tags, ~200-byte JSON telemetry): decode, fold into the asset state
 and the per-(asset, tag) tumbling windows.
 
   faust-1w / faust-2w : the project's Faust worker(s), RocksDB tables with changelogs
-  faust-1w-unbatched  : one worker folding event by event (FACTORY_STATE_BATCH_MAX=1), as before batching
+  faust-1w-unbatched  : one worker folding event by event (FACTORY_STATE_BATCH_MAX=1)
   faust-1w-perkey     : one worker folding in batches but writing its tables key by key through Faust
-                        (FACTORY_BATCHED_TABLES=false), as before tables/batched.py
+                        (FACTORY_BATCHED_TABLES=false)
   faust-noop          : a Faust agent that only decodes and counts: what Faust costs without tables
   plain               : baseline A, an aiokafka loop folding into dicts (the ceiling)
   quix                : baseline B, Quix Streams with its RocksDB state and changelogs

@@ -3,5 +3,5 @@
 # (unit tests and integration tests against a real Kafka broker fetched from Maven Central).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --tests
 exec .venv/bin/python -m pytest -q -p no:cacheprovider -rs --durations=25 "$@"

@@ -79,12 +79,6 @@ class BatchedTable(faust.Table):
         self._cache.clear()
         super().apply_changelog_batch(batch)
 
-    @property
-    def batches_enabled(self) -> bool:
-        # Under exactly-once every changelog record must go through the partition's transaction
-        # producer; Faust's own per-key path does that, this one does not.
-        return not self.app.in_transaction
-
     def encode(self, changes: list[tuple[Any, Any]]) -> list[tuple[Any, bytes, bytes | None]]:
         """``(key, raw key, raw value or None for DELETE)`` of each change; raises (writing nothing)
         on a value the store cannot serialize."""
@@ -98,14 +92,6 @@ class BatchedTable(faust.Table):
         The RocksDB write is one batch; the changelog records wait in the outbox for ``publish``.
         ``encoded`` is ``encode(changes)`` when the caller already has it (validation encodes).
         """
-        if not self.batches_enabled:
-            for key, value in changes:
-                if value is DELETE:
-                    del self[key]
-                else:
-                    self[key] = value
-                self._remember(key, None if value is DELETE else value)
-            return
         event = current_event()
         if event is None:
             raise RuntimeError("BatchedTable.stage needs a current event (see agents.live.acting_for)")

@@ -95,8 +95,6 @@ def unpack_index(value) -> dict:
     """The index entry of an (asset, tag): {"starts": [...], "offset": last applied offset or -1}."""
     if value is None:
         return {"starts": [], "offset": -1}
-    if isinstance(value, list):  # written before offsets were recorded
-        return {"starts": value, "offset": -1}
     return value
 
 

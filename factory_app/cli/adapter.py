@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 
 import click
 
-from factory_app.config import ConfigError, PlantConfig, load_plant
+from factory_app.cli.common import plant_or_fail, until_signalled
 from factory_app.settings import Settings
-
-
-def _plant(settings: Settings, path: str | None) -> PlantConfig:
-    try:
-        return load_plant(path or settings.plant_config)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 def _serve_metrics(port: int, host: str) -> None:
@@ -24,14 +16,6 @@ def _serve_metrics(port: int, host: str) -> None:
         from prometheus_client import start_http_server
 
         start_http_server(port, addr=host)
-
-
-async def _until_signalled(runner) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await runner(stop)
 
 
 @click.group("adapter")
@@ -44,10 +28,10 @@ def _run(settings: Settings, config_path: str | None, metrics_port: int, make_ru
     """Validate the plant file, create missing topics, serve metrics, run until SIGINT/SIGTERM."""
     from factory_app.topics import create_source_topics
 
-    plant = _plant(settings, config_path)
+    plant = plant_or_fail(settings, config_path)
     asyncio.run(create_source_topics(settings))
     _serve_metrics(metrics_port, settings.metrics_host)
-    asyncio.run(_until_signalled(make_runner(settings, plant).run))
+    asyncio.run(until_signalled(make_runner(settings, plant).run))
 
 
 config_option = click.option("--config", "config_path", type=click.Path(), default=None, help="plant file")

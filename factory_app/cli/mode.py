@@ -24,13 +24,10 @@ def command(settings: Settings, asset: str, mode: str, reason: str) -> None:
     Example: factory mode oven-2 manual --reason "heater maintenance"
     """
     from factory_app import events
-    from factory_app.config import ConfigError, load_plant
+    from factory_app.cli.common import plant_or_fail
     from factory_app.producer import append, new_producer
 
-    try:
-        plant = load_plant(settings.plant_config)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    plant = plant_or_fail(settings)
     if plant.asset(asset) is None:
         raise click.ClickException(f"unknown asset {asset!r}; the plant file {settings.plant_config} has "
                                    f"{', '.join(a.id for a in plant.assets)}")

@@ -6,7 +6,7 @@ import asyncio
 
 import click
 
-from factory_app.cli.replay_common import plant_or_fail, resolve_tables
+from factory_app.cli.common import plant_or_fail, resolve_tables
 from factory_app.settings import Settings
 
 

@@ -62,15 +62,12 @@ def command(settings: Settings, duration: float | None, no_sim: bool, keep_broke
 
     from factory_app.children import Child
     from factory_app.cli.broker import local_broker
-    from factory_app.config import ConfigError, load_plant
+    from factory_app.cli.common import plant_or_fail
     from factory_app.render import commands_table, state_table
     from factory_app.state_client import fetch_json
     from factory_app.topics import create_source_topics
 
-    try:
-        plant = load_plant(settings.plant_config)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    plant = plant_or_fail(settings)
     lock = hold_home_lock(settings.home)  # kept open (and locked) until this process ends
     check_ports_free(settings, plant, with_sim=not no_sim)
     # A kill or a closed terminal stops the plant like Ctrl-C does (the children would die

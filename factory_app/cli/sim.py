@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 
 import click
 
-from factory_app.config import ConfigError, load_plant
+from factory_app.cli.common import plant_or_fail, until_signalled
 from factory_app.settings import Settings
 
 
@@ -16,24 +15,17 @@ from factory_app.settings import Settings
 @click.pass_obj
 def command(settings: Settings, config_path: str | None) -> None:
     """Serve every asset of the plant file as a simulated PLC until stopped."""
-    try:
-        plant = load_plant(config_path or settings.plant_config)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-    asyncio.run(_serve(plant))
+    plant = plant_or_fail(settings, config_path)
+    asyncio.run(until_signalled(lambda stop: _serve(plant, stop)))
 
 
-async def _serve(plant) -> None:
+async def _serve(plant, stop: asyncio.Event) -> None:
     import logging
 
     from factory_app.sim.server import SimPlant
 
     logging.getLogger("asyncua").setLevel(logging.WARNING)
     sim = SimPlant(plant)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     await sim.start()
     click.echo(f"simulated plant running: {len(plant.assets)} assets on {len(sim.endpoints)} endpoints", err=True)
     try:

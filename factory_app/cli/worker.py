@@ -28,12 +28,9 @@ def command(settings: Settings, web_port: int | None, data_dir: str | None) -> N
         settings = settings.model_copy(update={"web_port": web_port})
     if data_dir is not None:
         settings = settings.model_copy(update={"worker_data": data_dir})
-    from factory_app.config import ConfigError, load_plant
+    from factory_app.cli.common import plant_or_fail
 
-    try:
-        plant = load_plant(settings.plant_config)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    plant = plant_or_fail(settings)
     from factory_app.local_state import DataDirBusy, begin_run, end_run_in_order, lock_data_dir
 
     try:

@@ -35,7 +35,7 @@ def dashboard_metrics() -> set[str]:
 @pytest.fixture(scope="module")
 def scraped(kafka, tmp_path_factory):
     prometheus = shutil.which("prometheus")
-    assert prometheus, "Debian's prometheus package is required (scripts/setup.sh installs it)"
+    assert prometheus, "Debian's prometheus package is required (scripts/setup.sh --tests installs it)"
     home = tmp_path_factory.mktemp("observe")
     settings = make_settings(kafka.cfg.bootstrap, home, kafka_version())
     plant = Plant(settings, load_plant(settings.plant_config))
