@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import math
 
 from asyncua import Client, ua
 
 from factory_app.config import Asset
+from factory_app.private_apis import disable_stale_subscription_check
 
 
 async def open_client(asset: Asset, timeout: float = 4.0) -> Client:
@@ -48,7 +48,7 @@ def trust_quiet_subscriptions(client: Client) -> None:
     (``watchdog_intervall``) and a lost session ends in a reconnect that subscribes
     again. (asyncua has no public switch for this; the margin it multiplies is 0 here.)
     """
-    client._stale_check_margin = math.inf  # noqa: SLF001
+    disable_stale_subscription_check(client)
 
 
 async def node_ids(client: Client, asset: Asset) -> dict[str, ua.NodeId]:

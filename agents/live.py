@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,13 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
-from faust.streams import _current_event
 from faust.types import TP
 
 from agents.dead_letters import DeadLetterSink
 from agents.isolation import fold_isolating
 from agents.runtime import ReplayStep, fold_atomically
-from factory_app import events, metrics, partition_batches
+from factory_app import events, metrics, partition_batches, private_apis
 from factory_app.settings import Settings
 from tables.batched import BatchedTable
 
@@ -75,11 +73,8 @@ class _PartitionEvent:
 def acting_for(record: Any) -> Iterator[None]:
     """Route table reads and writes to ``record``'s partition (Faust keys them by the current event)."""
     event = _PartitionEvent(record)  # held here: Faust keeps only a weak reference
-    token = _current_event.set(weakref.ref(event))
-    try:
+    with private_apis.faust_current_event(event):
         yield
-    finally:
-        _current_event.reset(token)
 
 
 class LiveRuntime:
@@ -216,7 +211,7 @@ class LiveRuntime:
             return
         topic = self.commands.get_topic_name()
         # (The worker refuses exactly_once: factory_app/app.py; no transaction to send through.)
-        producer = self.app.producer._ensure_producer()  # Faust's aiokafka producer, no buffer between
+        producer = private_apis.aiokafka_producer_of(self.app)  # no Faust buffer between
         acks = [await producer.send(topic, key=cmd.asset_id.encode(), value=events.encode(cmd))
                 for cmd in commands]
         await asyncio.gather(*acks)

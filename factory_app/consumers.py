@@ -6,6 +6,8 @@ import asyncio
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from factory_app.private_apis import force_metadata_update
+
 
 async def start_consumer(*topics: str, **options) -> AIOKafkaConsumer:
     """A started consumer. The extra loop turn works around aiokafka 0.14 raising
@@ -27,6 +29,6 @@ async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPar
         parts = consumer.partitions_for_topic(topic)
         if parts:
             return [TopicPartition(topic, p) for p in sorted(parts)]
-        await consumer._client.force_metadata_update()  # noqa: SLF001 (no public call for this)
+        await force_metadata_update(consumer)
         await asyncio.sleep(0.1)
     return []

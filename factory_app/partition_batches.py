@@ -29,6 +29,8 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from mode.utils.futures import notify
 
+from factory_app.private_apis import set_fetch_max_wait
+
 # The topics' partition slices of one fetch, [(partition, its records in offset order)] ->
 # per partition: None when applied, or a future done once what applying them started (the
 # changelog sends) is safe to commit behind.
@@ -61,7 +63,7 @@ class _ShortPollThread(faust_aiokafka.AIOKafkaConsumerThread):
 
     def _create_worker_consumer(self, transport):
         consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = self.fetch_max_wait_ms  # read when the consumer starts its fetcher
+        set_fetch_max_wait(consumer, self.fetch_max_wait_ms)
         return consumer
 
 

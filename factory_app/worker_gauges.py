@@ -5,6 +5,7 @@ from __future__ import annotations
 import faust
 
 from factory_app import metrics
+from factory_app.private_apis import committed_offset
 
 
 def register_gauges(app: faust.App, tables: dict[str, faust.Table], interval: float = 10.0) -> None:
@@ -17,7 +18,7 @@ def register_gauges(app: faust.App, tables: dict[str, faust.Table], interval: fl
             if tp.topic.endswith("-changelog") or "__assignor" in tp.topic:
                 continue
             end = consumer.highwater(tp)
-            committed = consumer._committed_offset.get(tp)  # noqa: SLF001 (Faust keeps no public getter)
+            committed = committed_offset(consumer, tp)
             if end is not None:
                 metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, end - (committed or 0)))
         actives = app.assignor.assigned_actives()

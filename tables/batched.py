@@ -31,6 +31,8 @@ from faust.streams import current_event
 from faust.types import TP
 from rocksdict import WriteBatch
 
+from factory_app import private_apis
+
 log = logging.getLogger(__name__)
 
 DELETE = object()  # a change that removes the key
@@ -60,9 +62,7 @@ class BatchedTable(faust.Table):
         value = self._cache.get(key, _UNREAD)  # not try/except: misses are common (every new window)
         if value is not _UNREAD:
             return value
-        store = self.data
-        raw = store._get(store._encode_key(key))
-        value = None if raw is None else store._decode_value(raw)
+        value = private_apis.raw_get(self.data, key)
         self._remember(key, value)
         return value
 
@@ -83,7 +83,8 @@ class BatchedTable(faust.Table):
         """``(key, raw key, raw value or None for DELETE)`` of each change; raises (writing nothing)
         on a value the store cannot serialize."""
         store = self.data
-        return [(key, store._encode_key(key), None if value is DELETE else store._encode_value(value))
+        return [(key, private_apis.encode_key(store, key),
+                 None if value is DELETE else private_apis.encode_value(store, value))
                 for key, value in changes]
 
     def stage(self, changes: list[tuple[Any, Any]], encoded: list | None = None) -> None:
@@ -106,14 +107,14 @@ class BatchedTable(faust.Table):
             else:
                 batch.put(raw_key, raw_value)
         try:
-            store._db_for_partition(partition).write(batch)
+            private_apis.partition_db(store, partition).write(batch)
         except BaseException:
             self._cache.clear()
             raise
         for (key, value), (_, raw_key, raw_value) in zip(changes, encoded):
             self._outbox.append((partition, raw_key, raw_value))
             if raw_value is not None:
-                store._key_index[raw_key] = partition
+                private_apis.note_key_partition(store, raw_key, partition)
             self._remember(key, None if value is DELETE else value)
 
     def publish(self) -> asyncio.Future | None:
@@ -164,7 +165,7 @@ class BatchedTable(faust.Table):
     async def _send_records(self, topic: str, partition: int, records: list[tuple[bytes, bytes | None]]):
         """Send ``records`` to one partition in order; returns the last batch's future and the
         index of the last record within that batch (its offset is the batch's base offset + it)."""
-        producer = self.app.producer._ensure_producer()  # Faust's aiokafka producer
+        producer = private_apis.aiokafka_producer_of(self.app)
         batch, in_batch, fut = producer.create_batch(), 0, None
         for key, value in records:
             if batch.append(key=key, value=value, timestamp=None) is None:  # full: send it, start another
