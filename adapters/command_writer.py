@@ -30,7 +30,7 @@ from adapters.ledger import Ledger
 from adapters.opcua_session import node_ids, open_client
 from factory_app import events, metrics
 from factory_app.config import Asset, MethodSpec, PlantConfig, WriteTag
-from factory_app.consumers import partitions_of, start_consumer
+from factory_app.kafka_clients import consumer_of, partitions_of, read_bounded, start_consumer
 from factory_app.producer import new_producer
 from factory_app.settings import Settings
 
@@ -244,26 +244,13 @@ class CommandWriter:
             await self._catch_up(self.settings.topic(logical), stream)
 
     async def _catch_up(self, topic: str, stream: str) -> None:
-        consumer = await start_consumer(bootstrap_servers=self.settings.bootstrap.split(","),
-                                        enable_auto_commit=False)
-        try:
+        async with consumer_of(self.settings.bootstrap) as consumer:
             tps = await partitions_of(consumer, topic)
-            consumer.assign(tps)
-            ends = await consumer.end_offsets(tps)
-            for tp in tps:
-                consumer.seek(tp, self.ledger.read_offset(stream, tp.partition))
-            pending = {tp for tp in tps if ends[tp] > self.ledger.read_offset(stream, tp.partition)}
-            while pending:
-                batch = await consumer.getmany(*pending, timeout_ms=1000)
-                for tp, records in batch.items():
-                    for rec in records:
-                        self._absorb(rec.value)
-                    if records:
-                        self.ledger.set_read_offset(stream, tp.partition, records[-1].offset + 1)
-                    if await consumer.position(tp) >= ends[tp]:
-                        pending.discard(tp)
-        finally:
-            await consumer.stop()
+            starts = {tp: self.ledger.read_offset(stream, tp.partition) for tp in tps}
+            async for tp, records in read_bounded(consumer, dict(await consumer.end_offsets(tps)), starts):
+                for rec in records:
+                    self._absorb(rec.value)
+                self.ledger.set_read_offset(stream, tp.partition, records[-1].offset + 1)
 
     def _absorb(self, raw: bytes) -> None:
         try:
@@ -371,8 +358,7 @@ class CommandWriter:
         tracker = OffsetTracker()
         lanes: dict[str, Lane] = {}
         consumer = self._consumer = await start_consumer(
-            bootstrap_servers=self.settings.bootstrap.split(","),
-            group_id=self.group, enable_auto_commit=False, auto_offset_reset="earliest",
+            bootstrap=self.settings.bootstrap, group_id=self.group, enable_auto_commit=False, auto_offset_reset="earliest",
             isolation_level="read_committed",
             # A writer that stops polling (frozen, partitioned away) is dropped from the group after
             # 20 s, not Kafka's default 5 minutes, so a standby takes over while the zombie is fenced.

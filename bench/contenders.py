@@ -59,9 +59,9 @@ class DictTables:
 
 
 async def run_plain(args) -> None:
-    from factory_app.consumers import partitions_of, start_consumer
+    from factory_app.kafka_clients import partitions_of, start_consumer
 
-    consumer = await start_consumer(bootstrap_servers=args.bootstrap, enable_auto_commit=False,
+    consumer = await start_consumer(bootstrap=args.bootstrap, enable_auto_commit=False,
                                     max_partition_fetch_bytes=4 * 1024 * 1024)
     tps = await partitions_of(consumer, args.topic)
     consumer.assign(tps)
@@ -135,8 +135,9 @@ def run_faust_noop(args) -> None:
     import faust
 
     from factory_app.broker.node import free_port
+    from factory_app.kafka_clients import servers
 
-    app = faust.App(f"noop-{args.topic}", broker=f"kafka://{args.bootstrap.split(',')[0]}", key_serializer="raw",
+    app = faust.App(f"noop-{args.topic}", broker=f"kafka://{servers(args.bootstrap)[0]}", key_serializer="raw",
                     value_serializer="raw", consumer_auto_offset_reset="earliest", store="memory://",
                     datadir=str(args.state_dir), web_host="127.0.0.1", web_bind="127.0.0.1", web_port=free_port())
     topic = app.topic(args.topic, key_serializer="raw", value_serializer="raw")

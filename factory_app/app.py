@@ -11,6 +11,7 @@ from agents.live import LiveRuntime
 from agents.runtime import LiveContext
 from factory_app import events
 from factory_app.config import PlantConfig, load_plant
+from factory_app.kafka_clients import servers
 from factory_app.settings import Settings
 from factory_app.worker_gauges import register_gauges
 from factory_app.web_views import register_readiness, register_table_dump
@@ -30,7 +31,7 @@ class Worker:
 
 def faust_broker_url(bootstrap: str) -> str:
     """Faust's broker URL for a comma-separated bootstrap list."""
-    return ";".join(f"kafka://{h.strip()}" for h in bootstrap.split(",") if h.strip())
+    return ";".join(f"kafka://{host}" for host in servers(bootstrap))
 
 
 def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfig | None = None) -> Worker:

@@ -90,7 +90,9 @@ class Settings(BaseSettings):
 
     @property
     def bootstrap_hosts(self) -> list[str]:
-        return [h.strip() for h in self.bootstrap.split(",") if h.strip()]
+        from factory_app.kafka_clients import servers
+
+        return servers(self.bootstrap)
 
     @property
     def replication(self) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from factory_app import events
-from factory_app.kafka_admin import TopicSpec, ensure_topics
+from factory_app.kafka_clients import TopicSpec, ensure_topics
 from factory_app.settings import Settings
 
 # Source topics are the authority: never deleted by time or size.
@@ -29,8 +29,14 @@ async def create_source_topics(settings: Settings) -> list[str]:
     return await ensure_topics(settings.bootstrap, source_topic_specs(settings))
 
 
+def changelog_topic_name(settings: Settings, table: str) -> str:
+    """Faust's changelog topic of ``table`` in this deployment (``APP_ID-TABLE-changelog``)."""
+    return f"{settings.app_id}-{table}-changelog"
+
+
 def changelog_topic_configs(settings: Settings) -> dict[str, str]:
-    """Configs of every table changelog, whoever creates it (the worker, or a rebuild replacing it)."""
+    """Configs of every table changelog, whoever creates it: the worker's topic creation,
+    Faust's table declaration (tables/definitions.py) and a rebuild replacing it."""
     return {"cleanup.policy": "compact", **durability(settings), **settings.changelog_configs}
 
 

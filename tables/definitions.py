@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import faust
 
 from factory_app.settings import Settings
+from factory_app.topics import changelog_topic_configs
 from tables.batched import BatchedTable
 
 ROCKSDICT = {"driver": "rocksdict"}
@@ -28,7 +29,7 @@ def projection_table(app: faust.App, settings: Settings, name: str, batched: boo
 
     ``batched``: a ``BatchedTable`` (its folds write through ``stage``/``publish``, one batch per partition)."""
     options = dict(default=None, partitions=settings.partitions, key_type=str, options=dict(ROCKSDICT),
-                   extra_topic_configs=dict(settings.changelog_configs), help=f"projection {name}")
+                   extra_topic_configs=changelog_topic_configs(settings), help=f"projection {name}")
     if not batched:
         return app.Table(name, **options)
     return app.tables.add(BatchedTable(app, name=name, beacon=app.tables.beacon, **options))

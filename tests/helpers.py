@@ -10,7 +10,7 @@ from typing import Any
 
 
 from factory_app.children import Child
-from factory_app.consumers import partitions_of, start_consumer
+from factory_app.kafka_clients import consumer_of, partitions_of, read_bounded
 from factory_app.producer import new_producer
 from factory_app.settings import Settings
 
@@ -43,26 +43,12 @@ async def produce_raw(settings: Settings, topic: str, messages: list[tuple[bytes
 
 async def read_topic(settings: Settings, topic: str) -> dict[int, list[Any]]:
     """Every record of logical ``topic`` from offset 0 to its current end, per partition, in offset order."""
-    name = settings.topic(topic)
-    consumer = await start_consumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False)
-    try:
-        tps = await partitions_of(consumer, name)
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
+    async with consumer_of(settings.bootstrap) as consumer:
+        tps = await partitions_of(consumer, settings.topic(topic))
         out: dict[int, list[Any]] = defaultdict(list)
-        remaining = {tp for tp in tps if ends[tp] > 0}
-        while remaining:
-            batch = await consumer.getmany(timeout_ms=1000)
-            for tp, records in batch.items():
-                for rec in records:
-                    if rec.offset < ends[tp]:
-                        out[tp.partition].append(rec)
-                if await consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
+        async for tp, records in read_bounded(consumer, dict(await consumer.end_offsets(tps))):
+            out[tp.partition].extend(records)
         return dict(out)
-    finally:
-        await consumer.stop()
 
 
 def get_json(url: str, timeout: float = 5.0) -> Any:

@@ -217,7 +217,7 @@ class LocalBroker:
 
     def wait_ready(self, timeout: float, expect_nodes: int = 1) -> None:
         """Block until the node serves metadata listing ``expect_nodes`` live brokers."""
-        from factory_app.kafka_admin import broker_ids  # aiokafka import kept off the CLI path
+        from factory_app.kafka_clients import broker_ids  # aiokafka import kept off the CLI path
 
         deadline = time.monotonic() + timeout
         last: Exception | None = None

@@ -65,7 +65,7 @@ def stop(settings: Settings) -> None:
 @click.pass_obj
 def status(settings: Settings) -> None:
     """Say whether the broker runs and answers; exit 1 if not."""
-    from factory_app.kafka_admin import broker_ids
+    from factory_app.kafka_clients import broker_ids
 
     broker = local_broker(settings)
     pids = broker.pids()

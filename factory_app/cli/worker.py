@@ -21,7 +21,7 @@ def command(settings: Settings, web_port: int | None, data_dir: str | None) -> N
     from faust import Worker
 
     from factory_app.app import create_app
-    from factory_app.kafka_admin import ensure_topics
+    from factory_app.kafka_clients import ensure_topics
     from factory_app.topics import changelog_specs, create_source_topics
 
     if web_port is not None:

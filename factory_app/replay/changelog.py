@@ -7,24 +7,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import UnknownTopicOrPartitionError
-
-from factory_app.kafka_admin import TopicSpec, ensure_topics
+from factory_app.kafka_clients import TopicSpec, delete_topic, ensure_topics
 from factory_app.producer import new_producer
 from factory_app.replay.log_reader import end_offsets, read_until
 from factory_app.settings import Settings
-from factory_app.topics import changelog_topic_configs
-
-
-def changelog_topic(settings: Settings, table: str) -> str:
-    """Faust's changelog topic name of ``table`` in this deployment."""
-    return f"{settings.app_id}-{table}-changelog"
+from factory_app.topics import changelog_topic_configs, changelog_topic_name
 
 
 async def read_changelog(settings: Settings, table: str) -> dict[str, Any]:
     """The table as its changelog says: the last value per key, tombstones deleting it."""
-    topic = changelog_topic(settings, table)
+    topic = changelog_topic_name(settings, table)
     stops = await end_offsets(settings, [topic])
     out: dict[str, Any] = {}
     async for rec in read_until(settings, stops):
@@ -40,29 +32,10 @@ async def read_changelog(settings: Settings, table: str) -> dict[str, Any]:
     return out
 
 
-async def delete_topic(settings: Settings, topic: str, timeout: float = 60.0) -> None:
-    """Delete ``topic`` and wait until the cluster no longer lists it."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap.split(","))
-    await admin.start()
-    try:
-        try:
-            await admin.delete_topics([topic])
-        except UnknownTopicOrPartitionError:
-            return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while topic in await admin.list_topics():
-            if loop.time() > deadline:
-                raise TimeoutError(f"topic {topic} still listed {timeout}s after deletion")
-            await asyncio.sleep(0.2)
-    finally:
-        await admin.close()
-
-
 async def replace_changelog(settings: Settings, table: str, by_partition: dict[int, dict[str, Any]]) -> int:
     """Delete the changelog of ``table`` and write the rebuilt content, each key to its partition."""
-    topic = changelog_topic(settings, table)
-    await delete_topic(settings, topic)
+    topic = changelog_topic_name(settings, table)
+    await delete_topic(settings.bootstrap, topic)
     for attempt in range(50):  # the broker may still be finishing the deletion
         try:
             await ensure_topics(settings.bootstrap, [TopicSpec(topic, settings.partitions, settings.replication,

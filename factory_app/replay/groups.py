@@ -11,7 +11,7 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CoordinatorLoadInProgressError, CoordinatorNotAvailableError
 
-from factory_app.consumers import start_consumer
+from factory_app.kafka_clients import consumer_of, with_admin
 from factory_app.settings import Settings
 
 
@@ -34,14 +34,7 @@ async def _once_coordinated(call: Callable[[], Awaitable[T]], timeout: float = 3
 
 
 async def _admin_call(settings: Settings, use: Callable[[AIOKafkaAdminClient], Awaitable[T]]) -> T:
-    async def once() -> T:
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap.split(","))
-        await admin.start()
-        try:
-            return await use(admin)
-        finally:
-            await admin.close()
-    return await _once_coordinated(once)
+    return await _once_coordinated(lambda: with_admin(settings.bootstrap, use))
 
 
 async def active_members(settings: Settings, group: str) -> list[str]:
@@ -64,13 +57,9 @@ async def committed_offsets(settings: Settings, group: str) -> dict[TopicPartiti
 async def commit_offsets(settings: Settings, group: str, offsets: dict[TopicPartition, int]) -> None:
     """Commit ``offsets`` for ``group`` from outside it (the group must have no members)."""
     async def once() -> None:
-        consumer = await start_consumer(bootstrap_servers=settings.bootstrap.split(","), group_id=group,
-                                        enable_auto_commit=False)
-        try:
+        async with consumer_of(settings.bootstrap, group_id=group) as consumer:
             consumer.assign(list(offsets))
             await consumer.commit(dict(offsets))
-        finally:
-            await consumer.stop()
     await _once_coordinated(once)
 
 

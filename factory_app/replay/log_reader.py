@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from aiokafka import TopicPartition
 
-from factory_app.consumers import partitions_of, start_consumer
+from factory_app import kafka_clients
 from factory_app.settings import Settings
 
 Progress = Callable[[TopicPartition, int], None]  # (partition, records consumed so far in it)
@@ -25,12 +25,7 @@ class Record:
 
 async def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
     """Current end offset of every partition of ``topics`` (full names)."""
-    consumer = await start_consumer(bootstrap_servers=settings.bootstrap.split(","), enable_auto_commit=False)
-    try:
-        tps = [tp for t in topics for tp in await partitions_of(consumer, t)]
-        return dict(await consumer.end_offsets(tps)) if tps else {}
-    finally:
-        await consumer.stop()
+    return await kafka_clients.end_offsets(settings.bootstrap, topics)
 
 
 async def read_until(settings: Settings, stops: dict[TopicPartition, int],
@@ -40,24 +35,12 @@ async def read_until(settings: Settings, stops: dict[TopicPartition, int],
     Partitions are read one after another, so a fold sees each partition's
     events exactly in log order (the only order that exists in Kafka).
     """
-    consumer = await start_consumer(bootstrap_servers=settings.bootstrap.split(","), enable_auto_commit=False,
-                                    max_partition_fetch_bytes=4 * 1024 * 1024)
-    try:
+    async with kafka_clients.consumer_of(settings.bootstrap, max_partition_fetch_bytes=4 * 1024 * 1024) as consumer:
         for tp in sorted(stops, key=lambda t: (t.partition, t.topic)):
-            stop = stops[tp]
-            if stop <= 0:
-                continue
-            consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
             done = 0
-            while await consumer.position(tp) < stop:
-                batch = await consumer.getmany(tp, timeout_ms=1000, max_records=5000)
-                for rec in batch.get(tp, ()):
-                    if rec.offset >= stop:
-                        break
-                    done += 1
+            async for _, records in kafka_clients.read_bounded(consumer, {tp: stops[tp]}, max_records=5000):
+                for rec in records:
                     yield Record(rec.topic, rec.partition, rec.offset, rec.timestamp, rec.key, rec.value)
+                done += len(records)
                 if progress is not None:
                     progress(tp, done)
-    finally:
-        await consumer.stop()

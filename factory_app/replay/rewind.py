@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from aiokafka import TopicPartition
 
-from factory_app.consumers import partitions_of, start_consumer
+from factory_app.kafka_clients import consumer_of, partitions_of
 from factory_app.replay.groups import commit_offsets, committed_offsets, require_idle
 from factory_app.settings import Settings
 
@@ -64,8 +64,7 @@ async def plan(settings: Settings, group: str, topics: list[str] | None, target:
     names = topics or sorted({tp.topic for tp in committed})
     if not names:
         raise ValueError(f"group {group!r} has no committed offsets; name the topics with --topic")
-    consumer = await start_consumer(bootstrap_servers=settings.bootstrap.split(","), enable_auto_commit=False)
-    try:
+    async with consumer_of(settings.bootstrap) as consumer:
         tps = [tp for name in names for tp in await partitions_of(consumer, name)]
         missing = [n for n in names if not any(tp.topic == n for tp in tps)]
         if missing:
@@ -76,8 +75,6 @@ async def plan(settings: Settings, group: str, topics: list[str] | None, target:
         if target.kind == "time":
             found = await consumer.offsets_for_times({tp: int(target.value * 1000) for tp in tps})
             by_time = {tp: (ot.offset if ot is not None else ends[tp]) for tp, ot in found.items()}
-    finally:
-        await consumer.stop()
     rows = []
     for tp in tps:
         current = committed.get(tp)

@@ -15,7 +15,7 @@ from factory_app import events
 from factory_app.broker.cluster import LocalCluster, cluster_nodes
 from factory_app.broker.node import free_port
 from factory_app.children import wait_until
-from factory_app.kafka_admin import partition_replicas
+from factory_app.kafka_clients import partition_replicas
 from factory_app.sample_telemetry import start_tracked_load
 from tests import reference_fold as ref
 from tests.conftest import JAR_HOME, isolated_settings, kafka_version

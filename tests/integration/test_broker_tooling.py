@@ -78,7 +78,7 @@ def free_port_pair() -> int:
 
 @pytest.mark.long
 def test_three_loopback_addresses_run_a_three_node_quorum(tmp_path):
-    from factory_app.kafka_admin import partition_replicas
+    from factory_app.kafka_clients import partition_replicas
 
     ports = [free_port_pair() for _ in range(3)]
     bootstrap = ",".join(f"127.0.0.1:{p}" for p in ports)

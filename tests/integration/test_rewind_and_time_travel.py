@@ -13,7 +13,7 @@ import pytest
 from aiokafka import TopicPartition
 
 from factory_app import events
-from factory_app.consumers import partitions_of, start_consumer
+from factory_app.kafka_clients import consumer_of, partitions_of, start_consumer
 from factory_app.producer import new_producer
 from factory_app.replay.rewind import Target, plan
 from factory_app.replay.state_at import state_at
@@ -34,7 +34,7 @@ async def produce_with_timestamps(settings, n: int, t0_ms: int) -> None:
 
 
 async def consume_all_in_group(settings, group: str) -> None:
-    consumer = await start_consumer(settings.topic(events.TELEMETRY), bootstrap_servers=settings.bootstrap,
+    consumer = await start_consumer(settings.topic(events.TELEMETRY), bootstrap=settings.bootstrap,
                                     group_id=group, enable_auto_commit=False, auto_offset_reset="earliest")
     try:
         tps = await partitions_of(consumer, settings.topic(events.TELEMETRY))
@@ -50,7 +50,7 @@ async def consume_all_in_group(settings, group: str) -> None:
 
 
 async def first_offsets_seen(settings, group: str) -> dict[TopicPartition, int]:
-    consumer = await start_consumer(settings.topic(events.TELEMETRY), bootstrap_servers=settings.bootstrap,
+    consumer = await start_consumer(settings.topic(events.TELEMETRY), bootstrap=settings.bootstrap,
                                     group_id=group, enable_auto_commit=False)
     try:
         seen: dict[TopicPartition, int] = {}
@@ -76,14 +76,11 @@ def test_rewind_to_a_time_in_the_middle(settings):
     rows = asyncio.run(plan(settings, group, None, Target("time", middle)))
 
     async def broker_says():
-        c = await start_consumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False)
-        try:
+        async with consumer_of(settings.bootstrap) as c:
             tps = await partitions_of(c, settings.topic(events.TELEMETRY))
             found = await c.offsets_for_times({tp: int(middle * 1000) for tp in tps})
             ends = await c.end_offsets(tps)
             return {tp: (o.offset if o else ends[tp]) for tp, o in found.items()}
-        finally:
-            await c.stop()
     expected = asyncio.run(broker_says())
     assert {r.tp: r.target for r in rows} == expected
     assert all(r.current == r.end for r in rows)  # the group had consumed everything

@@ -1,0 +1,201 @@
+"""Every Kafka client the project opens outside Faust, in one place: admin calls, consumers, bounded reads.
+
+Whoever needs the cluster's facts (brokers, topics, partitions, end offsets) or reads a
+topic up to a known end calls these, so connection options, clean shutdown and the
+"read until the end offsets" loop are written once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import NodeNotReadyError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
+
+from factory_app.private_apis import force_metadata_update
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def servers(bootstrap: str) -> list[str]:
+    """``host:port`` entries of a comma-separated bootstrap string (the one place it is split)."""
+    return [s.strip() for s in bootstrap.split(",") if s.strip()]
+
+
+# -- admin -------------------------------------------------------------------------------------
+
+@asynccontextmanager
+async def admin_client(bootstrap: str, **options) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A started admin client, closed on the way out whatever happens."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers(bootstrap), **options)
+    await admin.start()
+    try:
+        yield admin
+    finally:
+        await admin.close()
+
+
+async def with_admin(bootstrap: str, use: Callable[[AIOKafkaAdminClient], Awaitable[T]], **options) -> T:
+    async with admin_client(bootstrap, **options) as admin:
+        return await use(admin)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic the project owns, with the configs it must have."""
+
+    name: str
+    partitions: int
+    replication: int
+    configs: dict[str, str] = field(default_factory=dict)
+
+
+async def broker_ids_async(bootstrap: str, timeout_ms: int = 3000) -> list[int]:
+    """Ids of the brokers the cluster reports as alive."""
+    async with admin_client(bootstrap, request_timeout_ms=timeout_ms) as admin:
+        for attempt in range(5):
+            try:
+                info = await admin.describe_cluster()
+                return sorted(b["node_id"] for b in info["brokers"])
+            except NodeNotReadyError:
+                # The request went to a random known node, which may be the one that just died.
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.2)
+    raise AssertionError("unreachable")
+
+
+def broker_ids(bootstrap: str) -> list[int]:
+    """Blocking form of ``broker_ids_async`` (for the CLI and the broker tooling)."""
+    return asyncio.run(broker_ids_async(bootstrap))
+
+
+async def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
+    """Create the topics that do not exist yet; return the names created.
+
+    Existing topics are left as they are (their partition count is never
+    changed behind the user's back: that would move keys between partitions).
+    """
+    async with admin_client(bootstrap) as admin:
+        existing = set(await admin.list_topics())
+        missing = [s for s in specs if s.name not in existing]
+        if missing:
+            try:
+                await admin.create_topics([
+                    NewTopic(name=s.name, num_partitions=s.partitions, replication_factor=s.replication,
+                             topic_configs=s.configs) for s in missing
+                ])
+            except TopicAlreadyExistsError:
+                pass  # another process won the race; same outcome
+        for _ in range(50):  # metadata propagates asynchronously
+            if {s.name for s in specs} <= set(await admin.list_topics()):
+                break
+            await asyncio.sleep(0.1)
+        return [s.name for s in missing]
+
+
+async def delete_topic(bootstrap: str, topic: str, timeout: float = 60.0) -> None:
+    """Delete ``topic`` and wait until the cluster no longer lists it."""
+    async with admin_client(bootstrap) as admin:
+        try:
+            await admin.delete_topics([topic])
+        except UnknownTopicOrPartitionError:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while topic in await admin.list_topics():
+            if loop.time() > deadline:
+                raise TimeoutError(f"topic {topic} still listed {timeout}s after deletion")
+            await asyncio.sleep(0.2)
+
+
+async def partition_replicas(bootstrap: str, topic: str) -> dict[int, dict]:
+    """Per partition of ``topic``: its leader node id, replicas and in-sync replicas."""
+    async with admin_client(bootstrap) as admin:
+        [desc] = await admin.describe_topics([topic])
+        return {p["partition"]: {"leader": p["leader"], "replicas": list(p["replicas"]), "isr": list(p["isr"])}
+                for p in desc["partitions"]}
+
+
+# -- consumers ---------------------------------------------------------------------------------
+
+async def start_consumer(*topics: str, bootstrap: str, **options) -> AIOKafkaConsumer:
+    """A started consumer (the caller stops it). The extra loop turn works around aiokafka 0.14
+    raising CancelledError from ``stop()`` when it follows ``start()`` before its internal
+    reset task first ran."""
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=servers(bootstrap), **options)
+    try:
+        await consumer.start()
+    except BaseException:
+        await consumer.stop()  # release its connections: the caller never gets it to stop
+        raise
+    await asyncio.sleep(0)
+    return consumer
+
+
+@asynccontextmanager
+async def consumer_of(bootstrap: str, *topics: str, **options) -> AsyncIterator[AIOKafkaConsumer]:
+    """A started consumer without a group unless ``group_id`` is given, stopped on the way out."""
+    options.setdefault("enable_auto_commit", False)
+    consumer = await start_consumer(*topics, bootstrap=bootstrap, **options)
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """The partitions of ``topic`` (refreshing metadata for a topic the consumer has not seen)."""
+    for _ in range(20):
+        parts = consumer.partitions_for_topic(topic)
+        if parts:
+            return [TopicPartition(topic, p) for p in sorted(parts)]
+        await force_metadata_update(consumer)
+        await asyncio.sleep(0.1)
+    return []
+
+
+async def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
+    """Current end offset of every partition of ``topics`` (full names; a missing topic has none)."""
+    async with consumer_of(bootstrap) as consumer:
+        tps = [tp for t in topics for tp in await partitions_of(consumer, t)]
+        return dict(await consumer.end_offsets(tps)) if tps else {}
+
+
+async def read_bounded(consumer: AIOKafkaConsumer, stops: dict[TopicPartition, int],
+                       starts: dict[TopicPartition, int] | None = None, max_records: int | None = None,
+                       ) -> AsyncIterator[tuple[TopicPartition, list[ConsumerRecord]]]:
+    """The records of each partition from ``starts[tp]`` (default: its beginning) up to, not
+    including, ``stops[tp]``.
+
+    Yields ``(partition, records)`` batches in offset order per partition; returns once every
+    partition reached its stop. The one loop that reads "up to the end offsets taken before".
+    """
+    starts = starts or {}
+    pending = {tp for tp, stop in stops.items() if stop > starts.get(tp, 0)}
+    if not pending:
+        return
+    consumer.assign(sorted(pending, key=lambda t: (t.topic, t.partition)))
+    for tp in pending:
+        if tp in starts:
+            consumer.seek(tp, starts[tp])
+        else:
+            await consumer.seek_to_beginning(tp)  # not offset 0: the log may start later
+    while True:
+        for tp in list(pending):
+            if await consumer.position(tp) >= stops[tp]:
+                pending.discard(tp)
+        if not pending:
+            return
+        batch = await consumer.getmany(*pending, timeout_ms=1000, max_records=max_records)
+        for tp, records in batch.items():
+            kept = [r for r in records if r.offset < stops[tp]]
+            if kept:
+                yield tp, kept
