@@ -7,7 +7,7 @@ Starts its own broker, N workers (one Faust group) and a steady producer. Kills 
 random worker every 0.5-2.5 s and restarts it at once, until the producer is done
 and the kill count is reached. Then it waits for the group to absorb the log and
 compares every asset_state and tag_windows entry with an independent fold of the
-log (tests/reference_fold.py, which shares no code with the agents).
+log (harness/reference_fold.py, which shares no code with the agents).
 
 Measured per kill: time to resume (SIGKILL -> the replacement worker ready: tables
 recovered, partitions assigned) and rebalance time (SIGKILL -> every worker ready
@@ -32,8 +32,8 @@ from factory_app.broker.node import free_port
 from factory_app.children import Child, wait_until
 from factory_app.sample_telemetry import start_tracked_load
 from factory_app.settings import Settings
-from tests import reference_fold as ref
-from tests.helpers import get_json, read_topic, start_worker, worker_ready
+from harness import reference_fold as ref
+from harness.helpers import get_json, read_topic, start_worker, worker_ready
 
 
 @dataclass

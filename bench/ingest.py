@@ -37,7 +37,7 @@ from factory_app.broker.node import free_port
 from factory_app.children import Child, wait_until
 from factory_app.producer import new_producer
 from factory_app.settings import Settings
-from tests.helpers import get_json, settings_env, worker_ready
+from harness.helpers import get_json, settings_env, worker_ready
 
 WARMUP = 2_000
 CONTENDERS = ("faust-1w", "faust-1w-unbatched", "faust-1w-perkey", "faust-2w", "faust-noop", "plain", "quix")

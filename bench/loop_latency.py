@@ -24,8 +24,8 @@ from bench.common import bench_broker, bench_settings, log_stderr, summary, writ
 from factory_app import events
 from factory_app.children import Child, wait_until
 from factory_app.config import load_plant
-from tests.helpers import read_topic, settings_env, wait_ready
-from tests.plant import Plant, plant_file
+from harness.helpers import read_topic, settings_env, wait_ready
+from harness.plant import Plant, plant_file
 
 
 def fast_thermostat(doc):

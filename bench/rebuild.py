@@ -21,7 +21,7 @@ import time
 
 from bench.common import bench_settings, run_standalone
 from bench.ingest import produce
-from tests.helpers import settings_env
+from harness.helpers import settings_env
 
 
 def factory(settings, *args: str, quiet: bool = False) -> None:

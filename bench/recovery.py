@@ -18,7 +18,7 @@ from bench.common import bench_settings, run_standalone
 from factory_app import events
 from factory_app.children import Child, wait_until
 from factory_app.producer import new_producer
-from tests.helpers import settings_env, table_dump, worker_ready
+from harness.helpers import settings_env, table_dump, worker_ready
 
 
 async def produce(settings, keys: int) -> None:

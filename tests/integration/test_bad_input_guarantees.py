@@ -24,7 +24,7 @@ from factory_app import events
 from factory_app.children import wait_until
 from tables import windows
 from tests.conftest import isolated_settings
-from tests.helpers import get_json, log_text, produce_raw, read_topic, settings_env, start_worker, table_dump, wait_ready
+from harness.helpers import get_json, log_text, produce_raw, read_topic, settings_env, start_worker, table_dump, wait_ready
 
 pytestmark = pytest.mark.integration
 

@@ -17,9 +17,9 @@ from factory_app.broker.node import free_port
 from factory_app.children import wait_until
 from factory_app.kafka_clients import partition_replicas
 from factory_app.sample_telemetry import start_tracked_load
-from tests import reference_fold as ref
+from harness import reference_fold as ref
 from tests.conftest import JAR_HOME, isolated_settings, kafka_version
-from tests.helpers import read_topic, start_worker, table_dump, wait_ready
+from harness.helpers import read_topic, start_worker, table_dump, wait_ready
 
 pytestmark = pytest.mark.integration
 

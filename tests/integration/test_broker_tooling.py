@@ -14,7 +14,7 @@ from factory_app.broker.node import free_port
 from factory_app.settings import Settings
 from factory_app.topics import create_source_topics
 from tests.conftest import JAR_HOME, kafka_version
-from tests.helpers import produce_raw, read_topic
+from harness.helpers import produce_raw, read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ from factory_app import events
 from factory_app.children import Child, wait_until
 from factory_app.config import load_plant
 from tests.conftest import kafka_version
-from tests.helpers import log_text, produce_raw, read_topic, settings_env
-from tests.plant import Plant, make_settings, only_assets, plc_ready, write_count
+from harness.helpers import log_text, produce_raw, read_topic, settings_env
+from harness.plant import Plant, make_settings, only_assets, plc_ready, write_count
 from tests.slow_link import SlowLink
 
 pytestmark = pytest.mark.integration

@@ -16,8 +16,8 @@ from factory_app import events
 from factory_app.children import wait_until
 from factory_app.config import load_plant
 from tests.conftest import kafka_version
-from tests.helpers import produce_raw, read_topic, settings_env, table_dump
-from tests.plant import Plant, make_settings, opc_call, opc_read, opc_write, wait_plcs_ready, write_count
+from harness.helpers import produce_raw, read_topic, settings_env, table_dump
+from harness.plant import Plant, make_settings, opc_call, opc_read, opc_write, wait_plcs_ready, write_count
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ from factory_app import events
 from factory_app.app import PROCESSORS, create_app
 from factory_app.children import wait_until
 from factory_app.settings import Settings
-from tests.helpers import produce_raw, read_topic, start_worker, table_dump, wait_ready
+from harness.helpers import produce_raw, read_topic, start_worker, table_dump, wait_ready
 
 
 def test_every_agent_runs_with_concurrency_one():

@@ -19,8 +19,8 @@ from factory_app import events
 from factory_app.children import wait_until
 from factory_app.config import load_plant
 from tests.conftest import kafka_version
-from tests.helpers import produce_raw, read_topic, table_dump, wait_ready
-from tests.plant import Plant, make_settings
+from harness.helpers import produce_raw, read_topic, table_dump, wait_ready
+from harness.plant import Plant, make_settings
 
 pytestmark = pytest.mark.integration
 

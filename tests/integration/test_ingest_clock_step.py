@@ -15,8 +15,8 @@ from factory_app import events
 from factory_app.children import wait_until
 from factory_app.config import load_plant
 from tests.conftest import kafka_version
-from tests.helpers import read_topic
-from tests.plant import Plant, make_settings, only_assets, opc_call, opc_write, plc_ready
+from harness.helpers import read_topic
+from harness.plant import Plant, make_settings, only_assets, opc_call, opc_write, plc_ready
 
 pytestmark = pytest.mark.integration
 

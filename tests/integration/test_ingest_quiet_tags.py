@@ -11,7 +11,7 @@ import pytest
 from adapters.ingest import AssetIngest, Sample
 from factory_app.config import load_plant
 from factory_app.sim.server import SimEndpoint
-from tests.plant import plant_file
+from harness.plant import plant_file
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ from factory_app import events
 from factory_app.children import wait_until
 from factory_app.config import load_plant
 from tests.conftest import kafka_version
-from tests.helpers import read_topic
-from tests.plant import Plant, make_settings
+from harness.helpers import read_topic
+from harness.plant import Plant, make_settings
 
 pytestmark = pytest.mark.integration
 

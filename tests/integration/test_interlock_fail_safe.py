@@ -14,8 +14,8 @@ import yaml
 from factory_app.children import Child, wait_until
 from factory_app.config import load_plant
 from tests.conftest import kafka_version
-from tests.helpers import settings_env, table_dump, wait_ready
-from tests.plant import Plant, make_settings, opc_read, plc_ready
+from harness.helpers import settings_env, table_dump, wait_ready
+from harness.plant import Plant, make_settings, opc_read, plc_ready
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.plant import plant_file
+from harness.plant import plant_file
 
 CASES = {
     "yaml syntax": (None, "assets: [\n  - id: oven-1\n    type: oven\n  bad indent", "not valid YAML"),

@@ -19,7 +19,7 @@ from factory_app import events
 from factory_app.broker.node import free_port
 from factory_app.children import wait_until
 from factory_app.local_state import CLEAN_MARK
-from tests.helpers import log_text, produce_raw, start_worker, table_dump, wait_ready
+from harness.helpers import log_text, produce_raw, start_worker, table_dump, wait_ready
 
 pytestmark = pytest.mark.integration
 

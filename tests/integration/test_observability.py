@@ -15,8 +15,8 @@ from factory_app.children import wait_until
 from factory_app.lifecycle import die_with_parent
 from factory_app.config import load_plant
 from tests.conftest import kafka_version
-from tests.helpers import get_json, wait_ready
-from tests.plant import REPO, Plant, make_settings
+from harness.helpers import get_json, wait_ready
+from harness.plant import REPO, Plant, make_settings
 
 pytestmark = pytest.mark.integration
 DASHBOARD = REPO / "deploy" / "grafana" / "dashboards" / "plant-overview.json"

@@ -16,8 +16,8 @@ from factory_app.config import load_plant
 from factory_app.replay.changelog import read_changelog
 from factory_app.replay.digest import digest
 from tests.conftest import kafka_version
-from tests.helpers import caught_up, get_json, settings_env, table_dump, wait_ready
-from tests.plant import Plant, make_settings, opc_call, wait_plcs_ready, write_count
+from harness.helpers import caught_up, get_json, settings_env, table_dump, wait_ready
+from harness.plant import Plant, make_settings, opc_call, wait_plcs_ready, write_count
 
 pytestmark = pytest.mark.integration
 

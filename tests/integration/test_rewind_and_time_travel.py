@@ -17,7 +17,7 @@ from factory_app.kafka_clients import consumer_of, partitions_of, start_consumer
 from factory_app.producer import new_producer
 from factory_app.replay.rewind import Target, plan
 from factory_app.replay.state_at import state_at
-from tests.helpers import settings_env, start_worker, wait_ready
+from harness.helpers import settings_env, start_worker, wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -122,7 +122,7 @@ def test_state_at_equals_a_plain_fold(settings):
     rng = random.Random(5)
     evs = [events.Telemetry(event_id=f"e{i}", asset_id=f"a{rng.randrange(12)}", event_time=1000 + i + rng.uniform(-5, 5),
                             tag=rng.choice(["x", "y", "z"]), value=round(rng.uniform(0, 100), 2)) for i in range(3000)]
-    from tests.helpers import produce_raw
+    from harness.helpers import produce_raw
     asyncio.run(produce_raw(settings, events.TELEMETRY, [(e.asset_id.encode(), events.encode(e)) for e in evs]))
     # Log order per asset is production order (one key -> one partition).
     for at in (900, 1200.5, 2000, 3500, 5000):

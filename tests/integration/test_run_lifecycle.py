@@ -18,8 +18,8 @@ from factory_app.children import wait_until
 from factory_app.lifecycle import die_with_parent
 from factory_app.settings import Settings
 from tests.conftest import REPO, kafka_version
-from tests.helpers import worker_ready
-from tests.plant import plant_file
+from harness.helpers import worker_ready
+from harness.plant import plant_file
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ import pytest
 
 from factory_app import events
 from factory_app.children import wait_until
-from tests import reference_fold as ref
-from tests.helpers import log_text, wait_ready, produce_raw, read_topic, start_worker, table_dump
+from harness import reference_fold as ref
+from harness.helpers import log_text, wait_ready, produce_raw, read_topic, start_worker, table_dump
 
 pytestmark = pytest.mark.integration
 

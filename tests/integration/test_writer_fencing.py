@@ -25,8 +25,8 @@ from factory_app.broker.node import free_port
 from factory_app.children import Child, wait_until
 from factory_app.config import load_plant
 from tests.conftest import kafka_version
-from tests.helpers import log_text, produce_raw, read_topic, settings_env
-from tests.plant import Plant, make_settings, only_assets, opc_write, plc_ready, write_count
+from harness.helpers import log_text, produce_raw, read_topic, settings_env
+from harness.plant import Plant, make_settings, only_assets, opc_write, plc_ready, write_count
 
 pytestmark = pytest.mark.integration
 

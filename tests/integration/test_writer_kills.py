@@ -14,8 +14,8 @@ from factory_app import events
 from factory_app.children import wait_until
 from factory_app.config import load_plant
 from tests.conftest import kafka_version
-from tests.helpers import caught_up, produce_raw, read_topic, wait_ready
-from tests.plant import Plant, make_settings, wait_plcs_ready, write_count
+from harness.helpers import caught_up, produce_raw, read_topic, wait_ready
+from harness.plant import Plant, make_settings, wait_plcs_ready, write_count
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ import pytest
 from adapters.command_writer import Refused, check_command, check_value
 from factory_app import events
 from factory_app.config import WriteTag, load_plant
-from tests.plant import REPO
+from harness.plant import REPO
 
 PLANT = load_plant(REPO / "config" / "plant.yaml")
 

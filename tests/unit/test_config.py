@@ -1,7 +1,7 @@
 import pytest
 
 from factory_app.config import ConfigError, load_plant
-from tests.plant import REPO
+from harness.plant import REPO
 
 
 def test_the_shipped_plant_file_is_valid():

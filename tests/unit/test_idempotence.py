@@ -8,7 +8,7 @@ from agents.telemetry_state import apply_to_tables
 from factory_app import events
 from factory_app.config import load_plant
 from tables.command_ledger import apply_command_event
-from tests.plant import REPO
+from harness.plant import REPO
 
 
 def telemetry_log(n=400, seed=1):

@@ -5,7 +5,7 @@ from factory_app import events
 from factory_app.config import load_plant
 from factory_app.settings import Settings
 from factory_app.sim.physics import Conveyor, Oven, Press
-from tests.plant import REPO
+from harness.plant import REPO
 
 
 def test_oven_heats_with_lag_and_cools_to_ambient():

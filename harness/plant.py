@@ -20,7 +20,7 @@ from factory_app.children import Child
 from factory_app.config import PlantConfig
 from factory_app.settings import Settings
 from factory_app.topics import create_source_topics
-from tests.helpers import settings_env
+from harness.helpers import settings_env
 
 REPO = Path(__file__).resolve().parents[1]
 
