@@ -224,7 +224,7 @@ class CommandWriter:
         self.settings = settings
         self.plant = plant
         self.clock = clock
-        self.group = f"{settings.app_id}-command-writer"
+        self.group = f"{settings.worker.app_id}-command-writer"
         self.ledger = Ledger(settings.home / "command-writer" / "ledger")
         self.sessions = Sessions()
         self._failure: Exception | None = None  # a lane's unrecoverable error; ends run()
@@ -244,7 +244,7 @@ class CommandWriter:
             await self._catch_up(self.settings.topic(logical), stream)
 
     async def _catch_up(self, topic: str, stream: str) -> None:
-        async with consumer_of(self.settings.bootstrap) as consumer:
+        async with consumer_of(self.settings.kafka.bootstrap) as consumer:
             tps = await partitions_of(consumer, topic)
             starts = {tp: self.ledger.read_offset(stream, tp.partition) for tp in tps}
             async for tp, records in read_bounded(consumer, dict(await consumer.end_offsets(tps)), starts):
@@ -282,7 +282,7 @@ class CommandWriter:
 
     def effective_deadline(self, cmd: events.Command, received: float) -> float:
         """The command's deadline, clamped to receipt + ``max_command_deadline``."""
-        return min(cmd.deadline, received + self.settings.max_command_deadline)
+        return min(cmd.deadline, received + self.settings.adapters.max_command_deadline)
 
     async def handle(self, cmd: events.Command, confirm=None) -> events.CommandResult | None:
         """The result for one command, or None when it already has one (never applied twice).
@@ -358,7 +358,7 @@ class CommandWriter:
         tracker = OffsetTracker()
         lanes: dict[str, Lane] = {}
         consumer = self._consumer = await start_consumer(
-            bootstrap=self.settings.bootstrap, group_id=self.group, enable_auto_commit=False, auto_offset_reset="earliest",
+            bootstrap=self.settings.kafka.bootstrap, group_id=self.group, enable_auto_commit=False, auto_offset_reset="earliest",
             isolation_level="read_committed",
             # A writer that stops polling (frozen, partitioned away) is dropped from the group after
             # 20 s, not Kafka's default 5 minutes, so a standby takes over while the zombie is fenced.
@@ -429,7 +429,7 @@ class CommandWriter:
                     self._failure = self._failure or exc
                     return  # not done: its offset is never committed
                 tracker.done(tp, offset)
-            lanes[key] = Lane(key, work, self.settings.command_min_interval, self.clock)
+            lanes[key] = Lane(key, work, self.settings.adapters.command_min_interval, self.clock)
         return lanes[key]
 
     async def _confirm(self, tp, tracker: OffsetTracker, timeout: float) -> None:

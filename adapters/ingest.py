@@ -29,10 +29,6 @@ from factory_app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# A read tag of this name carries the machine's state (idle / running / faulted ...).
-MACHINE_STATE_TAG = "state"
-
-
 @dataclass(frozen=True)
 class Sample:
     asset_id: str
@@ -179,13 +175,15 @@ class Ingest:
         self._last: dict[tuple[str, str], tuple[float, events.Scalar]] = {}  # (asset, tag) -> last sent
         self._seq: dict[str, int] = {}
         self._machine_state: dict[str, str] = {}
+        self._state_tags = {a.id: a.state_tag for a in plant.assets if a.state_tag is not None}
         self.delivery_error: BaseException | None = None
 
     def to_events(self, item: Sample | Transition) -> list[events.Telemetry | events.StateTransition]:
         """Events for a queued item: its Telemetry, plus a machine StateTransition when a
-        ``state`` tag changed value (what availability and OEE analytics are built on)."""
+        machine-state tag (the asset's ``state_tag``) changed value (what availability and OEE
+        analytics are built on)."""
         event = self.to_event(item)
-        if not isinstance(event, events.Telemetry) or event.tag != MACHINE_STATE_TAG:
+        if not isinstance(event, events.Telemetry) or event.tag != self._state_tags.get(event.asset_id):
             return [] if event is None else [event]
         previous = self._machine_state.get(event.asset_id)
         self._machine_state[event.asset_id] = str(event.value)

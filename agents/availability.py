@@ -6,37 +6,41 @@ import faust
 
 from agents.runtime import LiveContext, Processor, ReplayStep
 from factory_app import events
-from factory_app.config import PlantConfig
+from factory_app.config import PlantConfig, Production
 from factory_app.settings import Settings
 from tables.asset_state import already_applied
 from tables.availability import apply_availability
 from tables.definitions import projection_table
 
 PROCESSOR = "availability"
-IDEAL_CYCLE_S = 2.0  # the press's design cycle time
 _ACCEPT = (events.Telemetry, events.StateTransition)
 
 
-def step(table, event, ideal_cycle_s: float = IDEAL_CYCLE_S, offset: int | None = None) -> None:
-    """Fold one event into the availability table (mapping-like); shared with replays. Idempotent by offset."""
+def step(table, event, production: Production | None, offset: int | None = None) -> None:
+    """Fold one event into the availability table (mapping-like); shared with replays. Idempotent by offset.
+
+    ``production``: the event's asset's facts from the plant file (None: availability only)."""
     previous = table.get(event.asset_id)
     if already_applied(previous, offset):
         return
-    entry = apply_availability(previous, event, ideal_cycle_s)
+    entry = apply_availability(previous, event, production)
     if entry is not None:
         table[event.asset_id] = entry if offset is None else {**entry, "offset": offset}
 
 
 def _register(ctx: LiveContext) -> dict[str, faust.Table]:
-    return {"availability": projection_table(ctx.app, ctx.settings, "availability", ctx.settings.batched_tables)}
+    return {"availability": projection_table(ctx.app, ctx.settings, "availability", ctx.settings.worker.batched_tables)}
 
 
 def _step(settings: Settings, plant: PlantConfig | None, label: str) -> ReplayStep:
+    facts = {a.id: a.production for a in plant.assets} if plant is not None else {}
+
     def fold(tables, event, offset: int) -> list:
-        step(tables["availability"], event, offset=offset)
+        step(tables["availability"], event, facts.get(event.asset_id), offset=offset)
         return []
     return fold
 
 
 # A retroactive analytic: run by `factory backfill availability` or FACTORY_PROCESSORS, not by default.
-SPEC = Processor(PROCESSOR, (events.TELEMETRY,), _ACCEPT, ("availability",), _register, _step, default=False)
+SPEC = Processor(PROCESSOR, (events.TELEMETRY,), _ACCEPT, ("availability",), _register, _step, default=False,
+                 uses_plant=True)

@@ -27,7 +27,7 @@ def register(app: faust.App, settings: Settings, commands: str, results: str, de
     """Declare the ledger agent over the commands and command-results topics; return its table."""
     ledger = projection_table(app, settings, "command_ledger")
     source = app.topic(commands, results, key_serializer="raw", value_serializer="raw", internal=False,
-                       partitions=settings.partitions)
+                       partitions=settings.kafka.partitions)
     sink = DeadLetterSink(dead_letter, name)
     processed = {cls: metrics.EVENTS_PROCESSED.labels(name, cls.__name__) for cls in _ACCEPT}
 

@@ -64,7 +64,7 @@ def rules_by_asset(plant: PlantConfig) -> dict[str, list]:
 
 
 def _register(ctx: LiveContext) -> dict[str, faust.Table]:
-    batched = ctx.settings.batched_tables
+    batched = ctx.settings.worker.batched_tables
     return {name: projection_table(ctx.app, ctx.settings, name, batched)
             for name in (f"{PROCESSOR}_state", f"{PROCESSOR}_rule_memory")}
 
@@ -75,4 +75,4 @@ def _step(settings: Settings, plant: PlantConfig | None, label: str) -> ReplaySt
 
 
 SPEC = Processor(PROCESSOR, (events.TELEMETRY,), _ACCEPT, (f"{PROCESSOR}_state", f"{PROCESSOR}_rule_memory"),
-                 _register, _step, uses_rules=True)
+                 _register, _step, uses_plant=True, decides=True)

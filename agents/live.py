@@ -89,7 +89,7 @@ class LiveRuntime:
         self._sources: dict[str, _Source] = {}
         self._topics: set[str] = set()  # the consumer reads this set: topics join as processors are added
         self._asset_counters: dict[tuple[str, str], Any] = {}
-        partition_batches.install(app, self._topics, self.handle_fetch, settings.fetch_max_wait_ms)
+        partition_batches.install(app, self._topics, self.handle_fetch, settings.worker.fetch_max_wait_ms)
 
     def add(self, name: str, topic: faust.TopicT, accepts: tuple[type, ...], tables: dict[str, faust.Table],
             step: ReplayStep, decides: bool = False) -> None:
@@ -120,7 +120,7 @@ class LiveRuntime:
         published as it is folded. Work is cut into chunks of ``state_batch_max`` records (one
         fold's time and memory), and the loop is let go between them (web views, commits, acks).
         """
-        chunk = self.settings.state_batch_max
+        chunk = self.settings.worker.state_batch_max
         try:
             work = []
             for tp, records in batches:
@@ -171,7 +171,7 @@ class LiveRuntime:
     async def _decode(self, source: _Source, records: list) -> list[tuple[Any, Any]]:
         """``(event, record)`` of each record that decodes; one dead letter for each that does not
         (from the topic's first processor)."""
-        accepts, ahead = source.accepts, self.settings.max_clock_ahead
+        accepts, ahead = source.accepts, self.settings.worker.max_clock_ahead
         decoded = []
         for record in records:
             ts = record.timestamp

@@ -14,7 +14,7 @@ def chosen(settings: Settings) -> list[Processor]:
     """The processors a worker with ``settings`` runs: FACTORY_PROCESSORS, else the defaults.
 
     Raises ValueError naming the known processors for an unknown name."""
-    names = settings.processors if settings.processors is not None else [
+    names = settings.worker.processors if settings.worker.processors is not None else [
         p.name for p in PROCESSORS.values() if p.default]
     unknown = [n for n in names if n not in PROCESSORS]
     if unknown:

@@ -33,7 +33,7 @@ class LiveContext:
 
     app: faust.App
     settings: Settings
-    plant: Callable[[], PlantConfig]  # loaded on first use: only control needs the rules
+    plant: Callable[[], PlantConfig]  # loaded on first use: only some processors need it
     topic: Callable[[str], faust.TopicT]  # a logical topic name -> the deployment's Faust topic
     dead_letter: faust.TopicT
 
@@ -45,11 +45,12 @@ class Processor:
     accepts: tuple[type, ...]
     tables: tuple[str, ...]
     register: Callable[[LiveContext], dict[str, faust.Table]]  # declares its tables (an unbatched one: its agent)
-    # (settings, the plant's rules or None, a metrics label) -> the step; the label is "replay" in replays
+    # (settings, the plant or None, a metrics label) -> the step; the label is "replay" in replays
     step: Callable[[Settings, PlantConfig | None, str], ReplayStep]
     default: bool = True  # run by a worker whose FACTORY_PROCESSORS is not set
     batched: bool = True  # the live runtime folds it in partition batches (else ``register`` declares an agent)
-    uses_rules: bool = False  # its step needs the plant's rules
+    uses_plant: bool = False  # its step needs the plant file (rules, asset facts)
+    decides: bool = False  # its step issues commands: the runtime produces them before other folds are sent
 
 
 def fold_atomically(tables: Mapping[str, Any], step: ReplayStep, items: Sequence[tuple[Any, int]]) -> list:

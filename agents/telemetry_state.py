@@ -72,7 +72,7 @@ def apply_to_tables(tables: StateTables, event: events.Telemetry | events.StateT
 
 def make_step(settings: Settings, processor: str = PROCESSOR) -> ReplayStep:
     """The processor's step: one event into ``asset_state`` and ``tag_windows``; commands: none."""
-    window, retention, horizon = settings.window_seconds, settings.window_retention, settings.dedup_horizon
+    window, retention, horizon = settings.worker.window_seconds, settings.worker.window_retention, settings.worker.dedup_horizon
 
     def step(tables: Tables, event, offset: int) -> list:
         apply_to_tables(StateTables(asset_state=tables["asset_state"], tag_windows=tables["tag_windows"]),

@@ -73,7 +73,7 @@ def union_dump(group: list[Settings], table: str, strict: bool = True) -> dict:
     out = {}
     for s in group:
         try:
-            out.update(get_json(f"http://127.0.0.1:{s.web_port}/tables/{table}/"))
+            out.update(get_json(f"http://127.0.0.1:{s.web.port}/tables/{table}/"))
         except OSError:
             if strict:
                 raise  # not strict: a crash-looping worker's keys count as missing
@@ -89,8 +89,8 @@ def run_chaos(settings: Settings, *, n_events: int, min_kills: int, n_workers: i
               assets: int = 200, seed: int = 17, interval: tuple[float, float] = (0.5, 2.5), stall_s: float = 180,
               static: bool = False, log=print) -> dict:
     """Run the chaos against ``settings``'s broker; returns the report (see the module doc)."""
-    settings = settings.model_copy(update={"window_seconds": 100.0, "processors": ["telemetry-state"]})
-    group = [settings.model_copy(update={"web_port": free_port(), "worker_data": settings.home / f"w{i}",
+    settings = settings.updated({"window_seconds": 100.0, "processors": ["telemetry-state"]})
+    group = [settings.updated({"web_port": free_port(), "worker_data": settings.home / f"w{i}",
                                          "instance_id": f"w{i}" if static else None})
              for i in range(n_workers)]
     started = time.monotonic()
@@ -156,12 +156,12 @@ def run_chaos(settings: Settings, *, n_events: int, min_kills: int, n_workers: i
         got_state = ref.projection_state(state)
         state_diff = sorted(k for k in want_state.keys() | got_state.keys() if want_state.get(k) != got_state.get(k))
         got_w = ref.projection_windows(union_dump(group, "tag_windows", strict))
-        want_w = ref.fold_windows(records, settings.window_seconds)
+        want_w = ref.fold_windows(records, settings.worker.window_seconds)
         window_diff = sorted(k for k in want_w.keys() | got_w.keys()
                              if (got_w.get(k) or {}).get("count") != (want_w.get(k) or {}).get("count"))
         return {
-            "workers": n_workers, "partitions": settings.partitions, "guarantee": settings.processing_guarantee,
-            "session_timeout_s": settings.session_timeout, "static_membership": static, "rate": rate, "kill_interval_s": list(interval),
+            "workers": n_workers, "partitions": settings.kafka.partitions, "guarantee": settings.worker.processing_guarantee,
+            "session_timeout_s": settings.worker.session_timeout, "static_membership": static, "rate": rate, "kill_interval_s": list(interval),
             "events_sent": report.sent, "events_acked": len(report.acked), "events_in_log": logged,
             "events_in_state": in_state[0], "stalled_short_of_log": stalled, "kills": len(run.kills),
             "crashes_after_kills": crashes,

@@ -30,7 +30,7 @@ from factory_app import events
 
 ACCEPT = (events.Telemetry, events.StateTransition)
 WINDOW_S, RETENTION = 10.0, 60
-DEDUP_HORIZON = 32  # the worker's default (Settings.dedup_horizon): every contender does the same work
+DEDUP_HORIZON = 32  # the worker's default (Settings.worker.dedup_horizon): every contender does the same work
 
 
 class Progress:

@@ -80,7 +80,7 @@ class Contender:
 
 
 def start_faust(settings: Settings, workers: int) -> Contender:
-    group = [settings.model_copy(update={"web_port": free_port(), "worker_data": settings.home / f"w{i}"})
+    group = [settings.updated({"web_port": free_port(), "worker_data": settings.home / f"w{i}"})
              for i in range(workers)]
     procs = [Child(f"faust-w{i}", ["worker"], settings.home / "logs", env=settings_env(s))
              for i, s in enumerate(group)]
@@ -89,15 +89,15 @@ def start_faust(settings: Settings, workers: int) -> Contender:
     def folded() -> int:
         # The workers' own count (/ready/), not a dump of their tables: polling a 1,000-asset
         # dump every 0.2 s cost the measured worker ~7 % of its samples (bench.profile).
-        return sum(get_json(f"http://127.0.0.1:{s.web_port}/ready/", timeout=30)["events_processed"] for s in group)
-    return Contender(folded, procs, tuple(s.web_port for s in group))
+        return sum(get_json(f"http://127.0.0.1:{s.web.port}/ready/", timeout=30)["events_processed"] for s in group)
+    return Contender(folded, procs, tuple(s.web.port for s in group))
 
 
 def start_baseline(settings: Settings, which: str, total: int, probe_log: Path | None = None) -> Contender:
     progress = settings.home / f"{which}.progress"
     settings.home.mkdir(parents=True, exist_ok=True)
     extra = ["--probe-log", str(probe_log)] if probe_log is not None else []
-    proc = Child(which, [which, "--bootstrap", settings.bootstrap, "--topic", settings.topic(events.TELEMETRY),
+    proc = Child(which, [which, "--bootstrap", settings.kafka.bootstrap, "--topic", settings.topic(events.TELEMETRY),
                          "--events", str(total), "--progress", str(progress),
                          "--state-dir", str(settings.home / "quix-state"), *extra],
                  settings.home / "logs", module="bench.contenders")

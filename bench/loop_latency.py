@@ -46,7 +46,7 @@ def measure(broker, root, iterations: int, load_rate: float, timeout: float = 12
     """Loop latency over ``iterations`` applied commands while ``load_rate`` events/s of other telemetry flow."""
     settings = bench_settings(broker, root)
     settings.home.mkdir(parents=True, exist_ok=True)
-    settings = settings.model_copy(update={"plant_config": plant_file(settings.home / "plant.yaml", fast_thermostat)})
+    settings = settings.updated({"plant_config": plant_file(settings.home / "plant.yaml", fast_thermostat)})
     plant = Plant(settings, load_plant(settings.plant_config))
     load = None
     try:

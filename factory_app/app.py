@@ -37,11 +37,11 @@ def faust_broker_url(bootstrap: str) -> str:
 def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfig | None = None) -> Worker:
     """Create the worker app for ``settings`` (nothing is read from globals).
 
-    ``settings.processors`` chooses the agents; ``plant`` (default: the plant
+    ``settings.worker.processors`` chooses the agents; ``plant`` (default: the plant
     file in settings) supplies the control rules.
     """
     processors = chosen(settings)  # ValueError naming the known ones
-    if settings.processing_guarantee == "exactly_once" and any(p.batched for p in processors):
+    if settings.worker.processing_guarantee == "exactly_once" and any(p.batched for p in processors):
         # Faust's transactions follow its per-event path (a producer per source partition, fed
         # by the current event); the runtime's batches do not go through it. Exactly-once was
         # measured unsafe under kill -9 with this Faust anyway (docs/fault-tolerance.md).
@@ -49,32 +49,32 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
                          f"({', '.join(p.name for p in processors if p.batched)}); use at_least_once "
                          "(see docs/fault-tolerance.md)")
     app = faust.App(
-        settings.app_id,
-        broker=faust_broker_url(settings.bootstrap),
+        settings.worker.app_id,
+        broker=faust_broker_url(settings.kafka.bootstrap),
         store="rocksdb://",
         datadir=str(_made(settings.data_dir)),
-        topic_partitions=settings.partitions,
-        topic_replication_factor=settings.replication,
+        topic_partitions=settings.kafka.partitions,
+        topic_replication_factor=settings.kafka.replication,
         topic_allow_declare=True,
         key_serializer="raw",
         value_serializer="raw",
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
-        web_host=settings.web_host,
-        web_port=settings.web_port,
-        web_bind=settings.web_host,
+        web_host=settings.web.host,
+        web_port=settings.web.port,
+        web_bind=settings.web.host,
         web_in_thread=False,
         # Tables are only as durable as their changelog: flush and commit often.
         broker_commit_interval=1.0,
-        table_standby_replicas=settings.standby_replicas,
-        processing_guarantee=settings.processing_guarantee,
+        table_standby_replicas=settings.worker.standby_replicas,
+        processing_guarantee=settings.worker.processing_guarantee,
         # Room for more changelog writes per request (no linger: a lone command still leaves at
         # once). Measured: no throughput difference on this machine (1,934 vs 2,001 ev/s, one run).
-        producer_max_batch_size=settings.producer_batch_bytes,
+        producer_max_batch_size=settings.worker.producer_batch_bytes,
         # A killed worker's partitions move after this, not after Faust's 60 s default.
-        broker_session_timeout=settings.session_timeout,
-        broker_heartbeat_interval=min(3.0, settings.session_timeout / 5),
-        consumer_group_instance_id=settings.instance_id,
+        broker_session_timeout=settings.worker.session_timeout,
+        broker_heartbeat_interval=min(3.0, settings.worker.session_timeout / 5),
+        consumer_group_instance_id=settings.worker.instance_id,
     )
 
     declared: dict[str, faust.TopicT] = {}
@@ -83,7 +83,7 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
         """The deployment's topic of logical ``name``, one Topic object per name (processors share it)."""
         if name not in declared:
             declared[name] = app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw",
-                                       internal=False, partitions=settings.partitions)
+                                       internal=False, partitions=settings.kafka.partitions)
         return declared[name]
 
     loaded: list[PlantConfig] = [plant] if plant is not None else []
@@ -95,15 +95,15 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
 
     ctx = LiveContext(app=app, settings=settings, plant=the_plant, topic=topic,
                       dead_letter=topic(events.DEAD_LETTER))
-    runtime = LiveRuntime(app, settings, ctx.dead_letter, topic(events.COMMANDS) if settings.emit_commands else None)
+    runtime = LiveRuntime(app, settings, ctx.dead_letter, topic(events.COMMANDS) if settings.worker.emit_commands else None)
     tables: dict[str, faust.Table] = {}
     for processor in processors:
         own = processor.register(ctx)
         tables.update(own)
         if processor.batched:
-            step = processor.step(settings, the_plant() if processor.uses_rules else None, processor.name)
+            step = processor.step(settings, the_plant() if processor.uses_plant else None, processor.name)
             for source in processor.sources:
-                runtime.add(processor.name, topic(source), processor.accepts, own, step, decides=processor.uses_rules)
+                runtime.add(processor.name, topic(source), processor.accepts, own, step, decides=processor.decides)
     register_table_dump(app, tables)
     register_readiness(app)
     register_gauges(app, tables)

@@ -27,9 +27,9 @@ def hold_home_lock(home: Path):
 
 def check_ports_free(settings: Settings, plant, with_sim: bool) -> None:
     """Refuse to start when a port the plant needs is taken, naming it and its setting."""
-    wanted = [(settings.web_port, "worker web (FACTORY_WEB_PORT)"),
-              (settings.ingest_metrics_port, "ingest metrics (FACTORY_INGEST_METRICS_PORT)"),
-              (settings.writer_metrics_port, "writer metrics (FACTORY_WRITER_METRICS_PORT)")]
+    wanted = [(settings.web.port, "worker web (FACTORY_WEB_PORT)"),
+              (settings.web.ingest_metrics_port, "ingest metrics (FACTORY_INGEST_METRICS_PORT)"),
+              (settings.web.writer_metrics_port, "writer metrics (FACTORY_WRITER_METRICS_PORT)")]
     if with_sim:
         wanted += [(urlparse(a.endpoint).port, f"simulated PLC {a.id} ({a.endpoint}, {settings.plant_config})")
                    for a in plant.assets if urlparse(a.endpoint).port]
@@ -50,7 +50,7 @@ def check_ports_free(settings: Settings, plant, with_sim: bool) -> None:
 def kafka_answers(settings: Settings) -> bool:
     """True when something already listens at the first bootstrap address (a broker started
     before, by `factory broker start` or another tool): it is used, not started again."""
-    host, _, port = settings.bootstrap_hosts[0].rpartition(":")
+    host, _, port = settings.kafka.hosts[0].rpartition(":")
     try:
         with socket.create_connection((host, int(port)), timeout=1):
             return True

@@ -10,7 +10,7 @@ from factory_app.settings import Settings
 
 def new_producer(settings: Settings, **overrides) -> AIOKafkaProducer:
     """A producer that never loses or duplicates an acknowledged append (acks=all, idempotent)."""
-    opts = dict(bootstrap_servers=settings.bootstrap_hosts, acks="all", enable_idempotence=True,
+    opts = dict(bootstrap_servers=settings.kafka.hosts, acks="all", enable_idempotence=True,
                 linger_ms=5)
     opts.update(overrides)
     return AIOKafkaProducer(**opts)

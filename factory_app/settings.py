@@ -1,61 +1,72 @@
-"""Runtime settings, read from the environment (prefix ``FACTORY_``) on demand.
+"""Runtime settings, read from the environment (prefix ``FACTORY_``) on demand, grouped by concern.
 
-Nothing here is read at import time: callers build a ``Settings`` when they
-start, so tests can run several differently configured apps in one process.
+``settings.kafka`` (where the log is, how the project's topics are laid out),
+``settings.worker`` (the stream processors and the folds they run, live or in replay),
+``settings.web`` (what processes serve over HTTP), ``settings.adapters`` (the command
+writer's limits); ``home`` and ``plant_config`` are everyone's. The development broker's
+settings are not here: ``factory_app/broker/settings.py``.
+
+Environment variables stay flat and unique (``FACTORY_BOOTSTRAP``, ``FACTORY_WEB_PORT``...):
+``ENV_NAMES`` maps each to its group. ``Settings(**flat)`` and ``updated(flat)`` take the
+same names, so a test or a child process is configured exactly as an operator would.
+Nothing is read at import time: callers build a ``Settings`` when they start, so tests can
+run several differently configured apps in one process.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_origin
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from factory_app.broker.versions import DEFAULT_KAFKA_VERSION
+ENV_PREFIX = "FACTORY_"
 
 
-class Settings(BaseSettings):
-    """Everything a worker, adapter or CLI command needs to find its peers."""
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
-    model_config = SettingsConfigDict(env_prefix="FACTORY_", extra="ignore")
 
-    # Where the project keeps its local broker, RocksDB state and logs.
-    home: Path = Field(default=Path(".factory"))
+class KafkaSettings(_Group):
+    """Where the log is and how the project's topics are laid out."""
+
     # Loopback addresses run the project's own local cluster (one node per address);
     # anything else is an external cluster the local tooling leaves alone.
     bootstrap: str = "127.0.0.1:19092"
-    kafka_version: str = DEFAULT_KAFKA_VERSION
-    # The local single broker's KRaft controller port (default: broker port + 1; always so with several nodes).
-    controller_port: int | None = None
-    app_id: str = "factory"
+    # Topic names; a prefix lets several plants share one cluster.
+    topic_prefix: str = "factory."
     partitions: int = Field(default=8, ge=1)
     # Replicas per topic partition (default: 3 when the bootstrap lists 3+ brokers, else their number).
     replication_factor: int | None = Field(default=None, ge=1)
-    # Tumbling window size for the per-tag aggregates, in event-time seconds.
-    window_seconds: float = Field(default=10.0, gt=0)
-    # How many closed windows per (asset, tag) the projection keeps.
-    window_retention: int = Field(default=60, ge=1)
-    web_port: int = 6066
-    web_host: str = "127.0.0.1"
-    # Topic names; a prefix lets several plants share one cluster.
-    topic_prefix: str = "factory."
-    # Prometheus ports of the adapters (0 disables the endpoint).
-    ingest_metrics_port: int = 9101
-    metrics_host: str = "127.0.0.1"  # 0.0.0.0 in containers
-    writer_metrics_port: int = 9102
-    # Config file of the plant (assets, tags, rules).
-    plant_config: Path = Field(default=Path("config/plant.yaml"))
+    # Extra configs for the tables' changelog topics (JSON in FACTORY_CHANGELOG_CONFIGS).
+    changelog_configs: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def hosts(self) -> list[str]:
+        from factory_app.kafka_clients import servers  # aiokafka kept off the settings import
+
+        return servers(self.bootstrap)
+
+    @property
+    def replication(self) -> int:
+        """Replication factor of the project's topics."""
+        return self.replication_factor or min(3, len(self.hosts))
+
+
+class WorkerSettings(_Group):
+    """The stream processors, and the folds they run live and in replays."""
+
+    # The consumer group and the changelog topics' prefix.
+    app_id: str = "factory"
     # Processors this worker runs (FACTORY_PROCESSORS='["availability"]' for an analytic-only worker).
     # None: the processors declared to run by default (agents/registry.py).
     processors: list[str] | None = None
     # False in replays and backfills: the control rules run but their commands go nowhere.
     emit_commands: bool = True
-    # Extra configs for the tables' changelog topics (JSON in FACTORY_CHANGELOG_CONFIGS).
-    changelog_configs: dict[str, str] = Field(default_factory=dict)
-    # Where the broker jars are cached (default: HOME).
-    kafka_jars: Path | None = None
-    # Faust's processing guarantee; see docs/fault-tolerance.md for why at-least-once is the default.
+    # Faust's processing guarantee; see docs/fault-tolerance.md for why at-least-once is the only one.
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
     # How long the group waits for a silent worker before moving its partitions (Faust's default is 60 s).
     session_timeout: float = Field(default=10.0, ge=6.0)
@@ -67,17 +78,6 @@ class Settings(BaseSettings):
     # State tables take a partition's batch as one RocksDB write batch and one run of changelog
     # sends (tables/batched.py); False: Faust's per-key writes (kept to measure the difference).
     batched_tables: bool = True
-    # The command writer never acts on a command later than this many seconds after it received
-    # it, whatever the command's own deadline says (a deadline of 1e300 is not "forever").
-    max_command_deadline: float = Field(default=60.0, gt=0)
-    # Least time between two actuations of one asset by the command writer (a rate limit per
-    # asset; the interlocks' stops are never held back by it).
-    command_min_interval: float = Field(default=0.05, ge=0)
-    # How far (seconds) an event's own time may run ahead of its record's log time before it is
-    # dead-lettered as ``clock_skew`` (a PLC clock set in the future must not occupy the windows).
-    max_clock_ahead: float = Field(default=60.0, ge=0)
-    # How many recent event ids each asset remembers to recognise a duplicate (same event_id).
-    dedup_horizon: int = Field(default=32, ge=0)  # ids ride in every asset_state write: kept small
     # Largest batch per partition the worker's producer builds (Faust's default is 16 KiB).
     producer_batch_bytes: int = Field(default=512 * 1024, ge=1024)
     # Static group membership: a worker restarted with the same id takes its partitions back
@@ -87,24 +87,130 @@ class Settings(BaseSettings):
     standby_replicas: int = Field(default=0, ge=0)
     # A worker's own RocksDB directory (default: HOME/worker-data/APP_ID).
     worker_data: Path | None = None
+    # Tumbling window size for the per-tag aggregates, in event-time seconds.
+    window_seconds: float = Field(default=10.0, gt=0)
+    # How many closed windows per (asset, tag) the projection keeps.
+    window_retention: int = Field(default=60, ge=1)
+    # How far (seconds) an event's own time may run ahead of its record's log time before it is
+    # dead-lettered as ``clock_skew`` (a PLC clock set in the future must not occupy the windows).
+    max_clock_ahead: float = Field(default=60.0, ge=0)
+    # How many recent event ids each asset remembers to recognise a duplicate (same event_id).
+    dedup_horizon: int = Field(default=32, ge=0)  # ids ride in every asset_state write: kept small
 
-    @property
-    def bootstrap_hosts(self) -> list[str]:
-        from factory_app.kafka_clients import servers
 
-        return servers(self.bootstrap)
+class WebSettings(_Group):
+    """What the processes serve over HTTP: the worker's web server, the adapters' metrics."""
 
-    @property
-    def replication(self) -> int:
-        """Replication factor of the project's topics."""
-        return self.replication_factor or min(3, len(self.bootstrap_hosts))
+    port: int = 6066  # FACTORY_WEB_PORT
+    host: str = "127.0.0.1"  # FACTORY_WEB_HOST
+    metrics_host: str = "127.0.0.1"  # the adapters' and replays' metrics pages; 0.0.0.0 in containers
+    # Prometheus ports of the adapters (0 disables the endpoint).
+    ingest_metrics_port: int = 9101
+    writer_metrics_port: int = 9102
+
+
+class AdapterSettings(_Group):
+    """The command writer's limits (the plant file holds the per-asset ones)."""
+
+    # The command writer never acts on a command later than this many seconds after it received
+    # it, whatever the command's own deadline says (a deadline of 1e300 is not "forever").
+    max_command_deadline: float = Field(default=60.0, gt=0)
+    # Least time between two actuations of one asset by the command writer (a rate limit per
+    # asset; the interlocks' stops are never held back by it).
+    command_min_interval: float = Field(default=0.05, ge=0)
+
+
+GROUPS: dict[str, type[_Group]] = {"kafka": KafkaSettings, "worker": WorkerSettings, "web": WebSettings,
+                                   "adapters": AdapterSettings}
+_RENAMED = {("web", "port"): "web_port", ("web", "host"): "web_host"}
+# Flat name (FACTORY_ + upper case in the environment) -> (group, field).
+ENV_NAMES: dict[str, tuple[str, str]] = {
+    _RENAMED.get((group, field), field): (group, field) for group, model in GROUPS.items() for field in model.model_fields
+}
+
+
+def _nested(data: dict[str, Any]) -> dict[str, Any]:
+    """Flat names routed into their groups, over what the groups already hold; other keys kept."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in ENV_NAMES:
+            continue
+        if key in GROUPS:
+            value = value.model_dump() if isinstance(value, BaseModel) else dict(value)
+        out[key] = value
+    for key, value in data.items():
+        if key in ENV_NAMES:
+            group, field = ENV_NAMES[key]
+            out.setdefault(group, {})[field] = value
+    return out
+
+
+class _FlatEnvironment(PydanticBaseSettingsSource):
+    """The grouped fields from their flat FACTORY_* variables (JSON for lists and dicts)."""
+
+    def get_field_value(self, field, field_name):  # required by the base class; __call__ does the work
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for flat, (group, field) in ENV_NAMES.items():
+            raw = os.environ.get(ENV_PREFIX + flat.upper())
+            if raw is None:
+                continue
+            annotation = GROUPS[group].model_fields[field].annotation
+            complex_ = get_origin(annotation) in (list, dict) or any(
+                get_origin(a) in (list, dict) for a in getattr(annotation, "__args__", ()))
+            values.setdefault(group, {})[field] = json.loads(raw) if complex_ else raw
+        return values
+
+
+class Settings(BaseSettings):
+    """Everything a worker, adapter or CLI command needs to find its peers."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    # Where the project keeps its local broker, RocksDB state and logs.
+    home: Path = Field(default=Path(".factory"))
+    # Config file of the plant (assets, tags, rules).
+    plant_config: Path = Field(default=Path("config/plant.yaml"))
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    adapters: AdapterSettings = Field(default_factory=AdapterSettings)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        return init_settings, env_settings, _FlatEnvironment(settings_cls)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _route_flat_names(cls, data: Any) -> Any:
+        # Flat names (given to the constructor) win over the groups' values from the environment.
+        return _nested(data) if isinstance(data, dict) else data
+
+    def updated(self, flat: dict[str, Any]) -> "Settings":
+        """A copy with the flat-named ``flat`` settings changed (validated, environment not re-read)."""
+        return type(self).model_validate(_nested({**self.model_dump(), **flat}))
+
+    def to_env(self) -> dict[str, str]:
+        """The FACTORY_* environment that makes a child process use these settings."""
+        env = {}
+        top = {"home": self.home, "plant_config": self.plant_config}
+        grouped = {flat: getattr(getattr(self, group), field) for flat, (group, field) in ENV_NAMES.items()}
+        for name, value in {**top, **grouped}.items():
+            if value is None:
+                continue
+            env[ENV_PREFIX + name.upper()] = (json.dumps(value) if isinstance(value, (dict, list, bool))
+                                              else str(value))
+        return env
 
     def topic(self, name: str) -> str:
         """Full topic name for a logical topic (``telemetry``, ``commands``...)."""
-        return f"{self.topic_prefix}{name}"
+        return f"{self.kafka.topic_prefix}{name}"
 
     @property
     def data_dir(self) -> Path:
         """Faust's data directory (RocksDB tables live under it): one per app id, so a deployment
         with another FACTORY_APP_ID on the same home never opens this one's tables."""
-        return self.worker_data or self.home / "worker-data" / self.app_id
+        return self.worker.worker_data or self.home / "worker-data" / self.worker.app_id

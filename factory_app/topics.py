@@ -12,32 +12,32 @@ FOREVER = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": 
 
 def durability(settings: Settings) -> dict[str, str]:
     """With replicas, an acks=all append is acknowledged only once two of them hold it."""
-    return {"min.insync.replicas": str(min(2, settings.replication))} if settings.replication > 1 else {}
+    return {"min.insync.replicas": str(min(2, settings.kafka.replication))} if settings.kafka.replication > 1 else {}
 
 
 def source_topic_specs(settings: Settings) -> list[TopicSpec]:
     """Specs of the project's source topics, all keyed by asset id and equally partitioned."""
     configs = {**FOREVER, **durability(settings)}
     return [
-        TopicSpec(settings.topic(name), settings.partitions, settings.replication, dict(configs))
+        TopicSpec(settings.topic(name), settings.kafka.partitions, settings.kafka.replication, dict(configs))
         for name in events.SOURCE_TOPICS
     ]
 
 
 async def create_source_topics(settings: Settings) -> list[str]:
     """Create the source topics that are missing; return the names created."""
-    return await ensure_topics(settings.bootstrap, source_topic_specs(settings))
+    return await ensure_topics(settings.kafka.bootstrap, source_topic_specs(settings))
 
 
 def changelog_topic_name(settings: Settings, table: str) -> str:
     """Faust's changelog topic of ``table`` in this deployment (``APP_ID-TABLE-changelog``)."""
-    return f"{settings.app_id}-{table}-changelog"
+    return f"{settings.worker.app_id}-{table}-changelog"
 
 
 def changelog_topic_configs(settings: Settings) -> dict[str, str]:
     """Configs of every table changelog, whoever creates it: the worker's topic creation,
     Faust's table declaration (tables/definitions.py) and a rebuild replacing it."""
-    return {"cleanup.policy": "compact", **durability(settings), **settings.changelog_configs}
+    return {"cleanup.policy": "compact", **durability(settings), **settings.kafka.changelog_configs}
 
 
 def changelog_specs(settings: Settings, tables) -> list[TopicSpec]:
@@ -48,7 +48,7 @@ def changelog_specs(settings: Settings, tables) -> list[TopicSpec]:
     with PartitionsMismatch ("changelog has 0 partitions").
     """
     return [
-        TopicSpec(t.changelog_topic.get_topic_name(), settings.partitions, settings.replication,
+        TopicSpec(t.changelog_topic.get_topic_name(), settings.kafka.partitions, settings.kafka.replication,
                   changelog_topic_configs(settings))
         for t in tables
     ]

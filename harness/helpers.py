@@ -17,12 +17,7 @@ from factory_app.settings import Settings
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The FACTORY_* environment that makes a child process use ``settings``."""
-    env = {}
-    for name, value in settings.model_dump().items():
-        if value is None:
-            continue
-        env[f"FACTORY_{name.upper()}"] = json.dumps(value) if isinstance(value, (dict, list, bool)) else str(value)
-    return env
+    return settings.to_env()
 
 
 def start_worker(settings: Settings, name: str = "worker") -> Child:
@@ -43,7 +38,7 @@ async def produce_raw(settings: Settings, topic: str, messages: list[tuple[bytes
 
 async def read_topic(settings: Settings, topic: str) -> dict[int, list[Any]]:
     """Every record of logical ``topic`` from offset 0 to its current end, per partition, in offset order."""
-    async with consumer_of(settings.bootstrap) as consumer:
+    async with consumer_of(settings.kafka.bootstrap) as consumer:
         tps = await partitions_of(consumer, settings.topic(topic))
         out: dict[int, list[Any]] = defaultdict(list)
         async for tp, records in read_bounded(consumer, dict(await consumer.end_offsets(tps))):
@@ -57,7 +52,7 @@ def get_json(url: str, timeout: float = 5.0) -> Any:
 
 
 def table_dump(settings: Settings, table: str, timeout: float = 5.0) -> dict[str, Any]:
-    return get_json(f"http://{settings.web_host}:{settings.web_port}/tables/{table}/", timeout=timeout)
+    return get_json(f"http://{settings.web.host}:{settings.web.port}/tables/{table}/", timeout=timeout)
 
 
 def log_text(child: Child) -> str:
@@ -66,7 +61,7 @@ def log_text(child: Child) -> str:
 
 def worker_ready(settings: Settings) -> bool:
     try:
-        return bool(get_json(f"http://{settings.web_host}:{settings.web_port}/ready/")["ready"])
+        return bool(get_json(f"http://{settings.web.host}:{settings.web.port}/ready/")["ready"])
     except Exception:
         return False
 
@@ -86,6 +81,6 @@ def caught_up(settings: Settings, topics: tuple[str, ...] = ("telemetry", "comma
 
     async def check() -> bool:
         ends = await end_offsets(settings, [settings.topic(t) for t in topics])
-        committed = await committed_offsets(settings, settings.app_id)
+        committed = await committed_offsets(settings, settings.worker.app_id)
         return all(committed.get(tp, 0) >= end for tp, end in ends.items())
     return asyncio.run(check())

@@ -50,12 +50,12 @@ def only_assets(*asset_ids: str):
     return edit
 
 
-def make_settings(bootstrap: str, home: Path, kafka_version: str, edit=None) -> Settings:
+def make_settings(bootstrap: str, home: Path, edit=None) -> Settings:
     """Settings of an isolated plant on ``bootstrap`` (its own topics, group and free ports);
     ``edit`` changes its plant file (e.g. ``only_assets(...)``)."""
     tag = uuid.uuid4().hex[:8]
     settings = Settings(bootstrap=bootstrap, home=home, topic_prefix=f"p{tag}.", app_id=f"plant-{tag}",
-                        web_port=free_port(), partitions=8, kafka_version=kafka_version,
+                        web_port=free_port(), partitions=8,
                         plant_config=plant_file(home / "plant.yaml", edit), ingest_metrics_port=free_port(),
                         writer_metrics_port=free_port())
     asyncio.run(create_source_topics(settings))

@@ -2,17 +2,19 @@
 
 Time in each machine state is measured in event time between consecutive
 machine StateTransitions; part counts are the differences of the PLC's
-counters since the analytic first saw the asset. Pure and deterministic.
+counters since the analytic first saw the asset. Which tags are the counters and
+the design cycle time come from the asset's ``production`` facts in the plant file;
+an asset without them gets availability only. Pure and deterministic.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from factory_app.config import Production
 from factory_app.events import StateTransition, Telemetry
 
 Entry = dict[str, Any]
-COUNTERS = ("good_parts", "bad_parts", "cycle_counter")
 
 
 def _empty(asset_id: str) -> Entry:
@@ -26,7 +28,8 @@ def _advance(entry: Entry, event_time: float) -> None:
     entry["seen_until"] = event_time if prev is None else max(prev, event_time)
 
 
-def apply_availability(entry: Entry | None, event: Telemetry | StateTransition, ideal_cycle_s: float) -> Entry | None:
+def apply_availability(entry: Entry | None, event: Telemetry | StateTransition,
+                       production: Production | None) -> Entry | None:
     """The entry after ``event``; None while the asset has shown nothing this analytic uses."""
     if isinstance(event, StateTransition):
         if event.kind != "machine":
@@ -37,8 +40,9 @@ def apply_availability(entry: Entry | None, event: Telemetry | StateTransition, 
             new["seconds_in"][new["state"]] = new["seconds_in"].get(new["state"], 0.0) + spent
         new["state"], new["since"] = event.to_state, event.event_time
         _advance(new, event.event_time)
-        return _with_kpis(new, ideal_cycle_s)
-    counter = event.tag in COUNTERS and not isinstance(event.value, (bool, str))
+        return _with_kpis(new, production)
+    counter = (production is not None and event.tag in production.counters()
+               and not isinstance(event.value, (bool, str)))
     if entry is None and not counter:
         return None
     new = _empty(event.asset_id) if entry is None else {**entry, "first": dict(entry["first"]),
@@ -47,23 +51,26 @@ def apply_availability(entry: Entry | None, event: Telemetry | StateTransition, 
         new["first"].setdefault(event.tag, event.value)
         new["last"][event.tag] = event.value
     _advance(new, event.event_time)
-    return _with_kpis(new, ideal_cycle_s)
+    return _with_kpis(new, production)
 
 
-def _delta(entry: Entry, tag: str) -> float:
-    return float(entry["last"].get(tag, 0) - entry["first"].get(tag, 0))
+def _delta(entry: Entry, tag: str | None) -> float:
+    return 0.0 if tag is None else float(entry["last"].get(tag, 0) - entry["first"].get(tag, 0))
 
 
-def _with_kpis(entry: Entry, ideal_cycle_s: float) -> Entry:
+def _with_kpis(entry: Entry, production: Production | None) -> Entry:
     seconds = dict(entry["seconds_in"])
     if entry["state"] is not None and entry["since"] is not None and entry["seen_until"] is not None:
         seconds[entry["state"]] = seconds.get(entry["state"], 0.0) + max(0.0, entry["seen_until"] - entry["since"])
     total = sum(seconds.values())
     running = seconds.get("running", 0.0)
-    good, bad = _delta(entry, "good_parts"), _delta(entry, "bad_parts")
     availability = running / total if total > 0 else None
-    quality = good / (good + bad) if good + bad > 0 else None
-    performance = min(1.0, ideal_cycle_s * _delta(entry, "cycle_counter") / running) if running > 0 else None
+    quality = performance = None
+    if production is not None:
+        good, bad = _delta(entry, production.good_counter), _delta(entry, production.bad_counter)
+        quality = good / (good + bad) if good + bad > 0 else None
+        cycles = _delta(entry, production.cycle_counter)
+        performance = min(1.0, production.ideal_cycle_s * cycles / running) if running > 0 else None
     oee = (availability * performance * quality
            if None not in (availability, performance, quality) else None)
     return {**entry, "availability": availability, "performance": performance, "quality": quality, "oee": oee}

@@ -28,7 +28,7 @@ def projection_table(app: faust.App, settings: Settings, name: str, batched: boo
     """A projection table: str keys, JSON values, RocksDB (rocksdict), a changelog partitioned like the sources.
 
     ``batched``: a ``BatchedTable`` (its folds write through ``stage``/``publish``, one batch per partition)."""
-    options = dict(default=None, partitions=settings.partitions, key_type=str, options=dict(ROCKSDICT),
+    options = dict(default=None, partitions=settings.kafka.partitions, key_type=str, options=dict(ROCKSDICT),
                    extra_topic_configs=changelog_topic_configs(settings), help=f"projection {name}")
     if not batched:
         return app.Table(name, **options)
@@ -37,6 +37,6 @@ def projection_table(app: faust.App, settings: Settings, name: str, batched: boo
 
 def state_tables(app: faust.App, settings: Settings) -> StateTables:
     """Declare the state tables on ``app``."""
-    batched = settings.batched_tables
+    batched = settings.worker.batched_tables
     return StateTables(asset_state=projection_table(app, settings, "asset_state", batched),
                        tag_windows=projection_table(app, settings, "tag_windows", batched))

@@ -71,7 +71,7 @@ def isolated_settings(bootstrap: str, home: Path, **overrides) -> Settings:
     """Settings of a fresh deployment on ``bootstrap`` (own topics, group, ports), topics created."""
     tag = uuid.uuid4().hex[:8]
     s = Settings(bootstrap=bootstrap, home=home, topic_prefix=f"t{tag}.", app_id=f"factory-{tag}",
-                 web_port=free_port(), partitions=8, kafka_version=kafka_version(),
+                 web_port=free_port(), partitions=8,
                  plant_config=REPO / "config" / "plant.yaml", **overrides)
     asyncio.run(create_source_topics(s))
     return s

@@ -29,7 +29,7 @@ def explain(exc: Exception, settings: Settings | None) -> str:
     """One line: what went wrong, where, and what to do."""
     from aiokafka.errors import KafkaConnectionError, KafkaError
 
-    bootstrap = settings.bootstrap if settings is not None else "?"
+    bootstrap = settings.kafka.bootstrap if settings is not None else "?"
     if isinstance(exc, KafkaConnectionError) or (isinstance(exc, KafkaError) and "connect" in str(exc).lower()):
         return (f"cannot reach Kafka at {bootstrap} ({exc}); start the local broker with `factory broker start` "
                 f"or point FACTORY_BOOTSTRAP at a running cluster")

@@ -30,7 +30,7 @@ def _run(settings: Settings, config_path: str | None, metrics_port: int, make_ru
 
     plant = plant_or_fail(settings, config_path)
     asyncio.run(create_source_topics(settings))
-    _serve_metrics(metrics_port, settings.metrics_host)
+    _serve_metrics(metrics_port, settings.web.metrics_host)
     asyncio.run(until_signalled(make_runner(settings, plant).run))
 
 
@@ -44,7 +44,7 @@ def ingest(settings: Settings, config_path: str | None) -> None:
     """Subscribe to every asset's tags and append Telemetry / StateTransition events."""
     from adapters.ingest import Ingest
 
-    _run(settings, config_path, settings.ingest_metrics_port, Ingest)
+    _run(settings, config_path, settings.web.ingest_metrics_port, Ingest)
 
 
 @command.command()
@@ -54,4 +54,4 @@ def commands(settings: Settings, config_path: str | None) -> None:
     """Apply Command events to the PLCs (allow-list, limits, deadline, ledger) and append CommandResults."""
     from adapters.command_writer import CommandWriter
 
-    _run(settings, config_path, settings.writer_metrics_port, CommandWriter)
+    _run(settings, config_path, settings.web.writer_metrics_port, CommandWriter)

@@ -35,7 +35,7 @@ def command(settings: Settings, processor: str, name: str | None, web_port: int 
 
     if processor not in PROCESSORS:
         raise click.BadParameter(f"unknown processor {processor!r}; known: {', '.join(PROCESSORS)}")
-    group = name or f"{settings.app_id}-{processor}"
+    group = name or f"{settings.worker.app_id}-{processor}"
     port = web_port or free_port()
     sources = [settings.topic(s) for s in PROCESSORS[processor].sources]
     stops = asyncio.run(end_offsets(settings, sources))

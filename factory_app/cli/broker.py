@@ -14,22 +14,25 @@ import click
 from factory_app.broker.cluster import LocalCluster, cluster_nodes
 from factory_app.broker.node import BrokerError
 from factory_app.broker.install import BrokerInstallError
+from factory_app.broker.settings import BrokerSettings
 from factory_app.settings import Settings
 
 
 def local_broker(settings: Settings, die_with_parent: bool = False) -> LocalCluster:
-    """The local cluster described by ``settings`` (one node per address in FACTORY_BOOTSTRAP)."""
+    """The local cluster described by ``settings`` (one node per address in FACTORY_BOOTSTRAP)
+    and the development broker's own settings (version, jars, controller port)."""
+    dev = BrokerSettings()
     ports = []
-    for address in settings.bootstrap_hosts:
+    for address in settings.kafka.hosts:
         host, _, port = address.rpartition(":")
         if host not in ("127.0.0.1", "localhost"):
             raise click.ClickException(
-                f"FACTORY_BOOTSTRAP={settings.bootstrap} is an external cluster; the local broker tooling is not used")
+                f"FACTORY_BOOTSTRAP={settings.kafka.bootstrap} is an external cluster; the local broker tooling is not used")
         ports.append(int(port))
-    controller_ports = ([settings.controller_port] if len(ports) == 1 and settings.controller_port
+    controller_ports = ([dev.controller_port] if len(ports) == 1 and dev.controller_port
                         else [p + 1 for p in ports])
-    return LocalCluster(cluster_nodes(settings.home / "broker", settings.kafka_version, ports, controller_ports,
-                                      jar_home=settings.kafka_jars or settings.home, die_with_parent=die_with_parent))
+    return LocalCluster(cluster_nodes(settings.home / "broker", dev.kafka_version, ports, controller_ports,
+                                      jar_home=dev.kafka_jars or settings.home, die_with_parent=die_with_parent))
 
 
 @click.group("broker")
@@ -47,7 +50,7 @@ def start(settings: Settings) -> None:
     except (BrokerError, BrokerInstallError) as exc:
         raise click.ClickException(str(exc)) from exc
     pids = ", ".join(f"node {n}: pid {p}" for n, p in broker.pids().items())
-    click.echo(f"Kafka {settings.kafka_version} running at {broker.bootstrap} ({pids}), "
+    click.echo(f"Kafka {BrokerSettings().kafka_version} running at {broker.bootstrap} ({pids}), "
                f"data in {', '.join(map(str, broker.data_dirs))}")
 
 

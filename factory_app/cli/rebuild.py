@@ -31,13 +31,13 @@ def command(settings: Settings, tables: tuple[str, ...], metrics_port: int) -> N
     if metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(metrics_port, addr=settings.metrics_host)
+        start_http_server(metrics_port, addr=settings.web.metrics_host)
     try:
         reports, result = asyncio.run(rebuild(settings, plant, names))
     except GroupActive as exc:
         raise click.ClickException(str(exc)) from exc
     events_read = sum(result.stops.values())
-    click.echo(f"rebuilt from {events_read} source offsets of group {settings.app_id!r}:")
+    click.echo(f"rebuilt from {events_read} source offsets of group {settings.worker.app_id!r}:")
     for r in reports:
         click.echo(f"  {r.table:22s} {r.keys:8d} keys  sha256 {r.digest}")
     click.echo(f"replay: {result.commands_computed} commands computed by the control rules, 0 emitted "

@@ -43,7 +43,7 @@ def command(settings: Settings, group: str | None, topics: tuple[str, ...], kind
     target = {"earliest": Target("earliest"), "latest": Target("latest"), "offset": Target("offset", to_offset),
               "time": Target("time", parse_time(to_datetime) if to_datetime else None),
               "shift": Target("shift", shift_by)}[chosen[0]]
-    group = group or settings.app_id
+    group = group or settings.worker.app_id
     try:
         rows = asyncio.run(plan(settings, group, list(topics) or None, target))
     except ValueError as exc:

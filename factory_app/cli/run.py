@@ -61,6 +61,7 @@ def command(settings: Settings, duration: float | None, no_sim: bool, keep_broke
     from rich.live import Live
 
     from factory_app.children import Child
+    from factory_app.broker.settings import BrokerSettings
     from factory_app.cli.broker import local_broker
     from factory_app.cli.common import plant_or_fail
     from factory_app.render import commands_table, state_table
@@ -76,17 +77,17 @@ def command(settings: Settings, duration: float | None, no_sim: bool, keep_broke
     console = Console()
     broker = None
     if kafka_answers(settings):
-        console.print(f"using the Kafka already running at {settings.bootstrap}")
+        console.print(f"using the Kafka already running at {settings.kafka.bootstrap}")
     else:
         broker = local_broker(settings, die_with_parent=not keep_broker)
-        console.print(f"starting Kafka {settings.kafka_version} at {broker.bootstrap} "
+        console.print(f"starting Kafka {BrokerSettings().kafka_version} at {broker.bootstrap} "
                       f"(data: {', '.join(map(str, broker.data_dirs))})")
         broker.start()
     asyncio.run(create_source_topics(settings))
     logs = settings.home / "logs"
     roles = [r for r in ROLES if not (no_sim and r == "sim")]
     children = [Child(role, ROLES[role], logs) for role in roles]
-    base = f"http://{settings.web_host}:{settings.web_port}"
+    base = f"http://{settings.web.host}:{settings.web.port}"
 
     def view():
         return Group(state_table(fetch_json(base, "/state/"), title=f"Asset state ({base}/state/)"),
@@ -122,5 +123,5 @@ def command(settings: Settings, duration: float | None, no_sim: bool, keep_broke
         if broker is not None and not keep_broker:
             broker.stop()
         lock.close()
-    console.print("plant stopped" + ("; broker still running at " + settings.bootstrap
+    console.print("plant stopped" + ("; broker still running at " + settings.kafka.bootstrap
                                      if broker is None or keep_broker else ""))

@@ -20,7 +20,7 @@ def command(settings: Settings, asset: str | None, as_json: bool, url: str | Non
     """Print the state of ASSET, or of every asset the worker holds."""
     from rich.console import Console
 
-    base = url or f"http://{settings.web_host}:{settings.web_port}"
+    base = url or f"http://{settings.web.host}:{settings.web.port}"
     try:
         data = fetch_state(base, asset)
     except StateUnavailable as exc:

@@ -29,9 +29,9 @@ def command(settings: Settings, tables: tuple[str, ...], show: int) -> None:
 
     plant = plant_or_fail(settings)
     names = resolve_tables(settings, plant, tables)
-    members = asyncio.run(active_members(settings, settings.app_id))
+    members = asyncio.run(active_members(settings, settings.worker.app_id))
     if members:
-        click.echo(f"warning: group {settings.app_id!r} is running ({len(members)} members); "
+        click.echo(f"warning: group {settings.worker.app_id!r} is running ({len(members)} members); "
                    f"differences may be transient", err=True)
     reports, result = asyncio.run(verify(settings, plant, names))
     bad = 0

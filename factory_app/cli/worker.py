@@ -25,9 +25,9 @@ def command(settings: Settings, web_port: int | None, data_dir: str | None) -> N
     from factory_app.topics import changelog_specs, create_source_topics
 
     if web_port is not None:
-        settings = settings.model_copy(update={"web_port": web_port})
+        settings = settings.updated({"web_port": web_port})
     if data_dir is not None:
-        settings = settings.model_copy(update={"worker_data": data_dir})
+        settings = settings.updated({"worker_data": data_dir})
     from factory_app.cli.common import plant_or_fail
 
     plant = plant_or_fail(settings)
@@ -42,7 +42,7 @@ def command(settings: Settings, web_port: int | None, data_dir: str | None) -> N
     worker = create_app(settings, plant=plant)
     begin_run(settings.data_dir, Path(worker.app.conf.tabledir))
     loop.run_until_complete(create_source_topics(settings))
-    loop.run_until_complete(ensure_topics(settings.bootstrap, changelog_specs(settings, worker.app.tables.values())))
+    loop.run_until_complete(ensure_topics(settings.kafka.bootstrap, changelog_specs(settings, worker.app.tables.values())))
     logging.getLogger("aiokafka").setLevel(logging.INFO)
     try:
         Worker(worker.app, loglevel="info", override_logging=False).execute_from_commandline()

@@ -61,7 +61,7 @@ def folds(settings: Settings, plant: PlantConfig | None) -> dict[str, Callable[[
         # One event at a time, all or nothing, through the function the live runtime folds its batches with.
         return lambda: Fold(p.name, p.tables, p.sources, p.accepts,
                             lambda tables, event, offset: fold_atomically(tables, step, [(event, offset)]),
-                            settings.max_clock_ahead)
+                            settings.worker.max_clock_ahead)
     return {name: maker(p) for name, p in PROCESSORS.items()}
 
 

@@ -52,7 +52,7 @@ async def fold_tables(settings: Settings, plant: PlantConfig | None, tables: lis
     for f in active:
         for source in f.sources:
             feeders.setdefault(settings.topic(source), []).append(f)
-    committed = await committed_offsets(settings, settings.app_id)
+    committed = await committed_offsets(settings, settings.worker.app_id)
     stops = {tp: off for tp, off in committed.items() if tp.topic in feeders}
     with log_progress(stops, "folding the log") if show_progress else nullcontext() as advance:
         async for rec in read_until(settings, stops, advance):
@@ -72,7 +72,7 @@ def _table_content(result: FoldResult, table: str) -> tuple[dict, dict[int, dict
 async def rebuild(settings: Settings, plant: PlantConfig | None, tables: list[str],
                   show_progress: bool = True) -> tuple[list[TableReport], FoldResult]:
     """Recompute ``tables`` from the log and replace their changelogs and local state."""
-    await require_idle(settings, settings.app_id)
+    await require_idle(settings, settings.worker.app_id)
     result = await fold_tables(settings, plant, tables, show_progress)
     reports = []
     for table in tables:

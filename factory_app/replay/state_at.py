@@ -28,7 +28,7 @@ async def state_at(settings: Settings, at: float | None = None, until: dict[int,
     async for rec in read_until(settings, stops, progress):
         try:
             ev = events.decode_source(rec.key, rec.value, rec.timestamp_ms / 1000,
-                                      (events.Telemetry, events.StateTransition), settings.max_clock_ahead)
+                                      (events.Telemetry, events.StateTransition), settings.worker.max_clock_ahead)
         except events.DecodeFailure:
             continue
         if at is not None and ev.event_time > at:
@@ -38,7 +38,7 @@ async def state_at(settings: Settings, at: float | None = None, until: dict[int,
         previous = states.get(ev.asset_id)
         if seen_before(previous, ev.event_id, rec.offset):
             continue  # a duplicate, skipped as the live projection skips it
-        states[ev.asset_id] = apply_event(previous, ev, rec.offset, settings.dedup_horizon)
+        states[ev.asset_id] = apply_event(previous, ev, rec.offset, settings.worker.dedup_horizon)
     return {asset: public_state(state) for asset, state in states.items()}
 
 

@@ -68,7 +68,7 @@ def letters(settings, reason: str, asset: str) -> list[events.DeadLetter]:
 
 
 def metric(settings, name: str) -> float:
-    with urllib.request.urlopen(f"http://127.0.0.1:{settings.web_port}/metrics", timeout=5) as resp:
+    with urllib.request.urlopen(f"http://127.0.0.1:{settings.web.port}/metrics", timeout=5) as resp:
         text = resp.read().decode()
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{"))
 
@@ -104,7 +104,7 @@ def test_ids_outside_the_contract_are_dead_lettered_and_views_look_up_exactly(wo
     assert all(d.detail.startswith("invalid id") for d in dead)
     assert not any("|" in k for k in table_dump(settings, "asset_state"))
     for asset in ("line-1", "line-10"):
-        got = get_json(f"http://127.0.0.1:{settings.web_port}/windows/{asset}/")
+        got = get_json(f"http://127.0.0.1:{settings.web.port}/windows/{asset}/")
         assert got and {windows.parse_key(k)[0] for k in got} == {asset}
 
 
@@ -129,7 +129,7 @@ def test_a_plc_clock_in_the_future_cannot_disable_a_series(worker):
     """On 1081d30, 60 samples stamped in the future filled the tag's window retention for good:
     every correct sample after them was 'late'."""
     settings, _ = worker
-    future = [msg(tele("skew-1", "temp", 20.0, NOW + 86_400 + i * settings.window_seconds)) for i in range(70)]
+    future = [msg(tele("skew-1", "temp", 20.0, NOW + 86_400 + i * settings.worker.window_seconds)) for i in range(70)]
     correct = [msg(tele("skew-1", "temp", 21.0 + i, NOW + i * 0.1)) for i in range(5)]
     asyncio.run(produce_raw(settings, events.TELEMETRY, future + correct))
     wait_until(lambda: (state(settings, "skew-1") or {"events": 0})["events"] == 5, 60, what="5 correct samples")

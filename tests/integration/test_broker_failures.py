@@ -83,7 +83,7 @@ def test_single_broker_stopped_and_restarted_mid_run(tmp_path, cluster_factory, 
 def test_three_node_cluster_survives_killing_a_partition_leader(tmp_path, cluster_factory):
     cluster = cluster_factory(3)
     settings = isolated_settings(cluster.bootstrap, tmp_path)
-    assert settings.replication == 3
+    assert settings.kafka.replication == 3
     topic = settings.topic(events.TELEMETRY)
     replicas = asyncio.run(partition_replicas(cluster.bootstrap, topic))
     assert all(len(p["replicas"]) == 3 for p in replicas.values())

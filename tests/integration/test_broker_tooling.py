@@ -32,7 +32,7 @@ def test_start_status_stop_start_keeps_topics_and_data(tmp_path):
     env = {**os.environ, "FACTORY_HOME": str(tmp_path), "FACTORY_BOOTSTRAP": f"127.0.0.1:{port}",
            "FACTORY_CONTROLLER_PORT": str(free_port()),
            "FACTORY_KAFKA_VERSION": kafka_version(), "FACTORY_KAFKA_JARS": str(JAR_HOME)}
-    settings = Settings(home=tmp_path, bootstrap=f"127.0.0.1:{port}", kafka_version=kafka_version())
+    settings = Settings(home=tmp_path, bootstrap=f"127.0.0.1:{port}")
     try:
         assert factory(env, "broker", "status", check=False).returncode == 1
         out = factory(env, "broker", "start").stdout
@@ -84,7 +84,7 @@ def test_three_loopback_addresses_run_a_three_node_quorum(tmp_path):
     bootstrap = ",".join(f"127.0.0.1:{p}" for p in ports)
     env = {**os.environ, "FACTORY_HOME": str(tmp_path), "FACTORY_BOOTSTRAP": bootstrap,
            "FACTORY_KAFKA_VERSION": kafka_version(), "FACTORY_KAFKA_JARS": str(JAR_HOME)}
-    settings = Settings(home=tmp_path, bootstrap=bootstrap, kafka_version=kafka_version())
+    settings = Settings(home=tmp_path, bootstrap=bootstrap)
     try:
         factory(env, "broker", "start")
         assert "live node ids [1, 2, 3]" in factory(env, "broker", "status").stdout

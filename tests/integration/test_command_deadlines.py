@@ -14,7 +14,6 @@ import yaml
 from factory_app import events
 from factory_app.children import Child, wait_until
 from factory_app.config import load_plant
-from tests.conftest import kafka_version
 from harness.helpers import log_text, produce_raw, read_topic, settings_env
 from harness.plant import Plant, make_settings, only_assets, plc_ready, write_count
 from tests.slow_link import SlowLink
@@ -49,14 +48,14 @@ def send(settings, cmd: events.Command) -> events.CommandResult:
 @pytest.fixture(scope="module")
 def slow_plc(kafka, tmp_path_factory):
     home = tmp_path_factory.mktemp("deadlines")
-    settings = make_settings(kafka.cfg.bootstrap, home, kafka_version(), only_assets(ASSET))
+    settings = make_settings(kafka.cfg.bootstrap, home, only_assets(ASSET))
     plant = Plant(settings, load_plant(settings.plant_config))
     port = int(re.search(r":(\d+)/", plant.config.asset(ASSET).endpoint).group(1))
     with SlowLink(port, LINK_DELAY_S) as link:
         doc = yaml.safe_load(settings.plant_config.read_text())
         doc["assets"][0]["endpoint"] = doc["assets"][0]["endpoint"].replace(f":{port}/", f":{link.port}/")
         (home / "writer.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
-        writer_settings = settings.model_copy(update={"plant_config": home / "writer.yaml"})
+        writer_settings = settings.updated({"plant_config": home / "writer.yaml"})
         try:
             plant.start("sim")
             wait_until(lambda: plc_ready(plant, ASSET), 120, what="the simulated PLC answering")

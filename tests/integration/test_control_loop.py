@@ -15,7 +15,6 @@ import pytest
 from factory_app import events
 from factory_app.children import wait_until
 from factory_app.config import load_plant
-from tests.conftest import kafka_version
 from harness.helpers import produce_raw, read_topic, settings_env, table_dump
 from harness.plant import Plant, make_settings, opc_call, opc_read, opc_write, wait_plcs_ready, write_count
 
@@ -24,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def plant(kafka, tmp_path_factory):
-    settings = make_settings(kafka.cfg.bootstrap, tmp_path_factory.mktemp("plant"), kafka_version())
+    settings = make_settings(kafka.cfg.bootstrap, tmp_path_factory.mktemp("plant"))
     p = Plant(settings, load_plant(settings.plant_config))
     try:
         p.start("sim", "worker", "ingest", "writer")

@@ -30,7 +30,7 @@ def test_every_agent_runs_with_concurrency_one():
 
 @pytest.mark.integration
 def test_recovery_from_a_compacted_changelog(settings: Settings, children, kafka):
-    settings = settings.model_copy(update={"changelog_configs": {
+    settings = settings.updated({"changelog_configs": {
         "min.cleanable.dirty.ratio": "0.01", "delete.retention.ms": "100",
         "segment.ms": "500"}})
     # Few assets, many updates: most changelog records are superseded and compactable.
@@ -45,8 +45,8 @@ def test_recovery_from_a_compacted_changelog(settings: Settings, children, kafka
     total = lambda: sum(s["events"] for s in table_dump(settings, "asset_state").values() if s)  # noqa: E731
     wait_until(lambda: worker.alive() and total() == 6_000, 120, what="events in state")
 
-    changelog = f"{settings.app_id}-asset_state-changelog"
-    plain = settings.model_copy(update={"topic_prefix": ""})
+    changelog = f"{settings.worker.app_id}-asset_state-changelog"
+    plain = settings.updated({"topic_prefix": ""})
     ticks = [0]
 
     def compacted():

@@ -18,7 +18,6 @@ from hypothesis import HealthCheck, Phase, given, settings as hsettings, strateg
 from factory_app import events
 from factory_app.children import wait_until
 from factory_app.config import load_plant
-from tests.conftest import kafka_version
 from harness.helpers import produce_raw, read_topic, table_dump, wait_ready
 from harness.plant import Plant, make_settings
 
@@ -73,8 +72,8 @@ def bad_telemetry(draw) -> tuple[bytes, bytes | None, set[str]]:
 
 @pytest.fixture(scope="module")
 def plant(kafka, tmp_path_factory):
-    settings = make_settings(kafka.cfg.bootstrap, tmp_path_factory.mktemp("fuzz"), kafka_version())
-    settings = settings.model_copy(update={"processors": ["telemetry-state", "command-ledger"]})
+    settings = make_settings(kafka.cfg.bootstrap, tmp_path_factory.mktemp("fuzz"))
+    settings = settings.updated({"processors": ["telemetry-state", "command-ledger"]})
     p = Plant(settings, load_plant(settings.plant_config))
     try:
         p.start("worker", "writer")

@@ -18,7 +18,6 @@ from hypothesis import HealthCheck, Phase, given, settings as hsettings, strateg
 from factory_app import events
 from factory_app.children import wait_until
 from factory_app.config import load_plant
-from tests.conftest import kafka_version
 from harness.helpers import log_text, produce_raw, read_topic
 from harness.plant import Plant, make_settings, only_assets, opc_read, plc_ready
 
@@ -54,7 +53,7 @@ BEYOND_FLOAT_RANGE = (b'{"type":"command","event_id":"x1","asset_id":"conveyor-2
 @pytest.fixture(scope="module")
 def writer_and_plc(kafka, tmp_path_factory):
     home = tmp_path_factory.mktemp("hostile")
-    settings = make_settings(kafka.cfg.bootstrap, home, kafka_version(), only_assets(ASSET))
+    settings = make_settings(kafka.cfg.bootstrap, home, only_assets(ASSET))
     plant = Plant(settings, load_plant(settings.plant_config))
     try:
         plant.start("sim", "writer")

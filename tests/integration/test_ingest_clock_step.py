@@ -14,7 +14,6 @@ import pytest
 from factory_app import events
 from factory_app.children import wait_until
 from factory_app.config import load_plant
-from tests.conftest import kafka_version
 from harness.helpers import read_topic
 from harness.plant import Plant, make_settings, only_assets, opc_call, opc_write, plc_ready
 
@@ -32,7 +31,7 @@ def jam_samples(settings) -> list[events.Telemetry]:
 
 
 def test_a_clock_stepped_back_hides_no_trip(kafka, tmp_path):
-    settings = make_settings(kafka.cfg.bootstrap, tmp_path, kafka_version(), only_assets(ASSET))
+    settings = make_settings(kafka.cfg.bootstrap, tmp_path, only_assets(ASSET))
     plant = Plant(settings, load_plant(settings.plant_config))
     try:
         plant.start("sim")
@@ -45,7 +44,7 @@ def test_a_clock_stepped_back_hides_no_trip(kafka, tmp_path):
         trip = wait_until(lambda: [s for s in jam_samples(settings) if s.value is True], 60,
                           what="the jam, stamped an hour earlier by the PLC's clock")
         assert trip[0].event_time < first[0].event_time - 3000
-        url = f"http://127.0.0.1:{settings.ingest_metrics_port}/metrics"
+        url = f"http://127.0.0.1:{settings.web.ingest_metrics_port}/metrics"
         text = urllib.request.urlopen(url, timeout=5).read().decode()
         counted = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                       if line.startswith("factory_adapter_clock_steps_back_total{") and ASSET in line)

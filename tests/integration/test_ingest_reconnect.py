@@ -11,7 +11,6 @@ import pytest
 from factory_app import events
 from factory_app.children import wait_until
 from factory_app.config import load_plant
-from tests.conftest import kafka_version
 from harness.helpers import read_topic
 from harness.plant import Plant, make_settings
 
@@ -24,7 +23,7 @@ def log_events(settings):
 
 
 def test_plc_outage_gives_transitions_and_telemetry_resumes(kafka, tmp_path):
-    settings = make_settings(kafka.cfg.bootstrap, tmp_path, kafka_version())
+    settings = make_settings(kafka.cfg.bootstrap, tmp_path)
     plant = Plant(settings, load_plant(settings.plant_config))
     try:
         plant.start("sim", "ingest")

@@ -13,7 +13,6 @@ import yaml
 
 from factory_app.children import Child, wait_until
 from factory_app.config import load_plant
-from tests.conftest import kafka_version
 from harness.helpers import settings_env, table_dump, wait_ready
 from harness.plant import Plant, make_settings, opc_read, plc_ready
 
@@ -32,7 +31,7 @@ def connected(settings, asset: str) -> bool:
 
 
 def test_a_lost_downstream_plc_stops_the_upstream(kafka, tmp_path):
-    settings = make_settings(kafka.cfg.bootstrap, tmp_path, kafka_version(), line)
+    settings = make_settings(kafka.cfg.bootstrap, tmp_path, line)
     plant = Plant(settings, load_plant(settings.plant_config))
     assert [r.kind for r in plant.config.rules] == ["interlock"]
     doc = yaml.safe_load(settings.plant_config.read_text())

@@ -94,7 +94,7 @@ def test_two_workers_cannot_share_a_data_directory(settings, children):
     first = start_worker(settings)
     children.append(first)
     wait_ready(settings)
-    second = start_worker(settings.model_copy(update={"web_port": free_port()}), "second")
+    second = start_worker(settings.updated({"web_port": free_port()}), "second")
     children.append(second)
     wait_until(lambda: not second.alive(), 60, what="the second worker refused")
     assert second.proc.returncode != 0

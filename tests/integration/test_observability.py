@@ -14,7 +14,6 @@ from factory_app.broker.node import free_port
 from factory_app.children import wait_until
 from factory_app.lifecycle import die_with_parent
 from factory_app.config import load_plant
-from tests.conftest import kafka_version
 from harness.helpers import get_json, wait_ready
 from harness.plant import REPO, Plant, make_settings
 
@@ -37,15 +36,15 @@ def scraped(kafka, tmp_path_factory):
     prometheus = shutil.which("prometheus")
     assert prometheus, "Debian's prometheus package is required (scripts/setup.sh --tests installs it)"
     home = tmp_path_factory.mktemp("observe")
-    settings = make_settings(kafka.cfg.bootstrap, home, kafka_version())
+    settings = make_settings(kafka.cfg.bootstrap, home)
     plant = Plant(settings, load_plant(settings.plant_config))
     port = free_port()
     config = home / "prometheus.yml"
     config.write_text(
         "global: {scrape_interval: 1s}\nscrape_configs:\n"
-        f"  - job_name: worker\n    static_configs: [{{targets: ['127.0.0.1:{settings.web_port}']}}]\n"
-        f"  - job_name: ingest\n    static_configs: [{{targets: ['127.0.0.1:{settings.ingest_metrics_port}']}}]\n"
-        f"  - job_name: commands\n    static_configs: [{{targets: ['127.0.0.1:{settings.writer_metrics_port}']}}]\n")
+        f"  - job_name: worker\n    static_configs: [{{targets: ['127.0.0.1:{settings.web.port}']}}]\n"
+        f"  - job_name: ingest\n    static_configs: [{{targets: ['127.0.0.1:{settings.web.ingest_metrics_port}']}}]\n"
+        f"  - job_name: commands\n    static_configs: [{{targets: ['127.0.0.1:{settings.web.writer_metrics_port}']}}]\n")
     proc = None
     try:
         plant.start("sim", "writer", "worker")

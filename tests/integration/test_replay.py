@@ -15,7 +15,6 @@ from factory_app.children import Child, wait_until
 from factory_app.config import load_plant
 from factory_app.replay.changelog import read_changelog
 from factory_app.replay.digest import digest
-from tests.conftest import kafka_version
 from harness.helpers import caught_up, get_json, settings_env, table_dump, wait_ready
 from harness.plant import Plant, make_settings, opc_call, wait_plcs_ready, write_count
 
@@ -33,7 +32,7 @@ def factory(settings, *args, check=True, env=None):
 
 
 def dumps(settings):
-    base = f"http://127.0.0.1:{settings.web_port}"
+    base = f"http://127.0.0.1:{settings.web.port}"
     return {t: get_json(f"{base}/tables/{t}/") for t in LIVE_TABLES}
 
 
@@ -53,14 +52,14 @@ def applied_rules(settings) -> set[str]:
 
 @pytest.fixture(scope="module")
 def plant(kafka, tmp_path_factory):
-    settings = make_settings(kafka.cfg.bootstrap, tmp_path_factory.mktemp("replay"), kafka_version())
+    settings = make_settings(kafka.cfg.bootstrap, tmp_path_factory.mktemp("replay"))
     # Small changelog segments so the broker really compacts them during the test.
-    settings = settings.model_copy(update={"changelog_configs": {"segment.ms": "500",
+    settings = settings.updated({"changelog_configs": {"segment.ms": "500",
                                                                  "min.cleanable.dirty.ratio": "0.01",
                                                                  "delete.retention.ms": "100"}})
     p = Plant(settings, load_plant(settings.plant_config))
-    live_avail = settings.model_copy(update={"app_id": settings.app_id + "-avail-live",
-                                             "processors": ["availability"], "web_port": settings.web_port + 1})
+    live_avail = settings.updated({"app_id": settings.worker.app_id + "-avail-live",
+                                             "processors": ["availability"], "web_port": settings.web.port + 1})
     try:
         p.start("sim", "writer", "worker")
         p.children["avail-live"] = Child("avail-live", ["worker"], settings.home / "logs", env=settings_env(live_avail))
@@ -91,7 +90,7 @@ def test_rebuild_after_the_broker_compacted_the_changelogs(plant):
 
     def compacted(table):
         async def count():
-            topic = f"{s.app_id}-{table}-changelog"
+            topic = f"{s.worker.app_id}-{table}-changelog"
             stops = await end_offsets(s, [topic])
             present = 0
             async for _ in read_until(s, stops):
@@ -148,7 +147,7 @@ def test_verify_reports_equal_and_catches_a_tampered_table(plant):
         key = "oven-1"
         from aiokafka.partitioner import DefaultPartitioner
         part = DefaultPartitioner()(key.encode(), list(range(8)), list(range(8)))
-        await producer.send_and_wait(f"{s.app_id}-asset_state-changelog", json.dumps({"forged": True}).encode(),
+        await producer.send_and_wait(f"{s.worker.app_id}-asset_state-changelog", json.dumps({"forged": True}).encode(),
                                      key=json.dumps(key).encode(), partition=part)
         await producer.stop()
     asyncio.run(tamper())
@@ -175,12 +174,12 @@ def test_rebuild_killed_midway_then_rerun_is_still_equal(plant):
 def test_backfill_never_actuates_and_matches_the_live_analytic(plant):
     s = plant.settings
     writes = all_writes(plant)
-    out = factory(s, "backfill", "control", "--until-caught-up", "--name", s.app_id + "-control-replay")
+    out = factory(s, "backfill", "control", "--until-caught-up", "--name", s.worker.app_id + "-control-replay")
     assert "commands: not emitted" in out.stderr
-    out = factory(s, "backfill", "availability", "--until-caught-up", "--name", s.app_id + "-avail-backfill")
+    out = factory(s, "backfill", "availability", "--until-caught-up", "--name", s.worker.app_id + "-avail-backfill")
     assert all_writes(plant) == writes, "a backfill never reaches a PLC"
     # The commands topic holds only what the live control processor emitted.
-    backfilled = asyncio.run(read_changelog(s.model_copy(update={"app_id": s.app_id + "-avail-backfill"}),
+    backfilled = asyncio.run(read_changelog(s.updated({"app_id": s.worker.app_id + "-avail-backfill"}),
                                             "availability"))
     live = wait_until(lambda: (lambda t: t if digest(t) == digest(backfilled) else None)(
         asyncio.run(read_changelog(plant.live_avail, "availability"))), 60, what="live analytic equal to backfill")

@@ -34,7 +34,7 @@ async def produce_with_timestamps(settings, n: int, t0_ms: int) -> None:
 
 
 async def consume_all_in_group(settings, group: str) -> None:
-    consumer = await start_consumer(settings.topic(events.TELEMETRY), bootstrap=settings.bootstrap,
+    consumer = await start_consumer(settings.topic(events.TELEMETRY), bootstrap=settings.kafka.bootstrap,
                                     group_id=group, enable_auto_commit=False, auto_offset_reset="earliest")
     try:
         tps = await partitions_of(consumer, settings.topic(events.TELEMETRY))
@@ -50,7 +50,7 @@ async def consume_all_in_group(settings, group: str) -> None:
 
 
 async def first_offsets_seen(settings, group: str) -> dict[TopicPartition, int]:
-    consumer = await start_consumer(settings.topic(events.TELEMETRY), bootstrap=settings.bootstrap,
+    consumer = await start_consumer(settings.topic(events.TELEMETRY), bootstrap=settings.kafka.bootstrap,
                                     group_id=group, enable_auto_commit=False)
     try:
         seen: dict[TopicPartition, int] = {}
@@ -76,7 +76,7 @@ def test_rewind_to_a_time_in_the_middle(settings):
     rows = asyncio.run(plan(settings, group, None, Target("time", middle)))
 
     async def broker_says():
-        async with consumer_of(settings.bootstrap) as c:
+        async with consumer_of(settings.kafka.bootstrap) as c:
             tps = await partitions_of(c, settings.topic(events.TELEMETRY))
             found = await c.offsets_for_times({tp: int(middle * 1000) for tp in tps})
             ends = await c.end_offsets(tps)
@@ -106,7 +106,7 @@ def test_rewind_refuses_while_a_worker_runs(settings, children):
                            "--topic", settings.topic(events.TELEMETRY)],
                           env={**os.environ, **settings_env(settings)}, capture_output=True, text=True)
     assert proc.returncode != 0
-    assert "active member" in proc.stderr and settings.app_id in proc.stderr
+    assert "active member" in proc.stderr and settings.worker.app_id in proc.stderr
 
 
 def plain_fold(evs, at):

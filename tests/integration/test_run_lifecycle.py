@@ -97,12 +97,12 @@ def test_no_child_outlives_factory_run(kafka, tmp_path, sig):
 def test_a_busy_port_is_named_before_anything_starts(kafka, tmp_path):
     env, settings = run_env(kafka, tmp_path / "home")
     with socket.socket() as squatter:
-        squatter.bind(("127.0.0.1", settings.web_port))
+        squatter.bind(("127.0.0.1", settings.web.port))
         squatter.listen()
         proc = subprocess.run([sys.executable, "-m", "factory_app", "run", "--plain"], cwd=REPO,
                               env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
-    assert f"{settings.web_port} (worker web (FACTORY_WEB_PORT))" in proc.stderr
+    assert f"{settings.web.port} (worker web (FACTORY_WEB_PORT))" in proc.stderr
     assert "Traceback" not in proc.stderr and not (settings.home / "logs").exists()
 
 

@@ -14,7 +14,6 @@ from asyncua import Client, ua
 from factory_app import events
 from factory_app.children import wait_until
 from factory_app.config import load_plant
-from tests.conftest import kafka_version
 from harness.helpers import produce_raw, read_topic
 from harness.plant import Plant, make_settings
 
@@ -42,7 +41,7 @@ def secured(kafka, tmp_path_factory):
                                  "certificate": str(client_cert), "private_key": str(client_key),
                                  "application_uri": "urn:factory:adapter",
                                  "username_env": "PLC_USER", "password_env": "PLC_PASS"}
-    settings = make_settings(kafka.cfg.bootstrap, home, kafka_version(), secure)
+    settings = make_settings(kafka.cfg.bootstrap, home, secure)
     os.environ.update(CREDS)
     plant = Plant(settings, load_plant(settings.plant_config))
     try:

@@ -53,7 +53,7 @@ def processed_total(settings) -> int:
 
 def assert_matches_fold(settings, records, good_ids=None):
     assert ref.projection_state(table_dump(settings, "asset_state")) == ref.fold_state(records, good_ids)
-    expected = ref.fold_windows(records, settings.window_seconds, good_ids)
+    expected = ref.fold_windows(records, settings.worker.window_seconds, good_ids)
     got = ref.projection_windows(table_dump(settings, "tag_windows"))
     assert got.keys() == expected.keys()
     for key, agg in expected.items():
@@ -67,8 +67,8 @@ def assert_changelogs_partitioned_like_source(settings, records):
     a record in another partition would be restored by the wrong worker after a rebalance."""
     partition_of = {events.decode(r.value).asset_id: p for p, recs in records.items() for r in recs}
     for table in ("asset_state", "tag_windows"):
-        full = f"{settings.app_id}-{table}-changelog"
-        log = asyncio.run(read_topic(settings.model_copy(update={"topic_prefix": ""}), full))
+        full = f"{settings.worker.app_id}-{table}-changelog"
+        log = asyncio.run(read_topic(settings.updated({"topic_prefix": ""}), full))
         assert log, full
         for p, recs in log.items():
             for r in recs:

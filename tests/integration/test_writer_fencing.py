@@ -24,7 +24,6 @@ from factory_app import events
 from factory_app.broker.node import free_port
 from factory_app.children import Child, wait_until
 from factory_app.config import load_plant
-from tests.conftest import kafka_version
 from harness.helpers import log_text, produce_raw, read_topic, settings_env
 from harness.plant import Plant, make_settings, only_assets, opc_write, plc_ready, write_count
 
@@ -58,7 +57,7 @@ def writer(settings, name: str) -> Child:
 @pytest.fixture
 def plc(kafka, tmp_path):
     (tmp_path / "a").mkdir()
-    settings = make_settings(kafka.cfg.bootstrap, tmp_path / "a", kafka_version(), only_assets(ASSET))
+    settings = make_settings(kafka.cfg.bootstrap, tmp_path / "a", only_assets(ASSET))
     plant = Plant(settings, load_plant(settings.plant_config))
     try:
         plant.start("sim")
@@ -85,7 +84,7 @@ def test_a_writer_that_lost_its_ledger_never_writes_an_announced_command_again(p
     first = plc.children["writer-a"] = writer(plc.settings, "writer-a")
     cmd, before = in_flight(plc, first)
     first.kill()  # dies between the write and its result; its local ledger is gone with its host
-    other_host = plc.settings.model_copy(update={"home": tmp_path / "b", "writer_metrics_port": free_port()})
+    other_host = plc.settings.updated({"home": tmp_path / "b", "writer_metrics_port": free_port()})
     plc.children["writer-b"] = writer(other_host, "writer-b")
     results = wait_until(lambda: logged(plc.settings, events.COMMAND_RESULTS, cmd.command_id), 90,
                          what="the second writer's result")
@@ -107,7 +106,7 @@ def test_a_frozen_writer_is_fenced_and_its_successor_reads_its_intents(plc, tmp_
     group drops the frozen one: it finds the in-flight command's intent (unknown, not written again)
     and applies the waiting one. The frozen writer, woken, must not write the waiting one again."""
     writers = {"writer-a": writer(plc.settings, "writer-a"),
-               "writer-b": writer(plc.settings.model_copy(update={"home": tmp_path / "b",
+               "writer-b": writer(plc.settings.updated({"home": tmp_path / "b",
                                                                   "writer_metrics_port": free_port()}), "writer-b")}
     plc.children.update(writers)
     before = write_count(plc, ASSET)

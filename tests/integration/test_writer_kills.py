@@ -13,7 +13,6 @@ import pytest
 from factory_app import events
 from factory_app.children import wait_until
 from factory_app.config import load_plant
-from tests.conftest import kafka_version
 from harness.helpers import caught_up, produce_raw, read_topic, wait_ready
 from harness.plant import Plant, make_settings, wait_plcs_ready, write_count
 
@@ -26,7 +25,7 @@ def decoded(settings, topic):
 
 
 def test_writer_killed_ten_times(kafka, tmp_path):
-    settings = make_settings(kafka.cfg.bootstrap, tmp_path, kafka_version())
+    settings = make_settings(kafka.cfg.bootstrap, tmp_path)
     plant = Plant(settings, load_plant(settings.plant_config))
     stop = threading.Event()
 
@@ -60,7 +59,7 @@ def test_writer_killed_ten_times(kafka, tmp_path):
                    <= {r.command_id for r in decoded(settings, events.COMMAND_RESULTS)}, 90,
                    what="a result for every command")
         # A duplicate result could only come from a command the writer had not committed yet.
-        wait_until(lambda: caught_up(settings.model_copy(update={"app_id": settings.app_id + "-command-writer"}),
+        wait_until(lambda: caught_up(settings.updated({"app_id": settings.worker.app_id + "-command-writer"}),
                                      ("commands",)), 60, what="the writer to commit every command")
         commands = decoded(settings, events.COMMANDS)
         results = decoded(settings, events.COMMAND_RESULTS)

@@ -18,7 +18,6 @@ import yaml
 from factory_app import events
 from factory_app.children import Child, wait_until
 from factory_app.config import load_plant
-from tests.conftest import kafka_version
 from harness.helpers import log_text, produce_raw, read_topic, settings_env
 from harness.plant import Plant, make_settings, opc_read, plc_ready
 
@@ -44,7 +43,7 @@ def results(settings) -> dict[str, events.CommandResult]:
 
 
 def test_a_silent_plc_does_not_hold_up_another_assets_commands(kafka, tmp_path):
-    settings = make_settings(kafka.cfg.bootstrap, tmp_path, kafka_version(), two_conveyors)
+    settings = make_settings(kafka.cfg.bootstrap, tmp_path, two_conveyors)
     plant = Plant(settings, load_plant(settings.plant_config))
     with socket.socket() as black_hole:  # accepts connections at the TCP level, never answers
         black_hole.bind(("127.0.0.1", 0))
@@ -53,7 +52,7 @@ def test_a_silent_plc_does_not_hold_up_another_assets_commands(kafka, tmp_path):
         silent = next(a for a in doc["assets"] if a["id"] == "conveyor-2")
         silent["endpoint"] = re.sub(r":\d+/", f":{black_hole.getsockname()[1]}/", silent["endpoint"])
         (tmp_path / "writer.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
-        writer_settings = settings.model_copy(update={"plant_config": tmp_path / "writer.yaml"})
+        writer_settings = settings.updated({"plant_config": tmp_path / "writer.yaml"})
         try:
             plant.start("sim")
             wait_until(lambda: plc_ready(plant, "conveyor-1"), 120, what="conveyor-1's PLC answering")

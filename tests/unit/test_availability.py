@@ -1,7 +1,10 @@
 import pytest
 
+from factory_app.config import Production
 from factory_app.events import StateTransition, Telemetry
 from tables.availability import apply_availability
+
+PRESS = Production(ideal_cycle_s=2.0)
 
 
 def st(to, t):
@@ -12,10 +15,10 @@ def tel(tag, v, t):
     return Telemetry(event_id=f"t{tag}{t}", asset_id="p", event_time=float(t), tag=tag, value=v)
 
 
-def fold(evs):
+def fold(evs, production=PRESS):
     e = None
     for ev in evs:
-        e = apply_availability(e, ev, 2.0)
+        e = apply_availability(e, ev, production)
     return e
 
 
@@ -36,3 +39,18 @@ def test_quality_and_performance_from_counter_deltas():
 
 def test_other_tags_alone_make_no_entry():
     assert fold([tel("temperature", 20.0, 1)]) is None
+
+
+def test_the_counters_and_cycle_time_are_the_plant_files():
+    renamed = Production(ideal_cycle_s=4.0, cycle_counter="strokes", good_counter="ok", bad_counter=None)
+    e = fold([st("running", 0), tel("strokes", 0, 0), tel("ok", 0, 0), tel("strokes", 20, 100), tel("ok", 20, 100),
+              tel("cycle_counter", 99, 100)], renamed)
+    assert e["performance"] == pytest.approx(4.0 * 20 / 100)
+    assert e["quality"] == pytest.approx(1.0)  # no bad counter: every counted part was good
+    assert "cycle_counter" not in e["last"]
+
+
+def test_an_asset_without_production_facts_gets_availability_only():
+    e = fold([st("running", 0), tel("cycle_counter", 0, 0), tel("cycle_counter", 50, 100), st("idle", 100)], None)
+    assert e["availability"] == pytest.approx(1.0)
+    assert e["performance"] is None and e["quality"] is None and e["oee"] is None

@@ -67,6 +67,6 @@ def test_availability_ignores_redelivered_events():
                                       to_state=["running", "faulted"][i % 2])) for i in range(50)]
     once, twice = {}, {}
     for o, e in log:
-        availability.step(once, e, offset=o)
-    fold_with_redelivery(log, lambda o, e: availability.step(twice, e, offset=o))
+        availability.step(once, e, None, offset=o)
+    fold_with_redelivery(log, lambda o, e: availability.step(twice, e, None, offset=o))
     assert once == twice and once["p"]["seconds_in"]["running"] == 250.0

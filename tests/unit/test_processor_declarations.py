@@ -18,7 +18,7 @@ def test_the_live_worker_declares_exactly_the_declared_tables(tmp_path):
     # A batched processor is folded by the runtime from each of its sources; any other runs as a Faust agent.
     assert {a.name for a in worker.app.agents.values()} == {n for n, p in PROCESSORS.items() if not p.batched}
     expected: dict[str, list[str]] = {}
-    for p in sorted(PROCESSORS.values(), key=lambda p: not p.uses_rules):  # deciders fold first
+    for p in sorted(PROCESSORS.values(), key=lambda p: not p.decides):  # deciders fold first
         for source in p.sources if p.batched else ():
             expected.setdefault(settings.topic(source), []).append(p.name)
     assert worker.runtime.members() == expected

@@ -1,29 +1,16 @@
-"""The plant configuration file (YAML), validated into typed models.
-
-Errors name the file, the key path and, where YAML knows it, the line, and
-nothing starts on an invalid file.
-"""
+"""The plant: its assets (endpoints, tags, allow-lists and facts), operators and the simulated plant."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-
-class ConfigError(ValueError):
-    """The plant configuration is invalid; the message says where and why."""
-
-
-# A command older than this is no longer the answer to what the machine does now.
-MAX_RULE_DEADLINE_S = 300.0
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from factory_app.config.base import ConfigError
+from factory_app.config.base import Strict as _Model
+from factory_app.config.rules import Rule, rule_refs
 
 
 class Security(_Model):
@@ -97,9 +84,33 @@ class MethodSpec(_Model):
     args: list[Literal["float", "int", "bool"]] = Field(default_factory=list)
 
 
+AssetKind = Literal["oven", "conveyor", "press"]
+
+
+class Production(_Model):
+    """What the availability analytic needs to rate a producing machine (performance, quality, OEE)."""
+
+    # The machine's design cycle time: performance = ideal_cycle_s x cycles / running time.
+    ideal_cycle_s: float = Field(gt=0)
+    # Read tags holding the PLC's monotonic counters (their differences are what was produced).
+    cycle_counter: str = "cycle_counter"
+    good_counter: str | None = "good_parts"
+    bad_counter: str | None = "bad_parts"
+
+    def counters(self) -> tuple[str, ...]:
+        return tuple(t for t in (self.cycle_counter, self.good_counter, self.bad_counter) if t is not None)
+
+
+class AssetType(_Model):
+    """Facts every asset of one type shares (``asset_types.<type>``); an asset's own keys win."""
+
+    state_tag: str | None = None
+    production: Production | None = None
+
+
 class Asset(_Model):
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    type: Literal["oven", "conveyor", "press"]
+    type: AssetKind
     endpoint: str = Field(pattern=r"^opc\.tcp://")
     namespace: str
     object: str  # string id of the asset's folder/object node
@@ -110,6 +121,11 @@ class Asset(_Model):
     read: list[ReadTag]
     write: list[WriteTag] = []
     methods: list[MethodSpec] = []
+    # The read tag whose value is the machine's state (idle / running / faulted ...): its changes
+    # are also machine StateTransitions. Default: the type's, else a read tag named ``state``.
+    state_tag: str | None = None
+    # Default: the type's (``asset_types``); None: availability only, no performance or quality.
+    production: Production | None = None
 
     @model_validator(mode="after")
     def _unique(self) -> "Asset":
@@ -120,78 +136,23 @@ class Asset(_Model):
                 raise ValueError(f"duplicate {kind} {', '.join(dupes)}")
         return self
 
+    @model_validator(mode="after")
+    def _facts_name_read_tags(self) -> "Asset":
+        tags = {r.tag for r in self.read}
+        named = [("state_tag", self.state_tag)]
+        if self.production is not None:
+            named += [(f"production.{key}", getattr(self.production, key))
+                      for key in ("cycle_counter", "good_counter", "bad_counter")]
+        for key, tag in named:
+            if tag is not None and tag not in tags:
+                raise ValueError(f"{key} {tag!r} is not one of the asset's read tags ({', '.join(sorted(tags))})")
+        return self
+
     def writable(self, tag: str) -> WriteTag | None:
         return next((w for w in self.write if w.tag == tag), None)
 
     def method(self, name: str) -> MethodSpec | None:
         return next((m for m in self.methods if m.name == name), None)
-
-
-class ThermostatRule(_Model):
-    """Hysteresis: output on_value below ``on_below``, off_value above ``off_above``."""
-
-    kind: Literal["thermostat"]
-    name: str
-    asset: str
-    input: str = "temperature"
-    output: str = "heater_power"
-    on_below: float
-    off_above: float
-    on_value: float
-    off_value: float = 0.0
-    deadline_s: float = Field(default=5.0, gt=0, le=MAX_RULE_DEADLINE_S)
-    retry_s: float = Field(default=3.0, gt=0)
-    # A temperature (or heater value) older than this, in event time, is not acted on.
-    stale_s: float = Field(default=30.0, gt=0)
-    # On a stale or not-good temperature: switch the heater off (off_value), or hold it.
-    on_stale: Literal["off", "hold"] = "off"
-
-    @model_validator(mode="after")
-    def _band(self) -> "ThermostatRule":
-        if self.on_below >= self.off_above:
-            raise ValueError("on_below must be below off_above (the hysteresis band)")
-        return self
-
-
-class InterlockRule(_Model):
-    """Write ``value`` to ``upstream.output`` when ``downstream.input`` is one of ``trip_values``."""
-
-    kind: Literal["interlock"]
-    name: str
-    upstream: str
-    downstream: str
-    input: str
-    trip_values: list[Union[bool, str, float]]
-    output: str = "motor_on"
-    value: Union[bool, float] = False
-    deadline_s: float = Field(default=5.0, gt=0, le=MAX_RULE_DEADLINE_S)
-    # A lost downstream (connection lost, or a bad reading of the input) is a trip.
-    trip_on_lost: bool = True
-    # While tripped, the stop is asserted again this often (event time of downstream events).
-    retry_s: float = Field(default=2.0, gt=0)
-
-
-class AutoResetRule(_Model):
-    """Call ``method`` when the asset is in ``state`` and its ``fault_tag`` has cleared."""
-
-    kind: Literal["auto_reset"]
-    name: str
-    asset: str
-    state_tag: str = "state"
-    state: str = "faulted"
-    fault_tag: str = "fault_active"
-    method: str = "reset_fault"
-    deadline_s: float = Field(default=5.0, gt=0, le=MAX_RULE_DEADLINE_S)
-    retry_s: float = Field(default=3.0, gt=0)
-    # The cleared fault must have held this long (event time) before a reset is tried.
-    dwell_s: float = Field(default=0.0, ge=0)
-    # Resets tried per fault; then the operator decides.
-    max_attempts: int = Field(default=3, ge=1)
-    # A tag the operator sets True to allow automatic resets (None: no permissive needed).
-    permissive_tag: str | None = None
-
-
-Rule = Annotated[Union[ThermostatRule, InterlockRule, AutoResetRule], Field(discriminator="kind")]
 
 
 class SimSecurity(_Model):
@@ -231,10 +192,16 @@ class Operator(_Model):
 
 
 class PlantConfig(_Model):
+    asset_types: dict[AssetKind, AssetType] = {}
     assets: list[Asset]
     rules: list[Rule] = []
     operators: list[Operator] = []
     sim: SimSettings = SimSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, doc):
+        return with_defaults(doc)
 
     @model_validator(mode="after")
     def _references(self) -> "PlantConfig":
@@ -247,7 +214,7 @@ class PlantConfig(_Model):
         if len(set(names)) != len(names):
             raise ValueError("rule and operator names must be unique")
         for rule in self.rules:
-            for ref in _rule_refs(rule):
+            for ref in rule_refs(rule):
                 if ref[0] not in by_id:
                     raise ValueError(f"rule {rule.name!r} names unknown asset {ref[0]!r}")
                 asset = by_id[ref[0]]
@@ -269,74 +236,41 @@ class PlantConfig(_Model):
         rule = next((r for r in self.rules if r.name == origin), None)
         if rule is not None:
             kind = "write" if action == "write" else "method"
-            return (asset_id, kind, target) in _rule_refs(rule)
+            return (asset_id, kind, target) in rule_refs(rule)
         operator = next((o for o in self.operators if o.name == origin), None)
         return operator is not None and ("*" in operator.targets or f"{asset_id}.{target}" in operator.targets)
 
 
-def _rule_refs(rule) -> list[tuple[str, str, str]]:
-    if isinstance(rule, ThermostatRule):
-        return [(rule.asset, "read", rule.input), (rule.asset, "write", rule.output)]
-    if isinstance(rule, InterlockRule):
-        return [(rule.downstream, "read", rule.input), (rule.upstream, "write", rule.output)]
-    return [(rule.asset, "read", rule.state_tag), (rule.asset, "read", rule.fault_tag),
-            (rule.asset, "method", rule.method)]
-
-
-class _LineLoader(yaml.SafeLoader):
-    """A YAML loader that remembers the line of every mapping key (for error messages)."""
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode):
-    mapping = loader.construct_mapping(node, deep=True)
-    lines = {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
-    return _Located(mapping, lines, node.start_mark.line + 1)
-
-
-class _Located(dict):
-    def __init__(self, data: dict, key_lines: dict, line: int):
-        super().__init__(data)
-        self.key_lines = key_lines
-        self.line = line
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _line_of(doc, loc: tuple) -> int | None:
-    node, line = doc, getattr(doc, "line", None)
-    for part in loc:
-        if isinstance(node, _Located) and part in node:
-            line = node.key_lines.get(part, line)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            node = node[part]
-            line = getattr(node, "line", line)
-        else:
-            break
-    return line
-
-
-def load_plant(path: Path | str) -> PlantConfig:
-    """Read and validate the plant file; raise ``ConfigError`` naming file, line and key on any problem."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read plant configuration: {exc.strerror}") from None
-    try:
-        doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 (SafeLoader subclass)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(doc, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping with 'assets' (and 'rules')")
-    try:
-        return PlantConfig.model_validate(doc)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in ("thermostat", "interlock", "auto_reset")))
-            where = ".".join(str(p) for p in loc) or "(top level)"
-            line = _line_of(doc, loc)
-            problems.append(f"{path}:{line if line else '?'}: {where}: {err['msg']}")
-        raise ConfigError("invalid plant configuration:\n  " + "\n  ".join(problems)) from None
+def with_defaults(doc: Any) -> Any:
+    """The raw plant document with each asset's facts filled in from its type (``asset_types``),
+    the ``state`` read tag as the default machine-state tag, and each auto-reset rule's
+    ``state_tag`` from its asset. Malformed parts are left for validation to name."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("assets"), list):
+        return doc
+    types = doc.get("asset_types") if isinstance(doc.get("asset_types"), dict) else {}
+    assets, state_tags = [], {}
+    for raw in doc["assets"]:
+        if not isinstance(raw, dict):
+            assets.append(raw)
+            continue
+        asset = dict(raw)
+        facts = types.get(asset.get("type"))
+        facts = facts if isinstance(facts, dict) else {}
+        for key in ("state_tag", "production"):
+            if key not in asset and key in facts:
+                asset[key] = facts[key]
+        reads = asset.get("read") if isinstance(asset.get("read"), list) else []
+        if "state_tag" not in asset and any(isinstance(r, dict) and r.get("tag") == "state" for r in reads):
+            asset["state_tag"] = "state"
+        state_tags[asset.get("id")] = asset.get("state_tag")
+        assets.append(asset)
+    rules = []
+    for raw in doc.get("rules") or []:
+        if isinstance(raw, dict) and raw.get("kind") == "auto_reset" and "state_tag" not in raw \
+                and state_tags.get(raw.get("asset")):
+            raw = {**raw, "state_tag": state_tags[raw.get("asset")]}
+        rules.append(raw)
+    out = {**doc, "assets": assets}
+    if "rules" in doc:
+        out["rules"] = rules
+    return out

@@ -1,0 +1,138 @@
+"""The shape of every table value, as versioned msgspec structs: one place that says what each table holds.
+
+The folds (``tables.asset_state``, ``tables.windows``, ``tables.availability``,
+``tables.command_ledger``, ``agents.control``) build these values as plain dicts, the
+form the changelogs and RocksDB hold (JSON). Here they are typed: ``domain(table, value)``
+turns a stored value into its struct, without the runtime's redelivery bookkeeping
+(``BOOKKEEPING``: the last offset a key absorbed, recent event ids), which is for the
+folds' idempotence and never part of what a view shows. A fold that writes a field its
+struct does not declare, or a value of the wrong type, fails ``domain``; the unit tests
+convert every value a fold over a generated log produces (``tests/unit/test_table_values.py``).
+
+A change of shape is a new version (``AssetStateV2`` beside ``AssetStateV1``, ``SCHEMAS``
+pointing at the new one); stored data of the old shape is rewritten by ``factory rebuild``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Union
+
+import msgspec
+
+Scalar = Union[bool, int, float, str]
+# Per-key redelivery bookkeeping the folds keep inside stored values (see tables.asset_state).
+BOOKKEEPING = frozenset({"offset", "recent_ids"})
+
+
+class _Value(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=False):
+    pass
+
+
+class TagReadingV1(_Value):
+    value: Scalar
+    quality: str
+    event_time: float
+    seq: int | None = None
+
+
+class AssetStateV1(_Value):
+    """``asset_state`` / ``control_state``: the asset as its events say, last event wins per tag."""
+
+    asset_id: str
+    tags: dict[str, TagReadingV1]
+    connection: str | None
+    machine_state: str | None
+    last_event_time: float | None
+    events: int
+    mode: str | None = None  # absent until an operator first sets it: auto
+
+
+class WindowV1(_Value):
+    """``tag_windows`` at a window key: one tumbling window's aggregate of a numeric tag."""
+
+    start: float
+    end: float
+    count: int
+    min: float
+    max: float
+    sum: float
+    mean: float
+    last: float
+
+
+class WindowIndexV1(_Value):
+    """``tag_windows`` at an index key: the starts of the retained windows, oldest first."""
+
+    starts: list[float]
+
+
+class AvailabilityV1(_Value):
+    """``availability``: time in each machine state and the OEE figures derived from it."""
+
+    asset_id: str
+    state: str | None
+    since: float | None
+    seconds_in: dict[str, float]
+    first: dict[str, float]
+    last: dict[str, float]
+    seen_until: float | None
+    availability: float | None
+    performance: float | None
+    quality: float | None
+    oee: float | None
+
+
+class LedgerEntryV1(_Value):
+    """``command_ledger``: a command and what became of it (either may be folded first)."""
+
+    command_id: str
+    status: str
+    results: int
+    asset_id: str | None = None
+    rule: str | None = None
+    action: str | None = None
+    target: str | None = None
+    value: Any = None
+    cause_event_id: str | None = None
+    issued_at: float | None = None
+    deadline: float | None = None
+    detail: str | None = None
+    result_at: float | None = None
+    result_ids: list[str] = []
+    conflict_ids: list[str] = []
+    conflicts: int = 0
+
+
+# ``control_rule_memory``: per rule name, that rule's own small memory (its module defines it).
+RuleMemoryV1 = dict[str, dict[str, Any]]
+
+SCHEMAS: dict[str, Any] = {
+    "asset_state": AssetStateV1,
+    "control_state": AssetStateV1,
+    "tag_windows": Union[WindowV1, WindowIndexV1],
+    "availability": AvailabilityV1,
+    "command_ledger": LedgerEntryV1,
+    "control_rule_memory": RuleMemoryV1,
+}
+
+
+def without_bookkeeping(value: dict) -> dict:
+    return {k: v for k, v in value.items() if k not in BOOKKEEPING}
+
+
+def domain(table: str, value: dict, key: str | None = None) -> Any:
+    """The stored ``value`` of ``table`` as its struct (bookkeeping left out); raises
+    ``msgspec.ValidationError`` naming the field when the value does not have the declared shape."""
+    schema = SCHEMAS[table]
+    if table == "tag_windows" and key is not None:  # the key says which of the two it is
+        from tables.keys import parse_window_key
+
+        schema = WindowIndexV1 if parse_window_key(key)[2] is None else WindowV1
+    elif table == "tag_windows":
+        schema = WindowIndexV1 if "starts" in value else WindowV1
+    return msgspec.convert(without_bookkeeping(value), schema)
+
+
+def public(table: str, value: dict, key: str | None = None) -> Any:
+    """What a view shows of a stored value: its struct as JSON-ready builtins."""
+    return msgspec.to_builtins(domain(table, value, key))
