@@ -16,7 +16,7 @@ from agents.runtime import LiveContext, Processor, ReplayStep, Tables, fold_atom
 from factory_app import events, metrics
 from factory_app.settings import Settings
 from factory_app.web_views import register_state_views
-from tables import windows
+from tables import keys, windows
 from tables.asset_state import already_applied, apply_event, seen_before
 from tables.definitions import StateTables, state_tables
 
@@ -45,7 +45,7 @@ def apply_to_tables(tables: StateTables, event: events.Telemetry | events.StateT
     value = windows.numeric(event.value)
     if value is None:
         return
-    ikey = windows.index_key(event.asset_id, event.tag)
+    ikey = keys.index_key(event.asset_id, event.tag)
     index_entry = windows.unpack_index(tables.tag_windows.get(ikey))
     start = windows.window_start(event.event_time, window_size)
     index, evicted, accepted = windows.retain(index_entry["starts"], start, retention)
@@ -56,12 +56,12 @@ def apply_to_tables(tables: StateTables, event: events.Telemetry | events.StateT
     # Each key records the last offset it absorbed and is checked on its own: a crash can
     # lose any suffix of the changelog writes (batched or not), so no key may rely on
     # another key's write having survived.
-    wkey = windows.window_key(event.asset_id, event.tag, start)
+    wkey = keys.window_key(event.asset_id, event.tag, start)
     window = tables.tag_windows.get(wkey)
     if not already_applied(window, offset):
         tables.tag_windows[wkey] = windows.add_sample(window, value, start, window_size, offset)
     for old in evicted:
-        okey = windows.window_key(event.asset_id, event.tag, old)
+        okey = keys.window_key(event.asset_id, event.tag, old)
         if tables.tag_windows.get(okey) is not None:  # a redelivery may find it gone already
             del tables.tag_windows[okey]
     # The index changes only when a window opens or closes; written then, not per sample

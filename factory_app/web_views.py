@@ -6,8 +6,7 @@ import faust
 from faust.web import Request, Response, View
 
 from factory_app import metrics
-from tables import windows
-from tables.asset_state import public_state
+from tables import keys, values, windows
 from tables.definitions import StateTables
 
 
@@ -16,37 +15,38 @@ def register_state_views(app: faust.App, tables: StateTables) -> None:
 
     @app.page("/state/")
     async def all_assets(self: View, request: Request) -> Response:
-        return self.json({k: public_state(v) for k, v in tables.asset_state.items() if v is not None})
+        return self.json({k: values.public("asset_state", v) for k, v in tables.asset_state.items() if v is not None})
 
     @app.page("/state/{asset}/")
     @app.table_route(table=tables.asset_state, match_info="asset")
     async def one_asset(self: View, request: Request, asset: str) -> Response:
-        state = tables.asset_state.get(asset)
+        state = tables.asset_state.get(keys.asset_key(asset))
         if state is None:
             return self.json({"error": f"unknown asset {asset!r}"}, status=404)
-        return self.json(public_state(state))
+        return self.json(values.public("asset_state", state))
 
     @app.page("/windows/{asset}/")
     @app.table_route(table=tables.asset_state, match_info="asset")
     async def asset_windows(self: View, request: Request, asset: str) -> Response:
         # Exact key lookups through the asset's own tags and window indexes: a prefix scan
         # would also match every asset whose id starts with this one.
-        state = tables.asset_state.get(asset)
+        state = tables.asset_state.get(keys.asset_key(asset))
         if state is None:
             return self.json({"error": f"unknown asset {asset!r}"}, status=404)
         out = {}
         for tag in state["tags"]:
-            index = windows.unpack_index(tables.tag_windows.get(windows.index_key(asset, tag)))
+            index = windows.unpack_index(tables.tag_windows.get(keys.index_key(asset, tag)))
             for start in index["starts"]:
-                key = windows.window_key(asset, tag, start)
+                key = keys.window_key(asset, tag, start)
                 agg = tables.tag_windows.get(key)
                 if agg is not None:
-                    out[key] = agg
+                    out[key] = values.public("tag_windows", agg, key)
         return self.json(out)
 
 
 def register_table_dump(app: faust.App, tables: dict[str, faust.Table]) -> None:
-    """``/tables/{name}/``: every key this worker holds in a table (for digests and audits)."""
+    """``/tables/{name}/``: every key this worker holds in a table, as stored (bookkeeping
+    included: for digests and audits against the changelog)."""
 
     @app.page("/tables/{name}/")
     async def dump(self: View, request: Request, name: str) -> Response:
@@ -81,4 +81,4 @@ def register_command_views(app: faust.App, ledger: faust.Table) -> None:
         n = int(request.query.get("n", "20"))
         entries = [v for v in ledger.values() if v is not None and "issued_at" in v]
         entries.sort(key=lambda e: (e["issued_at"], e["command_id"]), reverse=True)
-        return self.json(entries[:n])
+        return self.json([values.public("command_ledger", e) for e in entries[:n]])

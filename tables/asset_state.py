@@ -31,11 +31,6 @@ def already_applied(value: dict | None, offset: int | None) -> bool:
     return offset is not None and value is not None and value.get("offset", -1) >= offset
 
 
-def public_state(state: AssetState) -> AssetState:
-    """The state as views show it: without the fold's duplicate-detection memory."""
-    return {k: v for k, v in state.items() if k != "recent_ids"}
-
-
 def seen_before(state: AssetState | None, event_id: str, offset: int | None) -> bool:
     """True when ``event_id`` was already absorbed at an earlier offset: the event is a duplicate.
 

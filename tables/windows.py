@@ -1,6 +1,7 @@
 """Tumbling event-time windows of one (asset, tag): pure window math and aggregation.
 
-Windows are ``[start, start + size)`` with ``start = floor(t / size) * size``.
+Windows are ``[start, start + size)`` with ``start = floor(t / size) * size``; their
+table keys are built in ``tables.keys``, their stored shape declared in ``tables.values``.
 Each (asset, tag) keeps its most recent ``retention`` windows; older ones are
 evicted when a newer window opens, so the table's content depends only on the
 events read, never on wall time or on when a cleanup timer ran.
@@ -17,36 +18,6 @@ Aggregate = dict[str, Any]
 def window_start(event_time: float, size: float) -> float:
     """Start of the tumbling window of width ``size`` that contains ``event_time``."""
     return math.floor(event_time / size) * size
-
-
-def _escape(part: str) -> str:
-    # Percent-escape the escape character first, then the separator: the joined key then
-    # splits back into exactly the parts it was made of, whatever the parts contain.
-    return part.replace("%", "%25").replace("|", "%7C")
-
-
-def _unescape(part: str) -> str:
-    return part.replace("%7C", "|").replace("%25", "%")
-
-
-def window_key(asset_id: str, tag: str, start: float) -> str:
-    """Table key of one window: ``asset|tag|start`` with the parts escaped, ``start`` as repr(float).
-
-    Injective over all strings and floats (a property test proves it): no two series or
-    windows share a key, and the ``index`` suffix of ``index_key`` is never a float's repr.
-    """
-    return f"{_escape(asset_id)}|{_escape(tag)}|{float(start) + 0.0!r}"  # + 0.0: -0.0 is 0.0
-
-
-def index_key(asset_id: str, tag: str) -> str:
-    """Table key of the list of retained window starts of one (asset, tag)."""
-    return f"{_escape(asset_id)}|{_escape(tag)}|index"
-
-
-def parse_key(key: str) -> tuple[str, str, float | None]:
-    """(asset, tag, window start) of a table key; start is None for an index key."""
-    asset, tag, last = key.split("|")
-    return _unescape(asset), _unescape(tag), None if last == "index" else float(last)
 
 
 def numeric(value: Any) -> float | None:

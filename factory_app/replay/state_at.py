@@ -5,7 +5,8 @@ from __future__ import annotations
 from factory_app import events
 from factory_app.replay.log_reader import end_offsets, read_until
 from factory_app.settings import Settings
-from tables.asset_state import apply_event, public_state, seen_before
+from tables import values
+from tables.asset_state import apply_event, seen_before
 
 
 async def state_at(settings: Settings, at: float | None = None, until: dict[int, int] | None = None,
@@ -39,7 +40,7 @@ async def state_at(settings: Settings, at: float | None = None, until: dict[int,
         if seen_before(previous, ev.event_id, rec.offset):
             continue  # a duplicate, skipped as the live projection skips it
         states[ev.asset_id] = apply_event(previous, ev, rec.offset, settings.worker.dedup_horizon)
-    return {asset: public_state(state) for asset, state in states.items()}
+    return {asset: values.public("asset_state", state) for asset, state in states.items()}
 
 
 def partition_stops(spec: list[str]) -> dict[int, int]:

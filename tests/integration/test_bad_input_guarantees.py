@@ -22,7 +22,7 @@ import pytest
 
 from factory_app import events
 from factory_app.children import wait_until
-from tables import windows
+from tables import keys, windows
 from tests.conftest import isolated_settings
 from harness.helpers import get_json, log_text, produce_raw, read_topic, settings_env, start_worker, table_dump, wait_ready
 
@@ -105,7 +105,7 @@ def test_ids_outside_the_contract_are_dead_lettered_and_views_look_up_exactly(wo
     assert not any("|" in k for k in table_dump(settings, "asset_state"))
     for asset in ("line-1", "line-10"):
         got = get_json(f"http://127.0.0.1:{settings.web.port}/windows/{asset}/")
-        assert got and {windows.parse_key(k)[0] for k in got} == {asset}
+        assert got and {keys.parse_window_key(k)[0] for k in got} == {asset}
 
 
 def test_a_duplicated_event_is_folded_once(worker):
@@ -120,8 +120,8 @@ def test_a_duplicated_event_is_folded_once(worker):
     st = state(settings, "dup-1")
     assert st["events"] == 10
     dump = table_dump(settings, "tag_windows")
-    counted = sum(v["count"] for k, v in dump.items() if windows.parse_key(k)[:2] == ("dup-1", "flow")
-                  and windows.parse_key(k)[2] is not None)
+    counted = sum(v["count"] for k, v in dump.items() if keys.parse_window_key(k)[:2] == ("dup-1", "flow")
+                  and keys.parse_window_key(k)[2] is not None)
     assert counted == 10
 
 
@@ -136,7 +136,7 @@ def test_a_plc_clock_in_the_future_cannot_disable_a_series(worker):
     dead = wait_until(lambda: (lambda d: d if len(d) == 70 else None)(letters(settings, "clock_skew", "skew-1")),
                       30, what="70 clock_skew dead letters")
     assert "ahead of its log time" in dead[0].detail
-    index = windows.unpack_index(table_dump(settings, "tag_windows")[windows.index_key("skew-1", "temp")])
+    index = windows.unpack_index(table_dump(settings, "tag_windows")[keys.index_key("skew-1", "temp")])
     assert index["starts"] and max(index["starts"]) <= NOW + 60
     assert state(settings, "skew-1")["last_event_time"] < NOW + 60
 
