@@ -1,11 +1,18 @@
-"""Terminal rendering of asset state (rich tables)."""
+"""Terminal rendering of asset state and commands (rich tables), from what the views serve.
+
+The views' JSON is read back into the table value structs (``tables/values.py``), so the
+columns follow the declared shapes, not field names repeated here.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
+import msgspec
 from rich.table import Table
+
+from tables.values import AssetStateV1, LedgerEntryV1
 
 
 def _fmt_time(ts: float | None) -> str:
@@ -24,12 +31,12 @@ def state_table(states: dict[str, dict], title: str = "Asset state") -> Table:
     for col in ("asset", "tag", "value", "quality", "event time (UTC)", "connection", "machine"):
         table.add_column(col)
     for asset in sorted(states):
-        st = states[asset]
-        for i, (tag, sample) in enumerate(sorted(st["tags"].items())):
-            table.add_row(asset if i == 0 else "", tag, _fmt_value(sample["value"]), sample["quality"],
-                          _fmt_time(sample["event_time"]),
-                          (st.get("connection") or "-") if i == 0 else "",
-                          (st.get("machine_state") or "-") if i == 0 else "")
+        st = msgspec.convert(states[asset], AssetStateV1)
+        for i, (tag, sample) in enumerate(sorted(st.tags.items())):
+            table.add_row(asset if i == 0 else "", tag, _fmt_value(sample.value), sample.quality,
+                          _fmt_time(sample.event_time),
+                          (st.connection or "-") if i == 0 else "",
+                          (st.machine_state or "-") if i == 0 else "")
     return table
 
 
@@ -38,8 +45,7 @@ def commands_table(entries: list[dict], title: str = "Recent commands") -> Table
     table = Table(title=title)
     for col in ("issued (UTC)", "rule", "asset", "target", "value", "status", "detail"):
         table.add_column(col)
-    for e in entries:
-        table.add_row(_fmt_time(e.get("issued_at")), e.get("rule", "-"), e.get("asset_id", "-"),
-                      e.get("target", "-"), _fmt_value(e.get("value")), e.get("status", "pending"),
-                      (e.get("detail") or "")[:40])
+    for e in (msgspec.convert(entry, LedgerEntryV1) for entry in entries):
+        table.add_row(_fmt_time(e.issued_at), e.rule or "-", e.asset_id or "-", e.target or "-",
+                      _fmt_value(e.value), e.status, (e.detail or "")[:40])
     return table

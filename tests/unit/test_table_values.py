@@ -104,3 +104,18 @@ def test_window_keys_parse_back_and_say_which_struct_they_hold(folded):
                                                                      values.WindowIndexV1)
         else:
             assert key == keys.window_key(asset, tag, start) and value["start"] == start
+
+
+def test_the_terminal_tables_render_what_the_views_serve(folded):
+    from rich.console import Console
+
+    from factory_app.render import commands_table, state_table
+
+    states = {k: values.public("asset_state", v) for k, v in folded["asset_state"].items()}
+    entries = [values.public("command_ledger", v) for v in list(folded["command_ledger"].values())[:5]]
+    console = Console(width=200, record=True)
+    console.print(state_table(states), commands_table(entries))
+    text = console.export_text()
+    assert all(asset in text for asset in states) and "heater_power" in text and "temperature" in text
+    with pytest.raises(msgspec.ValidationError, match="tags"):
+        state_table({"x": {"asset_id": "x"}})
