@@ -66,10 +66,26 @@ def worker_ready(settings: Settings) -> bool:
         return False
 
 
-def wait_ready(settings: Settings, timeout: float = 120) -> None:
+def wait_ready(settings: Settings, timeout: float = 120, child: Child | None = None) -> None:
+    """Until the worker at ``settings`` answers ready; with ``child`` (that worker's process),
+    fail at once, with the end of its log, when it exits instead."""
     from factory_app.children import wait_until
 
-    wait_until(lambda: worker_ready(settings), timeout, what="worker ready (recovered, not rebalancing)")
+    def ready() -> bool:
+        if child is not None and not child.alive():
+            raise AssertionError(f"{child.name} exited with code {child.proc.returncode}:\n{child.last_lines()}")
+        return worker_ready(settings)
+
+    if child is None:
+        wait_until(ready, timeout, what="worker ready (recovered, not rebalancing)")
+        return
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not ready():  # not wait_until: it would take the child's exit for "not ready yet"
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {child.name} to be ready")
+        time.sleep(0.2)
 
 
 def caught_up(settings: Settings, topics: tuple[str, ...] = ("telemetry", "commands", "command-results")) -> bool:

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from factory_app.broker.node import free_port
 from factory_app.children import Child, wait_until
 from factory_app.config import load_plant
 from factory_app.replay.changelog import read_changelog
@@ -59,12 +60,12 @@ def plant(kafka, tmp_path_factory):
                                                                  "delete.retention.ms": "100"}})
     p = Plant(settings, load_plant(settings.plant_config))
     live_avail = settings.updated({"app_id": settings.worker.app_id + "-avail-live",
-                                             "processors": ["availability"], "web_port": settings.web.port + 1})
+                                             "processors": ["availability"], "web_port": free_port()})
     try:
         p.start("sim", "writer", "worker")
         p.children["avail-live"] = Child("avail-live", ["worker"], settings.home / "logs", env=settings_env(live_avail))
         wait_ready(settings)
-        wait_ready(live_avail)
+        wait_ready(live_avail, child=p.children["avail-live"])
         wait_plcs_ready(p)
         p.start("ingest")
         wait_until(lambda: asset_connected(settings, "press-1") and asset_connected(settings, "conveyor-2"), 120,
