@@ -54,10 +54,7 @@ class _Member:
 class _Source:
     topic: faust.TopicT
     members: list[_Member] = field(default_factory=list)
-
-    @property
-    def accepts(self) -> tuple[type, ...]:
-        return tuple({cls: None for m in self.members for cls in m.accepts})
+    accepts: tuple[type, ...] = ()  # every member's event types, set as members join (read per chunk)
 
 
 class _PartitionEvent:
@@ -108,6 +105,7 @@ class LiveRuntime:
                          {cls: metrics.EVENTS_PROCESSED.labels(name, cls.__name__) for cls in accepts}, decides)
         deciders = sum(1 for m in source.members if m.decides)
         source.members.insert(deciders if decides else len(source.members), member)
+        source.accepts = tuple({cls: None for m in source.members for cls in m.accepts})
 
     def members(self) -> dict[str, list[str]]:
         """Source topic -> the processors folded from it, in fold order."""

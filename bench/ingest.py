@@ -37,7 +37,7 @@ from factory_app.broker.node import free_port
 from factory_app.children import Child, wait_until
 from factory_app.producer import new_producer
 from factory_app.settings import Settings
-from harness.helpers import get_json, settings_env, worker_ready
+from harness.helpers import get_json, worker_ready
 
 WARMUP = 2_000
 CONTENDERS = ("faust-1w", "faust-1w-unbatched", "faust-1w-perkey", "faust-2w", "faust-noop", "plain", "quix")
@@ -82,7 +82,7 @@ class Contender:
 def start_faust(settings: Settings, workers: int) -> Contender:
     group = [settings.updated({"web_port": free_port(), "worker_data": settings.home / f"w{i}"})
              for i in range(workers)]
-    procs = [Child(f"faust-w{i}", ["worker"], settings.home / "logs", env=settings_env(s))
+    procs = [Child(f"faust-w{i}", ["worker"], settings.home / "logs", env=s.to_env())
              for i, s in enumerate(group)]
     wait_until(lambda: all(worker_ready(s) for s in group), 180, what="workers ready")
 

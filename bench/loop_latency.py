@@ -24,7 +24,7 @@ from bench.common import bench_broker, bench_settings, log_stderr, summary, writ
 from factory_app import events
 from factory_app.children import Child, wait_until
 from factory_app.config import load_plant
-from harness.helpers import read_topic, settings_env, wait_ready
+from harness.helpers import read_topic, wait_ready
 from harness.plant import Plant, plant_file
 
 
@@ -54,7 +54,7 @@ def measure(broker, root, iterations: int, load_rate: float, timeout: float = 12
         wait_ready(settings, 120)
         if load_rate > 0:  # 1,000 other assets through the same worker and topics
             load = Child("load", ["sample", "--assets", "1000", "--rate", str(load_rate)], settings.home / "logs",
-                         env=settings_env(settings))
+                         env=settings.to_env())
         plant.start("ingest")
 
         def applied():

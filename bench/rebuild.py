@@ -21,11 +21,10 @@ import time
 
 from bench.common import bench_settings, run_standalone
 from bench.ingest import produce
-from harness.helpers import settings_env
 
 
 def factory(settings, *args: str, quiet: bool = False) -> None:
-    subprocess.run([sys.executable, "-m", "factory_app", *args], env={**os.environ, **settings_env(settings)},
+    subprocess.run([sys.executable, "-m", "factory_app", *args], env={**os.environ, **settings.to_env()},
                    check=True, stdout=subprocess.DEVNULL if quiet else None)
 
 

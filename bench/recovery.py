@@ -18,7 +18,7 @@ from bench.common import bench_settings, run_standalone
 from factory_app import events
 from factory_app.children import Child, wait_until
 from factory_app.producer import new_producer
-from harness.helpers import settings_env, table_dump, worker_ready
+from harness.helpers import table_dump, worker_ready
 
 
 async def produce(settings, keys: int) -> None:
@@ -42,7 +42,7 @@ def peak_rss_mb(pid: int) -> float:
 
 def timed_start(settings, name: str) -> tuple[Child, float]:
     start = time.perf_counter()
-    worker = Child(name, ["worker"], settings.home / "logs", env=settings_env(settings))
+    worker = Child(name, ["worker"], settings.home / "logs", env=settings.to_env())
     try:
         wait_until(lambda: worker_ready(settings), 600, interval=0.1, what=f"{name} ready")
     except BaseException:

@@ -77,11 +77,17 @@ def _signal_group(pid: int, sig: int) -> None:
         pass
 
 
-def wait_until(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):
-    """Poll ``predicate`` until it returns a truthy value; raise TimeoutError naming ``what``."""
+def wait_until(predicate, timeout: float, interval: float = 0.2, what: str = "condition", abort=None):
+    """Poll ``predicate`` until it returns a truthy value; raise TimeoutError naming ``what``.
+
+    ``abort()``, when given, is asked first each time: a message from it (the thing waited
+    for cannot happen any more, e.g. its process exited) ends the wait at once with that message."""
     deadline = time.monotonic() + timeout
     last_exc: Exception | None = None
     while time.monotonic() < deadline:
+        reason = abort() if abort is not None else None
+        if reason:
+            raise RuntimeError(f"gave up waiting for {what}: {reason}")
         try:
             value = predicate()
             if value:

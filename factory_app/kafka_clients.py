@@ -19,14 +19,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import NodeNotReadyError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
 from factory_app.private_apis import force_metadata_update
+from factory_app.settings import servers
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def servers(bootstrap: str) -> list[str]:
-    """``host:port`` entries of a comma-separated bootstrap string (the one place it is split)."""
-    return [s.strip() for s in bootstrap.split(",") if s.strip()]
 
 
 # -- admin -------------------------------------------------------------------------------------
@@ -60,16 +56,13 @@ class TopicSpec:
 async def broker_ids_async(bootstrap: str, timeout_ms: int = 3000) -> list[int]:
     """Ids of the brokers the cluster reports as alive."""
     async with admin_client(bootstrap, request_timeout_ms=timeout_ms) as admin:
-        for attempt in range(5):
+        for _ in range(4):
             try:
-                info = await admin.describe_cluster()
-                return sorted(b["node_id"] for b in info["brokers"])
+                return sorted(b["node_id"] for b in (await admin.describe_cluster())["brokers"])
             except NodeNotReadyError:
                 # The request went to a random known node, which may be the one that just died.
-                if attempt == 4:
-                    raise
                 await asyncio.sleep(0.2)
-    raise AssertionError("unreachable")
+        return sorted(b["node_id"] for b in (await admin.describe_cluster())["brokers"])
 
 
 def broker_ids(bootstrap: str) -> list[int]:

@@ -26,6 +26,11 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 ENV_PREFIX = "FACTORY_"
 
 
+def servers(bootstrap: str) -> list[str]:
+    """``host:port`` entries of a comma-separated bootstrap string (the one place it is split)."""
+    return [s.strip() for s in bootstrap.split(",") if s.strip()]
+
+
 class _Group(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -46,8 +51,6 @@ class KafkaSettings(_Group):
 
     @property
     def hosts(self) -> list[str]:
-        from factory_app.kafka_clients import servers  # aiokafka kept off the settings import
-
         return servers(self.bootstrap)
 
     @property

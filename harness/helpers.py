@@ -15,13 +15,8 @@ from factory_app.producer import new_producer
 from factory_app.settings import Settings
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The FACTORY_* environment that makes a child process use ``settings``."""
-    return settings.to_env()
-
-
 def start_worker(settings: Settings, name: str = "worker") -> Child:
-    return Child(name, ["worker"], settings.home / "logs", env=settings_env(settings))
+    return Child(name, ["worker"], settings.home / "logs", env=settings.to_env())
 
 
 async def produce_raw(settings: Settings, topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
@@ -71,21 +66,12 @@ def wait_ready(settings: Settings, timeout: float = 120, child: Child | None = N
     fail at once, with the end of its log, when it exits instead."""
     from factory_app.children import wait_until
 
-    def ready() -> bool:
-        if child is not None and not child.alive():
-            raise AssertionError(f"{child.name} exited with code {child.proc.returncode}:\n{child.last_lines()}")
-        return worker_ready(settings)
+    def exited() -> str | None:
+        if child is None or child.alive():
+            return None
+        return f"{child.name} exited with code {child.proc.returncode}:\n{child.last_lines()}"
 
-    if child is None:
-        wait_until(ready, timeout, what="worker ready (recovered, not rebalancing)")
-        return
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not ready():  # not wait_until: it would take the child's exit for "not ready yet"
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {child.name} to be ready")
-        time.sleep(0.2)
+    wait_until(lambda: worker_ready(settings), timeout, what="worker ready (recovered, not rebalancing)", abort=exited)
 
 
 def caught_up(settings: Settings, topics: tuple[str, ...] = ("telemetry", "commands", "command-results")) -> bool:

@@ -20,7 +20,6 @@ from factory_app.children import Child
 from factory_app.config import PlantConfig
 from factory_app.settings import Settings
 from factory_app.topics import create_source_topics
-from harness.helpers import settings_env
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -73,7 +72,7 @@ class Plant:
                 "writer": ["adapter", "commands"]}
         for role in roles:
             self.children[role] = Child(f"{role}-{len(self.children)}", args[role], self.settings.home / "logs",
-                                        env=settings_env(self.settings))
+                                        env=self.settings.to_env())
 
     def stop(self) -> None:
         for child in self.children.values():

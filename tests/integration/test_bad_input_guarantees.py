@@ -24,7 +24,7 @@ from factory_app import events
 from factory_app.children import wait_until
 from tables import keys, windows
 from tests.conftest import isolated_settings
-from harness.helpers import get_json, log_text, produce_raw, read_topic, settings_env, start_worker, table_dump, wait_ready
+from harness.helpers import get_json, log_text, produce_raw, read_topic, start_worker, table_dump, wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -145,6 +145,6 @@ def test_a_fold_from_scratch_decides_every_case_as_the_live_worker_did(worker):
     settings, child = worker
     assert child.stop(timeout=20) == 0
     proc = subprocess.run([sys.executable, "-m", "factory_app", "verify", "asset_state", "tag_windows"],
-                          capture_output=True, text=True, timeout=300, env={**os.environ, **settings_env(settings)})
+                          capture_output=True, text=True, timeout=300, env={**os.environ, **settings.to_env()})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("OK") == 2

@@ -14,7 +14,7 @@ import yaml
 from factory_app import events
 from factory_app.children import Child, wait_until
 from factory_app.config import load_plant
-from harness.helpers import log_text, produce_raw, read_topic, settings_env
+from harness.helpers import log_text, produce_raw, read_topic
 from harness.plant import Plant, make_settings, only_assets, plc_ready, write_count
 from tests.slow_link import SlowLink
 
@@ -60,7 +60,7 @@ def slow_plc(kafka, tmp_path_factory):
             plant.start("sim")
             wait_until(lambda: plc_ready(plant, ASSET), 120, what="the simulated PLC answering")
             writer = plant.children["writer"] = Child("writer", ["adapter", "commands"], home / "logs",
-                                                      env=settings_env(writer_settings))
+                                                      env=writer_settings.to_env())
             wait_until(lambda: "command writer ready" in log_text(writer), 120, what="the command writer ready")
             yield plant
         finally:

@@ -15,7 +15,7 @@ import pytest
 from factory_app import events
 from factory_app.children import wait_until
 from factory_app.config import load_plant
-from harness.helpers import produce_raw, read_topic, settings_env, table_dump
+from harness.helpers import produce_raw, read_topic, table_dump
 from harness.plant import Plant, make_settings, opc_call, opc_read, opc_write, wait_plcs_ready, write_count
 
 pytestmark = pytest.mark.integration
@@ -191,7 +191,7 @@ def test_method_arguments_are_checked_against_the_plant_file(plant):
 def test_rules_leave_an_asset_in_manual_mode_to_the_operator(plant):
     """On 1081d30 the thermostat fought an operator's writes: there was no manual mode."""
     s = plant.settings
-    env = {**os.environ, **settings_env(s)}
+    env = {**os.environ, **s.to_env()}
     rule = "oven-2-thermostat"
     proc = subprocess.run([sys.executable, "-m", "factory_app", "mode", "oven-2", "manual", "--reason", "test"],
                           capture_output=True, text=True, timeout=120, env=env)

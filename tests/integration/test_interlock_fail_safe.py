@@ -13,7 +13,7 @@ import yaml
 
 from factory_app.children import Child, wait_until
 from factory_app.config import load_plant
-from harness.helpers import settings_env, table_dump, wait_ready
+from harness.helpers import table_dump, wait_ready
 from harness.plant import Plant, make_settings, opc_read, plc_ready
 
 pytestmark = pytest.mark.integration
@@ -41,7 +41,7 @@ def test_a_lost_downstream_plc_stops_the_upstream(kafka, tmp_path):
         path = tmp_path / f"sim-{asset}.yaml"
         path.write_text(yaml.safe_dump(part, sort_keys=False))
         sims[asset] = Child(f"sim-{asset}", ["sim", "--config", str(path)], tmp_path / "logs",
-                            env=settings_env(settings))
+                            env=settings.to_env())
     plant.children.update(sims)
     try:
         wait_until(lambda: plc_ready(plant, UP) and plc_ready(plant, DOWN), 120, what="both PLCs answering")

@@ -16,7 +16,7 @@ from factory_app.children import Child, wait_until
 from factory_app.config import load_plant
 from factory_app.replay.changelog import read_changelog
 from factory_app.replay.digest import digest
-from harness.helpers import caught_up, get_json, settings_env, table_dump, wait_ready
+from harness.helpers import caught_up, get_json, table_dump, wait_ready
 from harness.plant import Plant, make_settings, opc_call, wait_plcs_ready, write_count
 
 pytestmark = pytest.mark.integration
@@ -26,7 +26,7 @@ LIVE_TABLES = ("asset_state", "tag_windows", "control_state", "control_rule_memo
 
 def factory(settings, *args, check=True, env=None):
     proc = subprocess.run([sys.executable, "-m", "factory_app", *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **settings_env(settings), **(env or {})})
+                          env={**os.environ, **settings.to_env(), **(env or {})})
     if check and proc.returncode != 0:
         raise AssertionError(f"factory {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -63,7 +63,7 @@ def plant(kafka, tmp_path_factory):
                                              "processors": ["availability"], "web_port": free_port()})
     try:
         p.start("sim", "writer", "worker")
-        p.children["avail-live"] = Child("avail-live", ["worker"], settings.home / "logs", env=settings_env(live_avail))
+        p.children["avail-live"] = Child("avail-live", ["worker"], settings.home / "logs", env=live_avail.to_env())
         wait_ready(settings)
         wait_ready(live_avail, child=p.children["avail-live"])
         wait_plcs_ready(p)
@@ -104,7 +104,7 @@ def test_rebuild_after_the_broker_compacted_the_changelogs(plant):
     before = {t: digest(asyncio.run(read_changelog(s, t))) for t in LIVE_TABLES}
     import shutil
     shutil.rmtree(s.data_dir, ignore_errors=True)
-    worker = Child("worker-restore", ["worker"], s.home / "logs", env=settings_env(s))
+    worker = Child("worker-restore", ["worker"], s.home / "logs", env=s.to_env())
     try:
         wait_ready(s, 120)
         served = dumps(s)
@@ -125,7 +125,7 @@ def test_rebuild_all_reproduces_every_table_three_times(plant):
         assert "0 emitted" in out
         for t in LIVE_TABLES:
             assert digest(asyncio.run(read_changelog(s, t))) == digest(before[t]), (round_, t)
-        worker = Child(f"worker-rebuilt-{round_}", ["worker"], s.home / "logs", env=settings_env(s))
+        worker = Child(f"worker-rebuilt-{round_}", ["worker"], s.home / "logs", env=s.to_env())
         try:
             wait_ready(s, 120)
             served = dumps(s)
@@ -163,7 +163,7 @@ def test_rebuild_killed_midway_then_rerun_is_still_equal(plant):
     before = {t: digest(asyncio.run(read_changelog(s, t))) for t in LIVE_TABLES}
     for delay in (0.8, 2.0):
         proc = subprocess.Popen([sys.executable, "-m", "factory_app", "rebuild", "all"],
-                                env={**os.environ, **settings_env(s)}, stdout=subprocess.DEVNULL,
+                                env={**os.environ, **s.to_env()}, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         time.sleep(delay)
         proc.kill()

@@ -17,7 +17,7 @@ from factory_app.kafka_clients import consumer_of, partitions_of, start_consumer
 from factory_app.producer import new_producer
 from factory_app.replay.rewind import Target, plan
 from factory_app.replay.state_at import state_at
-from harness.helpers import settings_env, start_worker, wait_ready
+from harness.helpers import start_worker, wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -87,11 +87,11 @@ def test_rewind_to_a_time_in_the_middle(settings):
     assert 0 < sum(r.lag_after for r in rows) < 400
 
     dry = subprocess.run([sys.executable, "-m", "factory_app", "rewind", "--group", group, "--to-datetime",
-                          str(middle)], env={**os.environ, **settings_env(settings)}, capture_output=True, text=True)
+                          str(middle)], env={**os.environ, **settings.to_env()}, capture_output=True, text=True)
     assert dry.returncode == 0 and "dry run" in dry.stdout
     assert [r.current for r in asyncio.run(plan(settings, group, None, Target("shift", 0)))] == [r.current for r in rows]
     done = subprocess.run([sys.executable, "-m", "factory_app", "rewind", "--group", group, "--to-datetime",
-                           str(middle), "--execute"], env={**os.environ, **settings_env(settings)},
+                           str(middle), "--execute"], env={**os.environ, **settings.to_env()},
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     seen = asyncio.run(first_offsets_seen(settings, group))
@@ -104,7 +104,7 @@ def test_rewind_refuses_while_a_worker_runs(settings, children):
     wait_ready(settings)
     proc = subprocess.run([sys.executable, "-m", "factory_app", "rewind", "--to-earliest", "--execute",
                            "--topic", settings.topic(events.TELEMETRY)],
-                          env={**os.environ, **settings_env(settings)}, capture_output=True, text=True)
+                          env={**os.environ, **settings.to_env()}, capture_output=True, text=True)
     assert proc.returncode != 0
     assert "active member" in proc.stderr and settings.worker.app_id in proc.stderr
 

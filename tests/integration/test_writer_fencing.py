@@ -24,7 +24,7 @@ from factory_app import events
 from factory_app.broker.node import free_port
 from factory_app.children import Child, wait_until
 from factory_app.config import load_plant
-from harness.helpers import log_text, produce_raw, read_topic, settings_env
+from harness.helpers import log_text, produce_raw, read_topic
 from harness.plant import Plant, make_settings, only_assets, opc_write, plc_ready, write_count
 
 pytestmark = pytest.mark.integration
@@ -47,7 +47,7 @@ def logged(settings, topic: str, command_id: str) -> list:
 
 
 def writer(settings, name: str) -> Child:
-    child = Child(name, ["adapter", "commands"], settings.home / "logs", env=settings_env(settings))
+    child = Child(name, ["adapter", "commands"], settings.home / "logs", env=settings.to_env())
     wait_until(lambda: "command writer ready" in log_text(child) or not child.alive(), 120,
                what=f"{name} ready")
     assert child.alive(), child.last_lines()

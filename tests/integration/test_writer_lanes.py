@@ -18,7 +18,7 @@ import yaml
 from factory_app import events
 from factory_app.children import Child, wait_until
 from factory_app.config import load_plant
-from harness.helpers import log_text, produce_raw, read_topic, settings_env
+from harness.helpers import log_text, produce_raw, read_topic
 from harness.plant import Plant, make_settings, opc_read, plc_ready
 
 pytestmark = pytest.mark.integration
@@ -57,7 +57,7 @@ def test_a_silent_plc_does_not_hold_up_another_assets_commands(kafka, tmp_path):
             plant.start("sim")
             wait_until(lambda: plc_ready(plant, "conveyor-1"), 120, what="conveyor-1's PLC answering")
             writer = plant.children["writer"] = Child("writer", ["adapter", "commands"], tmp_path / "logs",
-                                                      env=settings_env(writer_settings))
+                                                      env=writer_settings.to_env())
             wait_until(lambda: "command writer ready" in log_text(writer), 120, what="the command writer ready")
             stuck = [command("conveyor-2", 0.5 + i / 10, ttl=60.0) for i in range(4)]
             asyncio.run(produce_raw(settings, events.COMMANDS, [(c.asset_id.encode(), events.encode(c))
