@@ -10,22 +10,29 @@ from factory_app import events, metrics
 from factory_app.config import PlantConfig
 from factory_app.settings import Settings
 from factory_app.web_views import register_command_views
-from tables.command_ledger import apply_command_event
+from tables.command_ledger import apply_command_event, apply_count, count_moves
 from tables.definitions import projection_table
 
 PROCESSOR = "command-ledger"
 _ACCEPT = (events.Command, events.CommandResult)
 
 
-def step(ledger, event: events.Command | events.CommandResult) -> None:
-    """Fold one command or result into the ledger (mapping-like); shared with replays."""
-    ledger[event.command_id] = apply_command_event(ledger.get(event.command_id), event)
+def step(ledger, counts, event: events.Command | events.CommandResult) -> None:
+    """Fold one command or result into the ledger and the per-asset status counts (mapping-like);
+    shared with replays."""
+    before = ledger.get(event.command_id)
+    after = apply_command_event(before, event)
+    ledger[event.command_id] = after
+    for asset, status, delta in count_moves(before, after):
+        counts[asset] = apply_count(counts.get(asset), status, delta)
 
 
 def register(app: faust.App, settings: Settings, commands: str, results: str, dead_letter: faust.TopicT,
-             name: str = PROCESSOR) -> faust.Table:
-    """Declare the ledger agent over the commands and command-results topics; return its table."""
+             name: str = PROCESSOR) -> tuple[faust.Table, faust.Table]:
+    """Declare the ledger agent over the commands and command-results topics; return its tables
+    (the ledger, the per-asset counts)."""
     ledger = projection_table(app, settings, "command_ledger")
+    counts = projection_table(app, settings, "command_counts")
     source = app.topic(commands, results, key_serializer="raw", value_serializer="raw", internal=False,
                        partitions=settings.kafka.partitions)
     sink = DeadLetterSink(dead_letter, name)
@@ -39,26 +46,26 @@ def register(app: faust.App, settings: Settings, commands: str, results: str, de
                 if event.message.topic == results:
                     await sink.send(failure, event.message)  # the writer dead-letters bad commands itself
                 continue
-            step(ledger, decoded)
+            step(ledger, counts, decoded)
             processed[type(decoded)].inc()
 
     app.agent(source, name=name, concurrency=1)(command_ledger)
-    return ledger
+    return ledger, counts
 
 
 def _register(ctx: LiveContext) -> dict[str, faust.Table]:
     s = ctx.settings
-    ledger = register(ctx.app, s, s.topic(events.COMMANDS), s.topic(events.COMMAND_RESULTS), ctx.dead_letter)
-    register_command_views(ctx.app, ledger)
-    return {"command_ledger": ledger}
+    ledger, counts = register(ctx.app, s, s.topic(events.COMMANDS), s.topic(events.COMMAND_RESULTS), ctx.dead_letter)
+    register_command_views(ctx.app, ledger, counts)
+    return {"command_ledger": ledger, "command_counts": counts}
 
 
 def _step(settings: Settings, plant: PlantConfig | None, label: str) -> ReplayStep:
     def replay(tables, event, offset: int) -> list:
-        step(tables["command_ledger"], event)
+        step(tables["command_ledger"], tables["command_counts"], event)
         return []
     return replay
 
 
-SPEC = Processor(PROCESSOR, (events.COMMANDS, events.COMMAND_RESULTS), _ACCEPT, ("command_ledger",),
+SPEC = Processor(PROCESSOR, (events.COMMANDS, events.COMMAND_RESULTS), _ACCEPT, ("command_ledger", "command_counts"),
                  _register, _step, batched=False)

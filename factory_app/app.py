@@ -14,7 +14,7 @@ from factory_app.config import PlantConfig, load_plant
 from factory_app.kafka_clients import servers
 from factory_app.settings import Settings
 from factory_app.worker_gauges import register_gauges
-from factory_app.web_views import register_readiness, register_table_dump
+from factory_app.web_views import register_cluster_view, register_readiness, register_table_dump
 
 __all__ = ["PROCESSORS", "Worker", "create_app"]
 
@@ -106,6 +106,7 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
                 runtime.add(processor.name, topic(source), processor.accepts, own, step, decides=processor.decides)
     register_table_dump(app, tables)
     register_readiness(app)
+    register_cluster_view(app)
     register_gauges(app, tables)
     if prometheus:
         from faust.sensors.prometheus import setup_prometheus_sensors

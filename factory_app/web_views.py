@@ -73,12 +73,29 @@ def register_readiness(app: faust.App) -> None:
         return self.json(body, status=200 if ok else 503)
 
 
-def register_command_views(app: faust.App, ledger: faust.Table) -> None:
-    """``/commands/recent/?n=20``: the newest commands this worker's ledger partitions hold."""
+def register_command_views(app: faust.App, ledger: faust.Table, counts: faust.Table) -> None:
+    """``/commands/recent/?n=20&asset=A``: the newest commands this worker's ledger partitions
+    hold (of one asset); ``/commands/counts/``: per asset held here, its commands by status."""
 
     @app.page("/commands/recent/")
     async def recent(self: View, request: Request) -> Response:
         n = int(request.query.get("n", "20"))
-        entries = [v for v in ledger.values() if v is not None and "issued_at" in v]
+        asset = request.query.get("asset")
+        entries = [v for v in ledger.values()
+                   if v is not None and "issued_at" in v and (asset is None or v.get("asset_id") == asset)]
         entries.sort(key=lambda e: (e["issued_at"], e["command_id"]), reverse=True)
         return self.json([values.public("command_ledger", e) for e in entries[:n]])
+
+    @app.page("/commands/counts/")
+    async def by_status(self: View, request: Request) -> Response:
+        return self.json({k: values.public("command_counts", v) for k, v in counts.items() if v is not None})
+
+
+def register_cluster_view(app: faust.App) -> None:
+    """``/cluster/``: this worker's URL and every worker's of the group (from the assignment),
+    so a reader given one worker finds the others (the plant view reads each one's assets)."""
+
+    @app.page("/cluster/")
+    async def cluster(self: View, request: Request) -> Response:
+        me = str(app.conf.canonical_url)
+        return self.json({"self": me, "workers": sorted(set(app.assignor.tables_metadata()) | {me})})

@@ -1,4 +1,5 @@
-"""The command ledger projection: every command and what became of it, keyed by command id."""
+"""The command ledger projection: every command and what became of it, keyed by command id;
+and per asset, how many of its commands are in each status (``command_counts``)."""
 
 from __future__ import annotations
 
@@ -26,3 +27,24 @@ def apply_command_event(entry: Entry | None, event: Command | CommandResult) -> 
         new.update(asset_id=event.asset_id, status=event.status, detail=event.detail, result_at=event.event_time,
                    result_ids=seen, results=len(seen))
     return new
+
+
+def count_moves(before: Entry | None, after: Entry) -> list[tuple[str, str, int]]:
+    """``(asset, status, +1/-1)`` moves that keep the per-asset status counts equal to the
+    ledger's entries after a fold changed one entry from ``before`` to ``after``.
+
+    An entry is counted once it names its asset (a Command or a result may come first).
+    Duplicates and conflicts change no status, so they move nothing."""
+    old = (before.get("asset_id"), before["status"]) if before and before.get("asset_id") else None
+    new = (after.get("asset_id"), after["status"]) if after.get("asset_id") else None
+    if old == new:
+        return []
+    moves = [(old[0], old[1], -1)] if old else []
+    return moves + ([(new[0], new[1], 1)] if new else [])
+
+
+def apply_count(counts: dict[str, int] | None, status: str, delta: int) -> dict[str, int]:
+    """One asset's status counts after a move (statuses that fall to zero are left out)."""
+    new = dict(counts or {})
+    new[status] = new.get(status, 0) + delta
+    return {k: v for k, v in sorted(new.items()) if v}

@@ -103,6 +103,9 @@ class LedgerEntryV1(_Value):
     conflicts: int = 0
 
 
+# ``command_counts``: per asset, how many of its commands are in each status (zero counts left out).
+CommandCountsV1 = dict[str, int]
+
 # ``control_rule_memory``: per rule name, that rule's own small memory (its module defines it).
 RuleMemoryV1 = dict[str, dict[str, Any]]
 
@@ -112,6 +115,7 @@ SCHEMAS: dict[str, Any] = {
     "tag_windows": Union[WindowV1, WindowIndexV1],
     "availability": AvailabilityV1,
     "command_ledger": LedgerEntryV1,
+    "command_counts": CommandCountsV1,
     "control_rule_memory": RuleMemoryV1,
 }
 

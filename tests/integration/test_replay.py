@@ -21,7 +21,8 @@ from harness.plant import Plant, make_settings, opc_call, wait_plcs_ready, write
 
 pytestmark = pytest.mark.integration
 
-LIVE_TABLES = ("asset_state", "tag_windows", "control_state", "control_rule_memory", "command_ledger")
+LIVE_TABLES = ("asset_state", "tag_windows", "control_state", "control_rule_memory", "command_ledger",
+               "command_counts")
 
 
 def factory(settings, *args, check=True, env=None):

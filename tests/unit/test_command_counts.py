@@ -1,0 +1,51 @@
+"""The per-asset command counts always equal a count of the ledger's entries by asset and status."""
+
+from collections import Counter
+
+from hypothesis import given, settings, strategies as st
+
+from agents.command_ledger import step
+from factory_app import events
+
+STATUSES = ("applied", "rejected", "expired", "unknown", "conflict")
+
+
+def command(i: int, asset: str) -> events.Command:
+    return events.Command(event_id=f"c{i}", asset_id=asset, event_time=100.0 + i, command_id=f"cmd-{i}",
+                          action="write", target="heater_power", value=1.0, cause_event_id=f"e{i}",
+                          rule="oven-1-thermostat", deadline=200.0 + i)
+
+
+def result(i: int, asset: str, status: str, n: int) -> events.CommandResult:
+    return events.CommandResult(event_id=f"r{i}-{n}", asset_id=asset, event_time=101.0 + i, command_id=f"cmd-{i}",
+                                status=status)
+
+
+# A log of commands and results in any order (a result may come first on replay), with
+# redeliveries (the same result event twice) and conflicts.
+logs = st.lists(st.tuples(st.integers(0, 8), st.sampled_from(["oven-1", "press-1"]),
+                          st.sampled_from(("command",) + STATUSES), st.integers(0, 2)), max_size=60)
+
+
+@settings(max_examples=200, deadline=None)
+@given(logs)
+def test_counts_match_the_ledger_entries_whatever_the_order(log):
+    ledger, counts = {}, {}
+    owner = {}  # one asset per command id, as on the real log (the id is derived per asset's rule)
+    for i, asset, kind, n in log:
+        asset = owner.setdefault(i, asset)
+        event = command(i, asset) if kind == "command" else result(i, asset, kind, n)
+        step(ledger, counts, event)
+    expected = Counter((e["asset_id"], e["status"]) for e in ledger.values() if e.get("asset_id"))
+    got = Counter({(asset, status): n for asset, by in counts.items() for status, n in by.items()})
+    assert got == expected
+    assert all(n > 0 for by in counts.values() for n in by.values())
+
+
+def test_a_result_moves_its_command_from_pending_to_its_status():
+    ledger, counts = {}, {}
+    step(ledger, counts, command(1, "oven-1"))
+    assert counts == {"oven-1": {"pending": 1}}
+    step(ledger, counts, result(1, "oven-1", "applied", 0))
+    step(ledger, counts, result(1, "oven-1", "applied", 0))  # redelivered
+    assert counts == {"oven-1": {"applied": 1}}
