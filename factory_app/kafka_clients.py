@@ -155,6 +155,14 @@ async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPar
     return []
 
 
+def asset_partition(asset_id: str, partitions: int) -> int:
+    """The partition an asset's events land in (Kafka's default murmur2 partitioner on the key)."""
+    from aiokafka.partitioner import DefaultPartitioner
+
+    every = list(range(partitions))
+    return DefaultPartitioner()(asset_id.encode(), every, every)
+
+
 async def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
     """Current end offset of every partition of ``topics`` (full names; a missing topic has none)."""
     async with consumer_of(bootstrap) as consumer:

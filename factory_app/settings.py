@@ -110,6 +110,15 @@ class WebSettings(_Group):
     # Prometheus ports of the adapters (0 disables the endpoint).
     ingest_metrics_port: int = 9101
     writer_metrics_port: int = 9102
+    # The plant view (``factory ui``): where it listens (loopback unless said otherwise: it
+    # serves the plant to anyone who reaches it), which workers it asks (default: the local
+    # one; it finds the group's others through /cluster/), how often it asks them (seconds),
+    # and the operators' token file (default HOME/operator-tokens; ``factory operator-token``).
+    ui_port: int = 6080
+    ui_host: str = "127.0.0.1"
+    ui_workers: list[str] | None = None
+    ui_refresh: float = Field(default=0.25, gt=0)
+    ui_tokens_file: Path | None = None
 
 
 class AdapterSettings(_Group):

@@ -25,7 +25,7 @@ def apply_command_event(entry: Entry | None, event: Command | CommandResult) -> 
         # Counted by result event id: a result re-read after a crash is not a second result.
         seen = sorted(set(new.get("result_ids", [])) | {event.event_id})
         new.update(asset_id=event.asset_id, status=event.status, detail=event.detail, result_at=event.event_time,
-                   result_ids=seen, results=len(seen))
+                   readback=event.readback, result_ids=seen, results=len(seen))
     return new
 
 

@@ -98,6 +98,7 @@ class LedgerEntryV1(_Value):
     deadline: float | None = None
     detail: str | None = None
     result_at: float | None = None
+    readback: Any = None  # the value the writer read back after a write (results since the plant view)
     result_ids: list[str] = []
     conflict_ids: list[str] = []
     conflicts: int = 0

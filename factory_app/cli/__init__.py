@@ -58,12 +58,13 @@ def main(ctx: click.Context, log_level: str, log_format: str) -> None:
 
 
 def _register() -> None:
-    from factory_app.cli import (adapter, backfill, broker, certs, mode, rebuild, rewind, run, sample, sim, state,
-                                 state_at, topics, verify, worker)
+    from factory_app.cli import (adapter, backfill, broker, certs, command, mode, rebuild, rewind, run, sample, sim,
+                                 state, state_at, topics, ui, verify, worker)
 
-    for module in (adapter, backfill, broker, certs, mode, rebuild, rewind, run, sample, sim, state, state_at, topics,
-                   verify, worker):
+    for module in (adapter, backfill, broker, certs, command, mode, rebuild, rewind, run, sample, sim, state, state_at,
+                   topics, ui, verify, worker):
         main.add_command(module.command)
+    main.add_command(ui.token_command)
 
 
 _register()

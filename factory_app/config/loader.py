@@ -50,7 +50,7 @@ def load_plant(path: Path | str) -> PlantConfig:
     """Read and validate the plant file; raise ``ConfigError`` naming file, line and key on any problem."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read plant configuration: {exc.strerror}") from None
     try:

@@ -53,6 +53,9 @@ class ReadTag(_Model):
     node: str  # string identifier in the asset's namespace, e.g. "oven-1.temperature"
     sampling_ms: int = Field(default=100, ge=10)
     mode: Literal["subscribe", "poll"] = "subscribe"
+    # For people (the plant view): the value's unit, and whether True means an open fault.
+    unit: str | None = None
+    fault: bool = False
 
 
 class WriteTag(_Model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from factory_app import events
+from factory_app.kafka_clients import asset_partition
 from factory_app.replay.log_reader import end_offsets, read_until
 from factory_app.settings import Settings
 from tables import values
@@ -21,9 +22,7 @@ async def state_at(settings: Settings, at: float | None = None, until: dict[int,
     if until is not None:
         stops = {tp: min(end, until.get(tp.partition, end)) for tp, end in stops.items()}
     if asset is not None:
-        from aiokafka.partitioner import DefaultPartitioner  # Kafka's murmur2: where the asset's key lands
-
-        wanted = DefaultPartitioner()(asset.encode(), list(range(len(stops))), list(range(len(stops))))
+        wanted = asset_partition(asset, len(stops))
         stops = {tp: off for tp, off in stops.items() if tp.partition == wanted}
     states: dict[str, dict] = {}
     async for rec in read_until(settings, stops, progress):
