@@ -56,7 +56,7 @@ def make_settings(bootstrap: str, home: Path, edit=None) -> Settings:
     settings = Settings(bootstrap=bootstrap, home=home, topic_prefix=f"p{tag}.", app_id=f"plant-{tag}",
                         web_port=free_port(), partitions=8,
                         plant_config=plant_file(home / "plant.yaml", edit), ingest_metrics_port=free_port(),
-                        writer_metrics_port=free_port())
+                        writer_metrics_port=free_port(), ui_port=free_port())
     asyncio.run(create_source_topics(settings))
     return settings
 
@@ -69,7 +69,7 @@ class Plant:
 
     def start(self, *roles: str) -> None:
         args = {"sim": ["sim"], "worker": ["worker"], "ingest": ["adapter", "ingest"],
-                "writer": ["adapter", "commands"]}
+                "writer": ["adapter", "commands"], "ui": ["ui"]}
         for role in roles:
             self.children[role] = Child(f"{role}-{len(self.children)}", args[role], self.settings.home / "logs",
                                         env=self.settings.to_env())

@@ -11,13 +11,18 @@ command -v mvn >/dev/null || [ -n "${KAFKA_HOME:-}" ] || { echo "Maven (mvn) is 
 extras=""
 if [ "${1:-}" = "--tests" ]; then
   extras="[test,bench]"
-  # Debian's Prometheus server, for the scrape test (tests/integration/test_observability.py).
-  if ! command -v prometheus >/dev/null; then
+  # Debian's Prometheus server, for the scrape test (tests/integration/test_observability.py),
+  # and Debian's chromium, for the plant view's browser test (Playwright drives it; Playwright's
+  # own browser download is never used).
+  missing=""
+  command -v prometheus >/dev/null || missing="$missing prometheus"
+  [ -x /usr/bin/chromium ] || missing="$missing chromium"
+  if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1 \
-        || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends prometheus >/dev/null; }
+      apt-get install -y -q --no-install-recommends $missing >/dev/null 2>&1 \
+        || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $missing >/dev/null; }
     else
-      echo "the tests need Debian's prometheus package: sudo apt-get install prometheus" >&2; exit 1
+      echo "the tests need Debian's packages:$missing (sudo apt-get install$missing)" >&2; exit 1
     fi
   fi
 fi

@@ -42,7 +42,8 @@ def wait_ready(children, base: str, timeout: float) -> None:
         time.sleep(0.3)
 
 
-ROLES = {"sim": ["sim"], "worker": ["worker"], "ingest": ["adapter", "ingest"], "writer": ["adapter", "commands"]}
+ROLES = {"sim": ["sim"], "worker": ["worker"], "ingest": ["adapter", "ingest"], "writer": ["adapter", "commands"],
+         "ui": ["ui"]}
 
 
 @click.command("run")
@@ -94,6 +95,8 @@ def command(settings: Settings, duration: float | None, no_sim: bool, keep_broke
                      commands_table(fetch_json(base, "/commands/recent/?n=12")))
     try:
         console.print(f"started {', '.join(roles)}; logs in {logs}; metrics at {base}/metrics")
+        console.print(f"plant view: http://{settings.web.ui_host}:{settings.web.ui_port}/ (operator token for "
+                      f"sending commands: factory operator-token operator)")
         wait_ready(children, base, 120)
         begin = time.monotonic()
         live = None if plain else Live(console=console, refresh_per_second=2)

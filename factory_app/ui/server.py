@@ -138,13 +138,13 @@ def build_app(settings: Settings, plant: PlantConfig) -> web.Application:
         asset = plant.asset(asset_id)
         if asset is None:
             return _json({"error": f"unknown asset {asset_id!r}"}, 404)
-        entry = view.latest.get(asset_id)
         windows, transitions = {}, []
         with contextlib.suppress(Exception):  # a worker mid-rebalance: the page shows what it has
-            if entry is not None:
-                windows = await view.reader.windows(entry["worker"], asset_id)
+            if asset_id in view.latest:
+                windows = await view.reader.windows(view.latest[asset_id]["worker"], asset_id)
         with contextlib.suppress(Exception):
             transitions = await recent_transitions(settings, asset_id)
+        entry = view.latest.get(asset_id)  # read after the waits above: the newest answer
         return _json({"now": time.time(), "asset": asset_view(asset, entry, time.time()),
                       "trends": {t.tag: trend(windows, t.tag) for t in asset.read},
                       "transitions": transitions, "commands": view.feed.recent(50, asset=asset_id),

@@ -108,12 +108,14 @@ function operatorForm(d) {
 }
 
 async function loadAsset() {
+  const seen = tiles[ASSET];
   const resp = await fetch(`/api/asset/${encodeURIComponent(ASSET)}`);
   const d = await resp.json();
   if (!resp.ok) { $("#main").innerHTML = `<p class="error">${esc(d.error)}</p>`; return; }
   skew = d.now - Date.now() / 1000;
-  tiles[ASSET] = d.asset;
-  d.commands.forEach((c) => { commands[c.command_id] = c; });
+  // A live update that arrived while this answer was on its way is newer than the answer.
+  if (tiles[ASSET] !== seen && tiles[ASSET]) d.asset = tiles[ASSET]; else tiles[ASSET] = d.asset;
+  d.commands.forEach(keepCommand);
   const trends = Object.entries(d.trends).filter(([, p]) => p.length)
     .map(([tag, p]) => `<tr><td>${esc(tag)}</td><td>${sparkline(p)}</td></tr>`).join("") || `<tr><td>no numeric windows yet</td></tr>`;
   const transitions = d.transitions.map((t) => `<tr><td class="small">${esc(fmtTime(t.event_time))}</td><td>${esc(t.kind)}</td>` +
@@ -154,6 +156,9 @@ function showPending() {
 
 // ---- commands ---------------------------------------------------------------------------
 
+// An entry fetched in bulk never replaces one a live update already brought (that one is newer).
+function keepCommand(c) { if (!commands[c.command_id]) commands[c.command_id] = c; }
+
 function renderCommands() {
   const table = $("#commands");
   if (!table) return;
@@ -167,7 +172,7 @@ function renderCommands() {
 async function loadCommands() {
   $("#main").innerHTML = `<div class="filters"><input id="f-asset" placeholder="asset"><input id="f-rule" placeholder="rule or operator">
     <input id="f-status" placeholder="status (applied, rejected, …)"></div><table id="commands"></table>`;
-  (await (await fetch("/api/commands?n=500")).json()).forEach((c) => { commands[c.command_id] = c; });
+  (await (await fetch("/api/commands?n=500")).json()).forEach(keepCommand);
   document.querySelectorAll(".filters input").forEach((el) => el.addEventListener("input", renderCommands));
   renderCommands();
 }

@@ -1,0 +1,172 @@
+"""The plant view in a real browser (Debian's chromium, driven by Playwright) against a real plant:
+simulated PLCs, broker, worker, both adapters and ``factory ui``, each its own process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from factory_app.children import wait_until
+from factory_app.config import load_plant
+from factory_app.ui import auth
+from harness.browser import chromium_browser
+from harness.helpers import get_json, wait_ready
+from harness.plant import Plant, make_settings, opc_call, wait_plcs_ready
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "test-token-of-the-operator"
+WAIT_MS = 60_000  # a condition on the page; generous for a loaded CI machine
+
+
+@pytest.fixture(scope="module")
+def plant(kafka, tmp_path_factory):
+    settings = make_settings(kafka.cfg.bootstrap, tmp_path_factory.mktemp("view"))
+    (settings.home / "operator-tokens").write_text("# test operator\n" + auth.token_line("operator", TOKEN))
+    p = Plant(settings, load_plant(settings.plant_config))
+    try:
+        p.start("sim", "worker", "ingest", "writer", "ui")
+        wait_plcs_ready(p)
+        wait_ready(settings, child=p.children["worker"])
+        base = ui_url(p)
+        # Every asset answered by a worker, so the page has something to show.
+        wait_until(lambda: _all_assets_known(base), 120, what="the plant view knowing every asset",
+                   abort=lambda: not p.children["ui"].alive())
+        yield p
+    finally:
+        p.stop()
+
+
+def at_the_machine(plant: Plant, asset: str, method: str) -> None:
+    """Call a simulator method on the PLC itself (its own thread: Playwright's loop holds this one)."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, opc_call(plant, asset, method)).result(timeout=30)
+
+
+def ui_url(plant: Plant) -> str:
+    return f"http://127.0.0.1:{plant.settings.web.ui_port}"
+
+
+def _all_assets_known(base: str) -> bool:
+    try:
+        return all(t["worker"] for t in get_json(f"{base}/api/overview")["assets"])
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium_browser() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+        assert not errors, f"the page raised: {errors}"
+    finally:
+        context.close()
+
+
+def post(url: str, body: dict, token: str | None = None) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def test_the_overview_shows_every_asset_and_which_worker_answered(plant, page):
+    from playwright.sync_api import expect
+
+    page.goto(ui_url(plant) + "/")
+    tiles = page.locator(".tile")
+    expect(tiles).to_have_count(6, timeout=WAIT_MS)
+    for asset in plant.config.assets:
+        tile = page.locator(f"#tile-{asset.id}")
+        expect(tile.locator(".connection")).to_have_text("connected", timeout=WAIT_MS)
+        expect(tile.locator(".worker")).to_have_text(f"http://127.0.0.1:{plant.settings.web.port}")
+    expect(page.locator("#tile-oven-1 tr[data-tag=temperature] .value")).to_contain_text("°C")
+    expect(page.locator("#mode")).to_have_text("LIVE")
+
+
+def test_a_state_change_in_a_plc_appears_without_reload_and_time_travel_shows_the_state_before(plant, page):
+    from playwright.sync_api import expect
+
+    page.goto(ui_url(plant) + "/")
+    tile = page.locator("#tile-conveyor-1")
+    expect(tile.locator(".machine-state")).to_have_text("running", timeout=WAIT_MS)
+    page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+    before = time.time()
+    at_the_machine(plant, "conveyor-1", "inject_jam")
+    expect(tile.locator(".machine-state")).to_have_text("jammed", timeout=WAIT_MS)
+    expect(tile).to_have_attribute("data-health", "fault")
+    expect(tile.locator(".faults")).to_contain_text("jammed set")
+    assert page.evaluate("window.__sameDocument === true"), "the page updated in place, without a reload"
+
+    # The plant as it was just before the jam: folded from the log, marked as history.
+    page.fill("#at", f"{before:.3f}")
+    page.click("#show-at")
+    expect(page.locator("#mode")).to_contain_text("HISTORY", timeout=WAIT_MS)
+    expect(tile.locator(".machine-state")).to_have_text("running")
+    expect(page.locator("body")).to_have_class("history")
+    page.click("#golive")
+    expect(page.locator("#mode")).to_have_text("LIVE")
+    expect(tile.locator(".machine-state")).to_have_text("jammed")
+
+
+def test_operator_commands_need_a_token_and_show_their_result(plant, page):
+    from playwright.sync_api import expect
+
+    base = ui_url(plant)
+    at_the_machine(plant, "conveyor-2", "inject_jam")
+    page.goto(f"{base}/asset/conveyor-2")
+    expect(page.locator("#asset-tile .machine-state")).to_have_text("jammed", timeout=WAIT_MS)
+    page.select_option("#send-target", "call:clear_jam")
+
+    # Without credentials: refused, and nothing appended (the command log gains no operator command).
+    page.click("#send-button")
+    expect(page.locator("#send-status")).to_contain_text("refused (HTTP 401)", timeout=WAIT_MS)
+    assert post(f"{base}/api/commands", {"asset": "conveyor-2", "action": "call", "target": "clear_jam"},
+                token="not-a-token")[0] == 401
+    assert not [c for c in get_json(f"{base}/api/commands?rule=operator") if c["asset_id"] == "conveyor-2"]
+
+    # Signed in: the command goes through the writer and its result comes back to the page.
+    page.fill("#token", TOKEN)
+    page.click("#signin")
+    expect(page.locator("#operator")).to_have_text("operator", timeout=WAIT_MS)
+    page.click("#send-button")
+    expect(page.locator("#send-status .result")).to_have_text("applied", timeout=WAIT_MS)
+    expect(page.locator("#asset-tile .machine-state")).not_to_have_text("jammed", timeout=WAIT_MS)
+    sent = [c for c in get_json(f"{base}/api/commands?rule=operator") if c["asset_id"] == "conveyor-2"]
+    assert [(c["target"], c["status"]) for c in sent] == [("clear_jam", "applied")], "in the log, under its operator"
+    row = page.locator(f"tr[data-command='{sent[0]['command_id']}']")
+    expect(row.locator(".status")).to_have_text("applied")
+
+
+def test_no_endpoint_changes_anything_without_a_token(plant):
+    from factory_app.settings import Settings
+    from factory_app.ui.server import build_app
+
+    app = build_app(Settings(), plant.config)
+    writes = [(r.method, r.resource.canonical) for r in app.router.routes() if r.method not in ("GET", "HEAD")]
+    assert writes, "the view has write endpoints to check"
+    for method, path in writes:
+        req = urllib.request.Request(ui_url(plant) + path, data=b"{}", method=method,
+                                     headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(req, timeout=10)
+        assert refused.value.code == 401, f"{method} {path} answered {refused.value.code} without a token"
