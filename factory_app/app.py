@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 
 import faust
@@ -60,7 +61,7 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
         value_serializer="raw",
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
-        web_host=settings.web.host,
+        web_host=advertised_host(settings.web.host),  # Faust's canonical URL: what peers and the plant view call
         web_port=settings.web.port,
         web_bind=settings.web.host,
         web_in_thread=False,
@@ -113,6 +114,14 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
 
         setup_prometheus_sensors(app, name_prefix="faust")
     return Worker(app=app, settings=settings, tables=tables, runtime=runtime)
+
+
+def advertised_host(bind: str) -> str:
+    """The address other processes reach this worker at: the bound one, or for a wildcard bind
+    (containers) this host's own address, never 0.0.0.0 (no one can call that)."""
+    if bind in ("0.0.0.0", "::", ""):
+        return socket.gethostbyname(socket.gethostname())
+    return bind
 
 
 def _made(path):

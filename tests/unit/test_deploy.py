@@ -94,5 +94,5 @@ def test_every_long_running_role_has_a_working_health_check():
         url = svc["environment"].get("FACTORY_HEALTH_URL", f"http://127.0.0.1:{svc['environment'].get('FACTORY_WEB_PORT', '6066')}/ready/")
         port = re.search(r":(\d+)/", url).group(1)
         own = {"worker": "FACTORY_WEB_PORT", "ingest": "FACTORY_INGEST_METRICS_PORT",
-               "commands": "FACTORY_WRITER_METRICS_PORT"}[name]
+               "commands": "FACTORY_WRITER_METRICS_PORT", "ui": "FACTORY_UI_PORT"}[name]
         assert svc["environment"][own] == port, name
