@@ -170,3 +170,32 @@ def test_no_endpoint_changes_anything_without_a_token(plant):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(req, timeout=10)
         assert refused.value.code == 401, f"{method} {path} answered {refused.value.code} without a token"
+
+
+def test_with_two_workers_every_asset_is_shown_with_the_worker_that_holds_it(plant):
+    """Run last in this module: a second worker takes half the partitions. The view was told
+    only of the first worker; it finds the second through /cluster/."""
+    from factory_app.broker.node import free_port
+    from factory_app.children import Child
+
+    second = plant.settings.updated({"web_port": free_port(), "worker_data": str(plant.settings.home / "worker-b")})
+    child = Child("worker-b", ["worker"], plant.settings.home / "logs", env=second.to_env())
+    try:
+        mine = f"http://127.0.0.1:{second.web.port}"
+
+        def split() -> set[str] | None:
+            try:
+                tiles = get_json(ui_url(plant) + "/api/overview")["assets"]
+            except Exception:
+                return None
+            workers = {t["worker"] for t in tiles}
+            return workers if len(tiles) == 6 and mine in workers and len(workers) == 2 else None
+
+        workers = wait_until(split, 180, what="assets shown from both workers", abort=lambda: not child.alive())
+        # Each asset is shown as answered by the worker whose /state/ holds it.
+        for tile in get_json(ui_url(plant) + "/api/overview")["assets"]:
+            held = get_json(f"{tile['worker']}/state/")
+            assert tile["asset_id"] in held, f"{tile['asset_id']} is not held by {tile['worker']}"
+        assert workers == {mine, f"http://127.0.0.1:{plant.settings.web.port}"}
+    finally:
+        child.stop(timeout=15)
