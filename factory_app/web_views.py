@@ -2,20 +2,43 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import faust
 from faust.web import Request, Response, View
 
 from factory_app import metrics
+from factory_app.kafka_clients import asset_partition
 from tables import keys, values, windows
 from tables.definitions import StateTables
 
 
+def held_by_this_worker(app: faust.App, table: faust.Table, request: Request) -> dict[str, Any]:
+    """The values of the ``?assets=a,b`` keys this worker holds, by exact key lookups (a reader
+    that knows its assets, e.g. the plant view, never pays for the worker's whole table);
+    without ``assets``, every key it holds."""
+    wanted = request.query.get("assets")
+    if wanted is None:
+        return {k: v for k, v in table.items() if v is not None}
+    source = table.changelog_topic.get_topic_name()
+    mine = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == source}
+    held = {}
+    for asset in filter(None, wanted.split(",")):
+        key = keys.asset_key(asset)
+        # Only an active partition's value: a revoked one's copy may still be on disk.
+        if asset_partition(asset, table.partitions) in mine and (value := table.get(key)) is not None:
+            held[key] = value
+    return held
+
+
 def register_state_views(app: faust.App, tables: StateTables) -> None:
-    """``/state/`` (assets held by this worker) and ``/state/{asset}/`` (routed to its owner)."""
+    """``/state/`` (assets held by this worker; ``?assets=a,b``: of these) and ``/state/{asset}/``
+    (routed to its owner)."""
 
     @app.page("/state/")
     async def all_assets(self: View, request: Request) -> Response:
-        return self.json({k: values.public("asset_state", v) for k, v in tables.asset_state.items() if v is not None})
+        held = held_by_this_worker(app, tables.asset_state, request)
+        return self.json({k: values.public("asset_state", v) for k, v in held.items()})
 
     @app.page("/state/{asset}/")
     @app.table_route(table=tables.asset_state, match_info="asset")
@@ -88,7 +111,8 @@ def register_command_views(app: faust.App, ledger: faust.Table, counts: faust.Ta
 
     @app.page("/commands/counts/")
     async def by_status(self: View, request: Request) -> Response:
-        return self.json({k: values.public("command_counts", v) for k, v in counts.items() if v is not None})
+        held = held_by_this_worker(app, counts, request)
+        return self.json({k: values.public("command_counts", v) for k, v in held.items()})
 
 
 def register_cluster_view(app: faust.App) -> None:

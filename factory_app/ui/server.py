@@ -44,7 +44,7 @@ class PlantView:
     def __init__(self, settings: Settings, plant: PlantConfig):
         self.settings, self.plant = settings, plant
         seeds = settings.web.ui_workers or [f"http://{settings.web.host}:{settings.web.port}"]
-        self.reader = ClusterReader(seeds)
+        self.reader = ClusterReader(seeds, [a.id for a in plant.assets])
         self.feed = CommandFeed(settings)
         self.hub = Hub()
         self.latest: dict[str, dict] = {}  # asset -> {"state", "counts", "worker"}
@@ -129,6 +129,9 @@ def build_app(settings: Settings, plant: PlantConfig) -> web.Application:
             raise web.HTTPNotFound()
         kind = "application/javascript" if name.endswith(".js") else "text/css"
         return web.Response(text=(STATIC / name).read_text(encoding="utf-8"), content_type=kind)
+
+    async def no_icon(request: web.Request) -> web.Response:
+        return web.Response(status=204)
 
     async def api_overview(request: web.Request) -> web.Response:
         return _json(view.overview())
@@ -259,7 +262,7 @@ def build_app(settings: Settings, plant: PlantConfig) -> web.Application:
     app.add_routes([
         web.get("/", page("overview")), web.get("/asset/{asset}", page("asset")),
         web.get("/commands", page("commands")), web.get("/static/{name}", static),
-        web.get("/favicon.ico", lambda request: web.Response(status=204)),
+        web.get("/favicon.ico", no_icon),
         web.get("/api/overview", api_overview), web.get("/api/asset/{asset}", api_asset),
         web.get("/api/commands", api_commands), web.get("/api/commands/{command_id}", api_command),
         web.get("/api/events/{event_id}", api_event), web.get("/api/live", api_live),
