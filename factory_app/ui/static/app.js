@@ -28,7 +28,7 @@ function tileHtml(t) {
   const faults = t.faults.length ? `<ul class="faults">${t.faults.map((f) => `<li>${esc(f)}</li>`).join("")}</ul>` : "";
   return `<section class="tile h-${esc(t.health)}" id="tile-${esc(t.asset_id)}" data-asset="${esc(t.asset_id)}" data-health="${esc(t.health)}">
     <h2><a href="/asset/${encodeURIComponent(t.asset_id)}">${esc(t.asset_id)}</a> <span class="small">${esc(t.type)}</span></h2>
-    <div>machine: <span class="state machine-state">${esc(t.machine_state ?? "unknown")}</span>,
+    <div>machine: <span class="state machine-state">${esc(t.machine_state ?? "—")}</span>,
       connection: <span class="state connection">${esc(t.connection ?? "unknown")}</span>, mode ${esc(t.mode)}</div>
     <div class="age small" data-last="${t.last_event_time ?? ""}"></div>
     ${faults}
