@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -199,3 +202,25 @@ def test_with_two_workers_every_asset_is_shown_with_the_worker_that_holds_it(pla
         assert workers == {mine, f"http://127.0.0.1:{plant.settings.web.port}"}
     finally:
         child.stop(timeout=15)
+
+
+def test_factory_command_sends_as_an_operator_and_prints_the_result(plant):
+    def factory(*args):
+        return subprocess.run([sys.executable, "-m", "factory_app", *args], capture_output=True, text=True,
+                              timeout=120, env={**os.environ, **plant.settings.to_env()})
+
+    sent = factory("command", "send", "conveyor-1", "speed_setpoint", "1.25")
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout.strip() == "applied, read back 1.25: speed_setpoint = 1.25"
+    beyond = factory("command", "send", "conveyor-1", "speed_setpoint", "7")  # over its max: the writer refuses
+    assert beyond.returncode == 1 and beyond.stdout.startswith("rejected"), beyond.stdout + beyond.stderr
+    unknown = factory("command", "send", "conveyor-1", "warp_drive", "1")
+    assert unknown.returncode != 0 and "not in the asset's write list" in unknown.stderr
+    stranger = factory("command", "send", "conveyor-1", "speed_setpoint", "1", "--as", "mallory")
+    assert stranger.returncode != 0 and "'mallory' is not an operator" in stranger.stderr
+
+    def in_the_view():
+        ledger = get_json(ui_url(plant) + "/api/commands?rule=operator&asset=conveyor-1")
+        return sorted((c["value"], c["status"]) for c in ledger)
+    wait_until(lambda: in_the_view() == [(1.25, "applied"), (7.0, "rejected")], 30,
+               what="both operator commands in the view's command log")
