@@ -19,3 +19,13 @@ def new_producer(settings: Settings, **overrides) -> AIOKafkaProducer:
 async def append(producer: AIOKafkaProducer, settings: Settings, topic: str, event: events.AnyEvent):
     """Append ``event`` to logical ``topic`` keyed by its asset; returns the send future."""
     return await producer.send(settings.topic(topic), events.encode(event), key=event.asset_id.encode())
+
+
+async def append_once(settings: Settings, topic: str, event: events.AnyEvent) -> None:
+    """Append one event and wait for its acknowledgement (a CLI's one-off write)."""
+    producer = new_producer(settings)
+    await producer.start()
+    try:
+        await (await append(producer, settings, topic, event))
+    finally:
+        await producer.stop()

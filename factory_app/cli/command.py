@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import AsyncExitStack
 
 import click
 
@@ -51,7 +52,8 @@ def _run(settings: Settings, operator: str, asset: str, action: str, target: str
     from factory_app import events
     from factory_app.cli.common import plant_or_fail
     from factory_app.operator_commands import OperatorRefused, operator_command
-    from factory_app.producer import append, new_producer
+    from factory_app.kafka_clients import consumer_of, partitions_of
+    from factory_app.producer import append_once
 
     plant = plant_or_fail(settings)
     try:
@@ -60,20 +62,15 @@ def _run(settings: Settings, operator: str, asset: str, action: str, target: str
         raise click.ClickException(str(exc)) from None
 
     async def go() -> events.CommandResult | None:
-        results = None
-        if wait > 0:  # follow the results from their end before appending: the result cannot be missed
-            from factory_app.kafka_clients import start_consumer
-
-            results = await start_consumer(settings.topic(events.COMMAND_RESULTS), bootstrap=settings.kafka.bootstrap,
-                                           auto_offset_reset="latest", enable_auto_commit=False)
-            await results.getmany(timeout_ms=100)  # take the end positions now
-        try:
-            producer = new_producer(settings)
-            await producer.start()
-            try:
-                await (await append(producer, settings, events.COMMANDS, cmd))
-            finally:
-                await producer.stop()
+        async with AsyncExitStack() as stack:
+            results = None
+            if wait > 0:  # positioned at the results' end before appending: the result cannot be missed
+                results = await stack.enter_async_context(consumer_of(settings.kafka.bootstrap))
+                tps = await partitions_of(results, settings.topic(events.COMMAND_RESULTS))
+                results.assign(tps)
+                for tp, end in (await results.end_offsets(tps)).items():
+                    results.seek(tp, end)
+            await append_once(settings, events.COMMANDS, cmd)
             click.echo(f"sent {cmd.command_id}: {operator} {action}s {asset}.{target} "
                        f"{cmd.value if action == 'write' else list(cmd.args)}", err=True)
             deadline = time.monotonic() + wait
@@ -87,9 +84,6 @@ def _run(settings: Settings, operator: str, asset: str, action: str, target: str
                         if got.command_id == cmd.command_id and got.status != "conflict":
                             return got
             return None
-        finally:
-            if results is not None:
-                await results.stop()
 
     result = asyncio.run(go())
     if wait <= 0:

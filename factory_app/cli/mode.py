@@ -25,7 +25,7 @@ def command(settings: Settings, asset: str, mode: str, reason: str) -> None:
     """
     from factory_app import events
     from factory_app.cli.common import plant_or_fail
-    from factory_app.producer import append, new_producer
+    from factory_app.producer import append_once
 
     plant = plant_or_fail(settings)
     if plant.asset(asset) is None:
@@ -34,12 +34,5 @@ def command(settings: Settings, asset: str, mode: str, reason: str) -> None:
     event = events.StateTransition(event_id=uuid.uuid4().hex, asset_id=asset, event_time=time.time(), kind="mode",
                                    to_state=mode, reason=f"{getpass.getuser()}: {reason}".strip()[:500])
 
-    async def send() -> None:
-        producer = new_producer(settings)
-        await producer.start()
-        try:
-            await (await append(producer, settings, events.TELEMETRY, event))
-        finally:
-            await producer.stop()
-    asyncio.run(send())
+    asyncio.run(append_once(settings, events.TELEMETRY, event))
     click.echo(f"{asset}: {mode} (event {event.event_id})")

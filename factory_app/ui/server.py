@@ -188,8 +188,8 @@ def build_app(settings: Settings, plant: PlantConfig) -> web.Application:
                 except asyncio.TimeoutError:
                     message = b": heartbeat\n\n"
                 await resp.write(message)
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
+        except ConnectionResetError:
+            pass  # the page went away
         finally:
             view.hub.leave(queue)
         return resp
@@ -228,10 +228,12 @@ def build_app(settings: Settings, plant: PlantConfig) -> web.Application:
                                 if a.id in states else None, at) for a in plant.assets]
             await resp.write(sse("progress", {"done": sum(done.values()), "total": total}))
             await resp.write(sse("result", {"at": at, "assets": tiles, "history": True}))
-        except (ConnectionResetError, asyncio.CancelledError):
-            fold.cancel()
+        except ConnectionResetError:
+            pass  # the page went away
         except Exception as exc:
             await resp.write(sse("failed", {"error": f"{type(exc).__name__}: {exc}"}))
+        finally:
+            fold.cancel()  # a page that left before the fold ended: stop reading the log for it
         return resp
 
     async def api_whoami(request: web.Request) -> web.Response:

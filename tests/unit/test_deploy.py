@@ -96,3 +96,16 @@ def test_every_long_running_role_has_a_working_health_check():
         own = {"worker": "FACTORY_WEB_PORT", "ingest": "FACTORY_INGEST_METRICS_PORT",
                "commands": "FACTORY_WRITER_METRICS_PORT", "ui": "FACTORY_UI_PORT"}[name]
         assert svc["environment"][own] == port, name
+
+
+def test_the_broker_keeps_its_log_in_its_data_volume():
+    from factory_app.broker.versions import DEFAULT_KAFKA_VERSION
+
+    kafka = COMPOSE["services"]["kafka"]
+    env = kafka["environment"]
+    log_dirs = env.get("KAFKA_LOG_DIRS", "/tmp/kraft-combined-logs")  # the apache/kafka image's default
+    mounts = {v.split(":")[1] for v in kafka.get("volumes", []) if v.split(":")[0] in COMPOSE.get("volumes", {})}
+    for log_dir in log_dirs.split(","):
+        assert log_dir in mounts, f"the broker's log dir {log_dir} is not a named volume: the log dies with the container"
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", str(env.get("CLUSTER_ID", ""))), "a fixed 22-character cluster id"
+    assert kafka["image"] == f"apache/kafka:{DEFAULT_KAFKA_VERSION}", "the Kafka version the tests run"
