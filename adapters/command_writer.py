@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from aiokafka import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from asyncua import Client, ua
+from asyncua.client.ua_client import UaClientState
 
 from adapters.lanes import NORMAL, SAFETY, Lane, OffsetTracker
 from adapters.ledger import Ledger
@@ -122,6 +123,11 @@ class Sessions:
         self._clients: dict[str, tuple[Client, dict]] = {}
 
     async def get(self, asset: Asset) -> tuple[Client, dict]:
+        entry = self._clients.get(asset.id)
+        if entry is not None and entry[0].uaclient.state is not UaClientState.CONNECTED:
+            # The PLC went away since the last command (its socket closed): a new session, not a
+            # write into the dead one (whose outcome could only be "unknown").
+            await self.drop(asset)
         if asset.id not in self._clients:
             client = await open_client(asset)
             self._clients[asset.id] = (client, await node_ids(client, asset))
@@ -142,6 +148,16 @@ class Sessions:
                 await asyncio.wait_for(entry[0].disconnect(), 2.0)
             except Exception:
                 pass
+
+
+# Waits between attempts to reach an unreachable PLC: short at first (a PLC restarting), then
+# at most RECONNECT_MAX_S (no storm of connection attempts at a PLC that stays away).
+RECONNECT_FIRST_S, RECONNECT_MAX_S = 0.2, 2.0
+
+
+def reconnect_delay(attempt: int) -> float:
+    """Seconds to wait after the ``attempt``-th failed attempt (1, 2, ...): doubling, capped."""
+    return min(RECONNECT_MAX_S, RECONNECT_FIRST_S * 2 ** (attempt - 1))
 
 
 # Reading back is verification, not actuation: it may finish after the deadline, within this.
@@ -169,14 +185,25 @@ async def apply(sessions: Sessions, asset: Asset, spec: WriteTag | None, cmd: ev
 
     if left() <= 0:
         return "expired", f"deadline passed {-left():.3f}s ago, before the PLC session was opened; nothing sent", None
-    try:
-        client, ids = await asyncio.wait_for(sessions.get(asset), left())
-    except asyncio.TimeoutError:
+    # An unreachable PLC (restarting, a cable pulled) is tried again until the deadline: the
+    # command is still valid until then, and the rule that sent it is not asked again.
+    attempts, why = 0, ""
+    while True:
+        try:
+            client, ids = await asyncio.wait_for(sessions.get(asset), left())
+            break
+        except asyncio.TimeoutError:
+            why = "the PLC did not answer the session request"
+        except Exception as exc:
+            why = f"PLC unreachable: {type(exc).__name__}: {exc}"
+        attempts += 1
         if left() <= 0:
-            return "expired", "no PLC session before the deadline; nothing sent", None
-        return "not_sent", "PLC did not answer the session request in time; nothing sent", None
-    except Exception as exc:
-        return "not_sent", f"PLC unreachable: {type(exc).__name__}: {exc}; nothing sent", None
+            return "expired", f"deadline passed after {attempts} connection attempt(s); {why}; nothing sent", None
+        metrics.WRITER_RECONNECTS.labels(asset.id).inc()
+        if attempts == 1:
+            log.warning("%s unreachable for command %s (%s); trying again until its deadline", asset.id,
+                        cmd.command_id, why, extra={"asset_id": asset.id, "command_id": cmd.command_id})
+        await asyncio.sleep(min(reconnect_delay(attempts), left()))
     if confirm is not None:
         await confirm(max(left(), 0.001))
     # The last moment at which not acting is still a choice.

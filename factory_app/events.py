@@ -69,7 +69,7 @@ Quality = Literal["good", "uncertain", "bad"]
 # equal within the tag's tolerance; or a method call returned Good), applied_unverified
 # (written, read-back failed), applied_mismatch (written, read back different), rejected
 # (failed the writer's checks; nothing sent), expired (deadline passed; nothing sent),
-# not_sent (PLC unreachable), refused (the PLC answered Bad: not applied), unknown (sent,
+# not_sent (fenced, or the session failed before sending), refused (the PLC answered Bad: not applied), unknown (sent,
 # no answer: it may have landed; never retried). "failed" is kept for logs written before
 # these statuses existed: the log is kept forever and must still decode.
 CommandStatus = Literal["applied", "applied_unverified", "applied_mismatch", "rejected", "expired", "not_sent",

@@ -60,6 +60,11 @@ ADAPTER_CONNECTED = Gauge(
 OPCUA_WRITE_ERRORS = Counter(
     "factory_opcua_write_errors_total", "OPC UA writes or method calls the PLC refused or that failed.", ["asset"],
 )
+WRITER_RECONNECTS = Counter(
+    "factory_writer_reconnect_attempts_total",
+    "Failed attempts of the command writer to reach a PLC, each followed by another before the command's deadline.",
+    ["asset"],
+)
 EVENTS_IN = Counter(
     "factory_events_in_total", "Events a worker consumed, by topic and asset.", ["topic", "asset"],
 )
