@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import time
+import uuid
 from importlib import resources
 from pathlib import Path
 
@@ -93,13 +94,13 @@ class PlantView:
 
     # -- writing ---------------------------------------------------------------------------
 
-    async def send(self, command: events.Command) -> None:
+    async def send(self, event: events.AnyEvent, topic: str = events.COMMANDS) -> None:
         async with self._producer_lock:
             if self._producer is None:
                 producer = new_producer(self.settings)
                 await producer.start()
                 self._producer = producer
-        await (await append(self._producer, self.settings, events.COMMANDS, command))
+        await (await append(self._producer, self.settings, topic, event))
 
     async def close(self) -> None:
         await self.reader.close()
@@ -261,6 +262,25 @@ def build_app(settings: Settings, plant: PlantConfig) -> web.Application:
         return _json({"command_id": command.command_id, "operator": who, "asset": command.asset_id,
                       "target": command.target, "value": command.value, "args": list(command.args)}, 202)
 
+    async def api_mode(request: web.Request) -> web.Response:
+        """Hand an asset to the operator (manual: the rules stand aside, interlocks act) or back
+        (auto): the same mode change as ``factory mode``, with the operator's name in the log."""
+        who = auth.operator_for(request.headers.get("Authorization"), tokens_path(settings))
+        if who is None:
+            return _json({"error": "an operator token is needed to change a mode (Authorization: Bearer ...)"}, 401)
+        try:
+            body = await request.json()
+            asset, mode = str(body["asset"]), str(body["mode"])
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            return _json({"error": f"a mode change needs asset and mode: {exc}"}, 400)
+        if plant.asset(asset) is None or mode not in ("auto", "manual"):
+            return _json({"error": "unknown asset, or a mode other than auto/manual"}, 400)
+        event = events.StateTransition(event_id=uuid.uuid4().hex, asset_id=asset, event_time=time.time(), kind="mode",
+                                       to_state=mode, reason=f"{who}: {str(body.get('reason', ''))}".strip()[:500])
+        await view.send(event, events.TELEMETRY)
+        log.info("operator %s set %s to %s", who, asset, mode, extra={"asset_id": asset})
+        return _json({"asset": asset, "mode": mode, "operator": who, "event_id": event.event_id}, 202)
+
     app.add_routes([
         web.get("/", page("overview")), web.get("/asset/{asset}", page("asset")),
         web.get("/commands", page("commands")), web.get("/static/{name}", static),
@@ -269,7 +289,7 @@ def build_app(settings: Settings, plant: PlantConfig) -> web.Application:
         web.get("/api/commands", api_commands), web.get("/api/commands/{command_id}", api_command),
         web.get("/api/events/{event_id}", api_event), web.get("/api/live", api_live),
         web.get("/api/state-at", api_state_at), web.get("/api/whoami", api_whoami),
-        web.post("/api/commands", api_send),
+        web.post("/api/commands", api_send), web.post("/api/mode", api_mode),
     ])
 
     async def background(app: web.Application):

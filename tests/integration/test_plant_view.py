@@ -145,6 +145,8 @@ def test_operator_commands_need_a_token_and_show_their_result(plant, page):
     expect(page.locator("#send-status")).to_contain_text("refused (HTTP 401)", timeout=WAIT_MS)
     assert post(f"{base}/api/commands", {"asset": "conveyor-2", "action": "call", "target": "clear_jam"},
                 token="not-a-token")[0] == 401
+    page.click("#mode-manual")
+    expect(page.locator("#mode-status")).to_contain_text("refused (HTTP 401)", timeout=WAIT_MS)
     assert not [c for c in get_json(f"{base}/api/commands?rule=operator") if c["asset_id"] == "conveyor-2"]
 
     # Signed in: the command goes through the writer and its result comes back to the page.
@@ -158,6 +160,11 @@ def test_operator_commands_need_a_token_and_show_their_result(plant, page):
     assert [(c["target"], c["status"]) for c in sent] == [("clear_jam", "applied")], "in the log, under its operator"
     row = page.locator(f"tr[data-command='{sent[0]['command_id']}']")
     expect(row.locator(".status")).to_have_text("applied")
+    # The operator takes the asset over from the rules and hands it back: both in the log, live on the page.
+    page.click("#mode-manual")
+    expect(page.locator("#asset-tile")).to_contain_text("mode manual", timeout=WAIT_MS)
+    page.click("#mode-auto")
+    expect(page.locator("#asset-tile")).to_contain_text("mode auto", timeout=WAIT_MS)
 
 
 def test_no_endpoint_changes_anything_without_a_token(plant):

@@ -104,6 +104,9 @@ function operatorForm(d) {
     <input id="send-value" placeholder="value (or arguments, comma-separated)" size="28">
     <button id="send-button" type="submit">Send</button></form>
     <div id="send-status" class="small"></div>
+    <form id="mode-form">Mode: <b id="asset-mode">${esc(d.asset.mode)}</b>
+      <button id="mode-manual" type="button" data-mode="manual">manual (rules stand aside, interlocks act)</button>
+      <button id="mode-auto" type="button" data-mode="auto">auto</button> <span id="mode-status" class="small"></span></form>
     <p class="small">Goes through the command writer's allow-list, limits, deadline and ledger; recorded in the log under your operator name.</p></section>`;
 }
 
@@ -128,6 +131,7 @@ async function loadAsset() {
   renderCommands();
   renderAges();
   $("#send").addEventListener("submit", sendCommand);
+  document.querySelectorAll("#mode-form button").forEach((b) => b.addEventListener("click", () => setAssetMode(b.dataset.mode)));
 }
 
 async function sendCommand(ev) {
@@ -145,6 +149,14 @@ async function sendCommand(ev) {
   pending = d.command_id;
   status.innerHTML = `sent <code>${esc(d.command_id)}</code> as ${esc(d.operator)}; waiting for its result…`;
   showPending();
+}
+
+async function setAssetMode(mode) {
+  const headers = { "Content-Type": "application/json" };
+  if (token()) headers.Authorization = "Bearer " + token();
+  const resp = await fetch("/api/mode", { method: "POST", headers, body: JSON.stringify({ asset: ASSET, mode, reason: "from the plant view" }) });
+  const d = await resp.json();
+  $("#mode-status").innerHTML = resp.ok ? `${esc(mode)} requested as ${esc(d.operator)}` : `<span class="error">refused (HTTP ${resp.status}): ${esc(d.error)}</span>`;
 }
 
 function showPending() {
