@@ -60,9 +60,36 @@ def begin_run(data_dir: Path, tabledir: Path) -> bool:
                     "changelogs lack; discarding them and restoring every table from its changelog", data_dir)
         shutil.rmtree(tabledir)
         discarded = True
+    elif tabledir.exists():
+        discarded = _discard_unreadable(tabledir)
     mark.unlink(missing_ok=True)
     _fsync_dir(data_dir)
     return discarded
+
+
+def unreadable_partitions(tabledir: Path) -> dict[Path, str]:
+    """Table partition databases under ``tabledir`` that RocksDB cannot open, with why (a disk
+    error, a file truncated or overwritten while the worker was stopped)."""
+    from rocksdict import AccessType, Rdict
+
+    bad: dict[Path, str] = {}
+    for db in sorted(tabledir.glob("*.db")):
+        try:
+            Rdict(str(db), access_type=AccessType.read_only()).close()
+        except Exception as exc:  # rocksdict raises a bare Exception("Corruption: ...") / IO errors
+            bad[db] = str(exc)[:300]
+    return bad
+
+
+def _discard_unreadable(tabledir: Path) -> bool:
+    # Local tables are a cache of their changelogs: one that cannot be read is removed and
+    # restored from its changelog, instead of crashing the worker at every start.
+    bad = unreadable_partitions(tabledir)
+    for db, why in bad.items():
+        log.warning("local table partition %s cannot be read (%s); discarding it and restoring it from its "
+                    "changelog", db.name, why)
+        shutil.rmtree(db)
+    return bool(bad)
 
 
 def end_run_in_order(data_dir: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 
 import pytest
 from rocksdict import Options, Rdict
@@ -100,3 +101,30 @@ def test_two_workers_cannot_share_a_data_directory(settings, children):
     assert second.proc.returncode != 0
     assert "uses the data directory" in log_text(second)
     assert first.alive()
+
+
+def test_local_tables_damaged_while_stopped_are_restored_from_their_changelogs(settings, children):
+    """A partition database overwritten (a disk error) or deleted while the worker was stopped:
+    the worker starts, discards what it cannot read and serves the changelog's state. Without
+    the check it crashed at every start on RocksDB's "Corruption" error."""
+    assets = [f"press-{i}" for i in range(8)]  # spread over the partitions
+    for asset in assets:
+        asyncio.run(produce_raw(settings, events.TELEMETRY, telemetry(10, asset)))
+    worker = start_worker(settings)
+    children.append(worker)
+    wait_until(lambda: all(events_of(settings, a) == 10 for a in assets), 120, what="every asset's state")
+    assert worker.stop() == 0
+
+    tables = settings.data_dir / "v1" / "tables"
+    partitions = sorted(tables.glob("asset_state-*.db"))
+    assert len(partitions) >= 2
+    for manifest in partitions[0].glob("MANIFEST-*"):
+        manifest.write_bytes(b"\x00not a manifest" * 64)  # overwritten in place
+    shutil.rmtree(partitions[1])  # gone
+
+    worker = start_worker(settings, "worker-after-damage")
+    children.append(worker)
+    wait_ready(settings, 180, child=worker)
+    wait_until(lambda: all(events_of(settings, a) == 10 for a in assets), 120,
+               what="every asset's state served again", abort=lambda: not worker.alive())
+    assert f"{partitions[0].name} cannot be read" in log_text(worker)
