@@ -121,8 +121,9 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=500.0, help="synthetic telemetry, events/s")
     ap.add_argument("--assets", type=int, default=200, help="synthetic assets beside the plant's six")
     ap.add_argument("--sample-s", type=float, default=60.0)
+    ap.add_argument("--name", default="soak", help="results as bench/results/NAME.json and NAME-samples.jsonl")
     args = ap.parse_args()
-    out = REPO / "bench" / "results" / "soak-samples.jsonl"
+    out = REPO / "bench" / "results" / f"{args.name}-samples.jsonl"
     out.parent.mkdir(exist_ok=True)
     out.write_text("")
     samples: list[dict] = []
@@ -169,7 +170,9 @@ def main() -> None:
             plant.stop()
     result = {"hours": args.hours, "rate": args.rate, "assets": args.assets, **summarize(samples)}
     print(json.dumps(result, indent=2))
-    write_result("soak", {**result, "machine_at_end": machine()})
+    write_result(args.name, {**result, "machine_at_end": machine(),
+                             "rocksdb": {k: os.environ.get(k) for k in ("FACTORY_ROCKSDB_WRITE_BUFFER_MB",
+                                                                        "FACTORY_ROCKSDB_BLOCK_CACHE_MB")}})
 
 
 if __name__ == "__main__":

@@ -24,11 +24,22 @@ class StateTables:
         return {"asset_state": self.asset_state, "tag_windows": self.tag_windows}
 
 
+def rocksdb_options(settings: Settings) -> dict:
+    """Faust's RocksDB store options for a table: rocksdict, and the memory bounds if set."""
+    options = dict(ROCKSDICT)
+    mib = 1024 * 1024
+    if settings.worker.rocksdb_write_buffer_mb is not None:
+        options.update(write_buffer_size=settings.worker.rocksdb_write_buffer_mb * mib, max_write_buffer_number=2)
+    if settings.worker.rocksdb_block_cache_mb is not None:
+        options.update(block_cache_size=settings.worker.rocksdb_block_cache_mb * mib)
+    return options
+
+
 def projection_table(app: faust.App, settings: Settings, name: str, batched: bool = False) -> faust.Table:
     """A projection table: str keys, JSON values, RocksDB (rocksdict), a changelog partitioned like the sources.
 
     ``batched``: a ``BatchedTable`` (its folds write through ``stage``/``publish``, one batch per partition)."""
-    options = dict(default=None, partitions=settings.kafka.partitions, key_type=str, options=dict(ROCKSDICT),
+    options = dict(default=None, partitions=settings.kafka.partitions, key_type=str, options=rocksdb_options(settings),
                    extra_topic_configs=changelog_topic_configs(settings), help=f"projection {name}")
     if not batched:
         return app.Table(name, **options)
