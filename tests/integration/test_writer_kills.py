@@ -55,6 +55,10 @@ def test_writer_killed_ten_times(kafka, tmp_path):
         time.sleep(2)
         stop.set()
         feeder.join()
+        # No new commands from here on (the thermostats would keep acting): the counts below
+        # compare the PLCs' writes with the results of a finished set of commands.
+        plant.children["ingest"].stop()
+        plant.children["worker"].stop()
         wait_until(lambda: {c.command_id for c in decoded(settings, events.COMMANDS)}
                    <= {r.command_id for r in decoded(settings, events.COMMAND_RESULTS)}, 90,
                    what="a result for every command")

@@ -59,7 +59,8 @@ def test_a_silent_plc_does_not_hold_up_another_assets_commands(kafka, tmp_path):
             writer = plant.children["writer"] = Child("writer", ["adapter", "commands"], tmp_path / "logs",
                                                       env=writer_settings.to_env())
             wait_until(lambda: "command writer ready" in log_text(writer), 120, what="the command writer ready")
-            stuck = [command("conveyor-2", 0.5 + i / 10, ttl=60.0) for i in range(4)]
+            # Short deadlines: the writer tries a PLC that does not answer again until a command's deadline.
+            stuck = [command("conveyor-2", 0.5 + i / 10, ttl=6.0) for i in range(4)]
             asyncio.run(produce_raw(settings, events.COMMANDS, [(c.asset_id.encode(), events.encode(c))
                                                                  for c in stuck]))
             # Once the writer is busy with the silent PLC (its first command has failed to connect,

@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import pytest
 
-from factory_app.local_state import CLEAN_MARK, DataDirBusy, begin_run, end_run_in_order, lock_data_dir
+from rocksdict import Rdict
+
+from factory_app.local_state import (CLEAN_MARK, DataDirBusy, begin_run, end_run_in_order, lock_data_dir,
+                                     unreadable_partitions)
 
 
-def make_tables(data_dir):
+def make_tables(data_dir, *names: str):
+    """A tables directory with real (empty) RocksDB partition databases."""
     tables = data_dir / "v1" / "tables"
-    (tables / "asset_state-0.db").mkdir(parents=True)
+    tables.mkdir(parents=True)
+    for name in names or ("asset_state-0.db",):
+        Rdict(str(tables / name)).close()
     return tables
+
+
+def test_a_partition_rocksdb_cannot_open_is_discarded_and_the_others_kept(tmp_path):
+    tables = make_tables(tmp_path, "asset_state-0.db", "asset_state-1.db")
+    for manifest in (tables / "asset_state-1.db").glob("MANIFEST-*"):
+        manifest.write_bytes(b"not a manifest")
+    end_run_in_order(tmp_path)
+    assert list(unreadable_partitions(tables)) == [tables / "asset_state-1.db"]
+    assert begin_run(tmp_path, tables) is True
+    assert (tables / "asset_state-0.db").exists() and not (tables / "asset_state-1.db").exists()
 
 
 def test_tables_of_a_run_that_died_are_discarded(tmp_path):
