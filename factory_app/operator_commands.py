@@ -68,3 +68,10 @@ def operator_command(plant: PlantConfig, operator: str, asset_id: str, action: s
     return events.Command(event_id=uuid.uuid4().hex, asset_id=asset_id, event_time=now,
                           command_id=events.command_id(operator, cause, target), action=action, target=target,
                           value=value, args=args, cause_event_id=cause, rule=operator, deadline=now + deadline_s)
+
+
+def mode_change(operator: str, asset_id: str, mode: str, reason: str, *, now: float) -> events.StateTransition:
+    """An operator handing ``asset_id`` to manual or back to auto (``factory mode``, the plant view):
+    the operator's name goes into the event's reason, so the log says who did it."""
+    return events.StateTransition(event_id=uuid.uuid4().hex, asset_id=asset_id, event_time=now, kind="mode",
+                                  to_state=mode, reason=f"{operator}: {reason}".strip()[:500])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import getpass
 import time
-import uuid
 
 import click
 
@@ -25,14 +24,14 @@ def command(settings: Settings, asset: str, mode: str, reason: str) -> None:
     """
     from factory_app import events
     from factory_app.cli.common import plant_or_fail
+    from factory_app.operator_commands import mode_change
     from factory_app.producer import append_once
 
     plant = plant_or_fail(settings)
     if plant.asset(asset) is None:
         raise click.ClickException(f"unknown asset {asset!r}; the plant file {settings.plant_config} has "
                                    f"{', '.join(a.id for a in plant.assets)}")
-    event = events.StateTransition(event_id=uuid.uuid4().hex, asset_id=asset, event_time=time.time(), kind="mode",
-                                   to_state=mode, reason=f"{getpass.getuser()}: {reason}".strip()[:500])
+    event = mode_change(getpass.getuser(), asset, mode, reason, now=time.time())
 
     asyncio.run(append_once(settings, events.TELEMETRY, event))
     click.echo(f"{asset}: {mode} (event {event.event_id})")

@@ -52,9 +52,8 @@ class ClusterReader:
             return
 
     async def _worker(self, url: str) -> tuple[dict, dict]:
-        states, counts = await asyncio.gather(self._get(f"{url}/state/{self._query}"),
-                                              self._get(f"{url}/commands/counts/{self._query}"))
-        return states, counts
+        return await asyncio.gather(self._get(f"{url}/state/{self._query}"),
+                                    self._get(f"{url}/commands/counts/{self._query}"))
 
     async def snapshot(self) -> dict[str, dict]:
         """asset -> {"state", "counts", "worker"} from every worker that answered this round."""

@@ -11,7 +11,6 @@ import contextlib
 import json
 import logging
 import time
-import uuid
 from importlib import resources
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from aiohttp import web
 
 from factory_app import events
 from factory_app.config import PlantConfig
-from factory_app.operator_commands import OperatorRefused, operator_command
+from factory_app.operator_commands import OperatorRefused, mode_change, operator_command
 from factory_app.producer import append, new_producer
 from factory_app.settings import Settings
 from factory_app.ui import auth
@@ -51,6 +50,7 @@ class PlantView:
         self.latest: dict[str, dict] = {}  # asset -> {"state", "counts", "worker"}
         self.polled_at: float | None = None
         self._sent: dict[str, str] = {}  # asset -> the tile last published (JSON), to send changes only
+        self._workers_sent: tuple | None = None
         self._producer = None
         self._producer_lock = asyncio.Lock()
 
@@ -76,8 +76,11 @@ class PlantView:
                     if self._sent.get(tile["asset_id"]) != body:
                         self._sent[tile["asset_id"]] = body
                         self.hub.publish("asset", tile)
-                self.hub.publish("workers", {"workers": self.reader.workers, "unreachable": self.reader.unreachable,
-                                             "now": self.polled_at})
+                workers = (list(self.reader.workers), dict(self.reader.unreachable))
+                if workers != self._workers_sent:  # every page gets it on a change, not every round
+                    self._workers_sent = workers
+                    self.hub.publish("workers", {"workers": workers[0], "unreachable": workers[1],
+                                                 "now": self.polled_at})
             except Exception:
                 log.exception("polling the workers failed")
             await asyncio.sleep(self.settings.web.ui_refresh)
@@ -275,8 +278,7 @@ def build_app(settings: Settings, plant: PlantConfig) -> web.Application:
             return _json({"error": f"a mode change needs asset and mode: {exc}"}, 400)
         if plant.asset(asset) is None or mode not in ("auto", "manual"):
             return _json({"error": "unknown asset, or a mode other than auto/manual"}, 400)
-        event = events.StateTransition(event_id=uuid.uuid4().hex, asset_id=asset, event_time=time.time(), kind="mode",
-                                       to_state=mode, reason=f"{who}: {str(body.get('reason', ''))}".strip()[:500])
+        event = mode_change(who, asset, mode, str(body.get("reason", "")), now=time.time())
         await view.send(event, events.TELEMETRY)
         log.info("operator %s set %s to %s", who, asset, mode, extra={"asset_id": asset})
         return _json({"asset": asset, "mode": mode, "operator": who, "event_id": event.event_id}, 202)
