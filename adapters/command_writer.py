@@ -32,7 +32,7 @@ from adapters.opcua_session import node_ids, open_client
 from factory_app import events, metrics
 from factory_app.config import Asset, MethodSpec, PlantConfig, WriteTag
 from factory_app.kafka_clients import consumer_of, partitions_of, read_bounded, start_consumer
-from factory_app.producer import new_producer
+from factory_app.producer import start_producer
 from factory_app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -271,7 +271,7 @@ class CommandWriter:
             await self._catch_up(self.settings.topic(logical), stream)
 
     async def _catch_up(self, topic: str, stream: str) -> None:
-        async with consumer_of(self.settings.kafka.bootstrap) as consumer:
+        async with consumer_of(self.settings.kafka) as consumer:
             tps = await partitions_of(consumer, topic)
             starts = {tp: self.ledger.read_offset(stream, tp.partition) for tp in tps}
             async for tp, records in read_bounded(consumer, dict(await consumer.end_offsets(tps)), starts):
@@ -380,12 +380,11 @@ class CommandWriter:
             readback=readback)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        producer = self._producer = new_producer(self.settings, linger_ms=0)
-        await producer.start()
+        producer = self._producer = await start_producer(self.settings, linger_ms=0)
         tracker = OffsetTracker()
         lanes: dict[str, Lane] = {}
         consumer = self._consumer = await start_consumer(
-            bootstrap=self.settings.kafka.bootstrap, group_id=self.group, enable_auto_commit=False, auto_offset_reset="earliest",
+            bootstrap=self.settings.kafka, group_id=self.group, enable_auto_commit=False, auto_offset_reset="earliest",
             isolation_level="read_committed",
             # A writer that stops polling (frozen, partitioned away) is dropped from the group after
             # 20 s, not Kafka's default 5 minutes, so a standby takes over while the zombie is fenced.

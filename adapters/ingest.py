@@ -24,7 +24,7 @@ from asyncua import Client, ua
 from adapters.opcua_session import node_ids, open_client, quality, trust_quiet_subscriptions
 from factory_app import events, metrics
 from factory_app.config import Asset, PlantConfig
-from factory_app.producer import append, new_producer
+from factory_app.producer import append, start_producer
 from factory_app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -235,8 +235,7 @@ class Ingest:
             log.error("telemetry append failed: %r", self.delivery_error)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        producer = new_producer(self.settings, linger_ms=1)
-        await producer.start()
+        producer = await start_producer(self.settings, linger_ms=1)
         sessions = [asyncio.create_task(AssetIngest(a, self.queue).run(), name=f"ingest {a.id}")
                     for a in self.plant.assets]
         try:

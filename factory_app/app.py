@@ -13,6 +13,7 @@ from agents.runtime import LiveContext
 from factory_app import events
 from factory_app.config import PlantConfig, load_plant
 from factory_app.kafka_clients import servers
+from factory_app.kafka_security import faust_credentials
 from factory_app.settings import Settings
 from factory_app.worker_gauges import register_gauges
 from factory_app.web_views import register_cluster_view, register_readiness, register_table_dump
@@ -52,6 +53,7 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
     app = faust.App(
         settings.worker.app_id,
         broker=faust_broker_url(settings.kafka.bootstrap),
+        broker_credentials=faust_credentials(settings.kafka),
         store="rocksdb://",
         datadir=str(_made(settings.data_dir)),
         topic_partitions=settings.kafka.partitions,

@@ -3,6 +3,9 @@
 Whoever needs the cluster's facts (brokers, topics, partitions, end offsets) or reads a
 topic up to a known end calls these, so connection options, clean shutdown and the
 "read until the end offsets" loop are written once.
+
+Each takes the cluster as ``KafkaSettings`` (addresses and how to authenticate: TLS, SASL)
+or, for the local broker tooling's plain listeners, a bootstrap string.
 """
 
 from __future__ import annotations
@@ -18,27 +21,48 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import NodeNotReadyError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
+from factory_app.kafka_security import client_options, explain
 from factory_app.private_apis import force_metadata_update
-from factory_app.settings import servers
+from factory_app.settings import KafkaSettings, servers
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Cluster = KafkaSettings | str
+
+
+def connection(cluster: Cluster) -> dict:
+    """aiokafka's connection keyword arguments for ``cluster``."""
+    if isinstance(cluster, str):
+        return {"bootstrap_servers": servers(cluster)}
+    return {"bootstrap_servers": cluster.hosts, **client_options(cluster)}
+
+
+async def start_client(client, cluster: Cluster, stop) -> None:
+    """Start ``client``; on failure release it and, for a secured cluster, say why in words
+    (a wrong password or an untrusted certificate otherwise surfaces as a bare timeout)."""
+    try:
+        await client.start()
+    except BaseException as exc:
+        await stop()
+        if isinstance(exc, Exception) and isinstance(cluster, KafkaSettings) and cluster.security_protocol != "PLAINTEXT":
+            raise await explain(cluster, exc) from exc
+        raise
 
 
 # -- admin -------------------------------------------------------------------------------------
 
 @asynccontextmanager
-async def admin_client(bootstrap: str, **options) -> AsyncIterator[AIOKafkaAdminClient]:
+async def admin_client(cluster: Cluster, **options) -> AsyncIterator[AIOKafkaAdminClient]:
     """A started admin client, closed on the way out whatever happens."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers(bootstrap), **options)
-    await admin.start()
+    admin = AIOKafkaAdminClient(**connection(cluster), **options)
+    await start_client(admin, cluster, admin.close)
     try:
         yield admin
     finally:
         await admin.close()
 
 
-async def with_admin(bootstrap: str, use: Callable[[AIOKafkaAdminClient], Awaitable[T]], **options) -> T:
+async def with_admin(bootstrap: Cluster, use: Callable[[AIOKafkaAdminClient], Awaitable[T]], **options) -> T:
     async with admin_client(bootstrap, **options) as admin:
         return await use(admin)
 
@@ -53,7 +77,7 @@ class TopicSpec:
     configs: dict[str, str] = field(default_factory=dict)
 
 
-async def broker_ids_async(bootstrap: str, timeout_ms: int = 3000) -> list[int]:
+async def broker_ids_async(bootstrap: Cluster, timeout_ms: int = 3000) -> list[int]:
     """Ids of the brokers the cluster reports as alive."""
     async with admin_client(bootstrap, request_timeout_ms=timeout_ms) as admin:
         for _ in range(4):
@@ -65,12 +89,12 @@ async def broker_ids_async(bootstrap: str, timeout_ms: int = 3000) -> list[int]:
         return sorted(b["node_id"] for b in (await admin.describe_cluster())["brokers"])
 
 
-def broker_ids(bootstrap: str) -> list[int]:
+def broker_ids(bootstrap: Cluster) -> list[int]:
     """Blocking form of ``broker_ids_async`` (for the CLI and the broker tooling)."""
     return asyncio.run(broker_ids_async(bootstrap))
 
 
-async def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
+async def ensure_topics(bootstrap: Cluster, specs: list[TopicSpec]) -> list[str]:
     """Create the topics that do not exist yet; return the names created.
 
     Existing topics are left as they are (their partition count is never
@@ -94,7 +118,7 @@ async def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
         return [s.name for s in missing]
 
 
-async def delete_topic(bootstrap: str, topic: str, timeout: float = 60.0) -> None:
+async def delete_topic(bootstrap: Cluster, topic: str, timeout: float = 60.0) -> None:
     """Delete ``topic`` and wait until the cluster no longer lists it."""
     async with admin_client(bootstrap) as admin:
         try:
@@ -109,7 +133,7 @@ async def delete_topic(bootstrap: str, topic: str, timeout: float = 60.0) -> Non
             await asyncio.sleep(0.2)
 
 
-async def partition_replicas(bootstrap: str, topic: str) -> dict[int, dict]:
+async def partition_replicas(bootstrap: Cluster, topic: str) -> dict[int, dict]:
     """Per partition of ``topic``: its leader node id, replicas and in-sync replicas."""
     async with admin_client(bootstrap) as admin:
         [desc] = await admin.describe_topics([topic])
@@ -119,22 +143,18 @@ async def partition_replicas(bootstrap: str, topic: str) -> dict[int, dict]:
 
 # -- consumers ---------------------------------------------------------------------------------
 
-async def start_consumer(*topics: str, bootstrap: str, **options) -> AIOKafkaConsumer:
-    """A started consumer (the caller stops it). The extra loop turn works around aiokafka 0.14
-    raising CancelledError from ``stop()`` when it follows ``start()`` before its internal
-    reset task first ran."""
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=servers(bootstrap), **options)
-    try:
-        await consumer.start()
-    except BaseException:
-        await consumer.stop()  # release its connections: the caller never gets it to stop
-        raise
+async def start_consumer(*topics: str, bootstrap: Cluster, **options) -> AIOKafkaConsumer:
+    """A started consumer (the caller stops it; a failed start releases its connections). The
+    extra loop turn works around aiokafka 0.14 raising CancelledError from ``stop()`` when it
+    follows ``start()`` before its internal reset task first ran."""
+    consumer = AIOKafkaConsumer(*topics, **connection(bootstrap), **options)
+    await start_client(consumer, bootstrap, consumer.stop)
     await asyncio.sleep(0)
     return consumer
 
 
 @asynccontextmanager
-async def consumer_of(bootstrap: str, *topics: str, **options) -> AsyncIterator[AIOKafkaConsumer]:
+async def consumer_of(bootstrap: Cluster, *topics: str, **options) -> AsyncIterator[AIOKafkaConsumer]:
     """A started consumer without a group unless ``group_id`` is given, stopped on the way out."""
     options.setdefault("enable_auto_commit", False)
     consumer = await start_consumer(*topics, bootstrap=bootstrap, **options)
@@ -163,7 +183,7 @@ def asset_partition(asset_id: str, partitions: int) -> int:
     return DefaultPartitioner()(asset_id.encode(), every, every)
 
 
-async def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
+async def end_offsets(bootstrap: Cluster, topics: list[str]) -> dict[TopicPartition, int]:
     """Current end offset of every partition of ``topics`` (full names; a missing topic has none)."""
     async with consumer_of(bootstrap) as consumer:
         tps = [tp for t in topics for tp in await partitions_of(consumer, t)]

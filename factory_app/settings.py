@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "FACTORY_"
@@ -48,6 +48,18 @@ class KafkaSettings(_Group):
     replication_factor: int | None = Field(default=None, ge=1)
     # Extra configs for the tables' changelog topics (JSON in FACTORY_CHANGELOG_CONFIGS).
     changelog_configs: dict[str, str] = Field(default_factory=dict)
+    # How every client reaches the brokers (factory_app/kafka_security.py). TLS: the CA that
+    # signed the brokers' certificates, and a client key pair for mutual TLS. SASL: the
+    # principal and its password, from FACTORY_SASL_PASSWORD or a file (read at each
+    # connection, so a rotated password is picked up by the next client); never the plant file.
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    sasl_password_file: Path | None = None
 
     @property
     def hosts(self) -> list[str]:
@@ -219,6 +231,8 @@ class Settings(BaseSettings):
         for name, value in {**top, **grouped}.items():
             if value is None:
                 continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
             env[ENV_PREFIX + name.upper()] = (json.dumps(value) if isinstance(value, (dict, list, bool))
                                               else str(value))
         return env

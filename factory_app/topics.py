@@ -26,7 +26,7 @@ def source_topic_specs(settings: Settings) -> list[TopicSpec]:
 
 async def create_source_topics(settings: Settings) -> list[str]:
     """Create the source topics that are missing; return the names created."""
-    return await ensure_topics(settings.kafka.bootstrap, source_topic_specs(settings))
+    return await ensure_topics(settings.kafka, source_topic_specs(settings))
 
 
 def changelog_topic_name(settings: Settings, table: str) -> str:

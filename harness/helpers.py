@@ -33,7 +33,7 @@ async def produce_raw(settings: Settings, topic: str, messages: list[tuple[bytes
 
 async def read_topic(settings: Settings, topic: str) -> dict[int, list[Any]]:
     """Every record of logical ``topic`` from offset 0 to its current end, per partition, in offset order."""
-    async with consumer_of(settings.kafka.bootstrap) as consumer:
+    async with consumer_of(settings.kafka) as consumer:
         tps = await partitions_of(consumer, settings.topic(topic))
         out: dict[int, list[Any]] = defaultdict(list)
         async for tp, records in read_bounded(consumer, dict(await consumer.end_offsets(tps))):

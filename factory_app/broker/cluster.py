@@ -16,7 +16,7 @@ from factory_app.broker.node import BrokerError, LocalBroker, NodeConfig, new_cl
 
 def cluster_nodes(root: Path, version: str, ports: list[int], controller_ports: list[int], *,
                   jar_home: Path, extra: tuple[tuple[str, str], ...] = (), heap: str = "768m",
-                  die_with_parent: bool = False) -> list[NodeConfig]:
+                  die_with_parent: bool = False, secure: bool = False, users: tuple[str, ...] = ()) -> list[NodeConfig]:
     """Configs of the nodes of one cluster; a single node keeps its files directly under ``root``."""
     if len(ports) != len(controller_ports) or not ports:
         raise ValueError("need one controller port per broker port")
@@ -26,7 +26,8 @@ def cluster_nodes(root: Path, version: str, ports: list[int], controller_ports: 
     return [
         NodeConfig(root=root if n == 1 else root / f"node-{i + 1}", version=version, port=port,
                    controller_port=cport, jar_home=jar_home, node_id=i + 1, heap=heap, extra=extra,
-                   voters=voters, cluster_id=cluster_id, replication=min(3, n), die_with_parent=die_with_parent)
+                   voters=voters, cluster_id=cluster_id, replication=min(3, n), die_with_parent=die_with_parent,
+                   secure=secure, users=users, security_dir=root / "security")
         for i, (port, cport) in enumerate(zip(ports, controller_ports))
     ]
 

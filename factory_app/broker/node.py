@@ -17,8 +17,11 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from factory_app.broker import security
 from factory_app.broker.install import ensure_jars
+from factory_app.broker.security import ADMIN, SecurityFiles
 from factory_app.lifecycle import die_with_parent
+from factory_app.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,12 @@ class NodeConfig:
     # Tests and benchmarks: the node is stopped by the kernel if the process that started it dies.
     # (``factory broker start`` leaves it False: the broker outlives the CLI on purpose.)
     die_with_parent: bool = False
+    # A secured node (SASL_SSL only, ACLs enforced; broker/security.py) with a SCRAM user per
+    # name in ``users`` besides the admin, created when its storage is formatted.
+    secure: bool = False
+    users: tuple[str, ...] = ()
+    # One CA and one set of passwords for all nodes of a cluster (default: root/security).
+    security_dir: Path | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -81,6 +90,18 @@ class NodeConfig:
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def security_files(self) -> SecurityFiles:
+        return SecurityFiles(self.security_dir or self.root / "security")
+
+    def client(self, user: str = ADMIN) -> KafkaSettings:
+        """How ``user`` reaches this node (plain settings for an unsecured node)."""
+        if not self.secure:
+            return KafkaSettings(bootstrap=self.bootstrap)
+        return KafkaSettings(bootstrap=self.bootstrap, security_protocol="SASL_SSL",
+                             ssl_cafile=self.security_files.ca_cert, sasl_mechanism="SCRAM-SHA-512",
+                             sasl_username=user, sasl_password_file=self.security_files.password_file(user))
 
 
 _HANDED_OUT: set[int] = set()
@@ -127,6 +148,8 @@ def server_properties(cfg: NodeConfig) -> str:
         # The project creates its topics with explicit configs; never by accident.
         "auto.create.topics.enable": "false",
     }
+    if cfg.secure:
+        props.update(security.server_properties(cfg.security_files, cfg.port, cfg.controller_port))
     props.update(dict(cfg.extra))
     return "".join(f"{k}={v}\n" for k, v in props.items())
 
@@ -146,6 +169,8 @@ class LocalBroker:
     # -- files -------------------------------------------------------------
     def _write_configs(self) -> Path:
         self.cfg.root.mkdir(parents=True, exist_ok=True)
+        if self.cfg.secure:
+            security.prepare(self.cfg.security_files, list(self.cfg.users))
         self.cfg.log_file.parent.mkdir(parents=True, exist_ok=True)
         props = self.cfg.root / "server.properties"
         props.write_text(server_properties(self.cfg))
@@ -168,7 +193,8 @@ class LocalBroker:
     def _format(self, libs: Path, props: Path) -> None:
         if (self.cfg.data_dir / "meta.properties").exists():
             return  # formatted before: reuse the log (it is the authority)
-        cmd = self._java(libs, "kafka.tools.StorageTool", "format", f"--cluster-id={self.cfg.cluster_id or new_cluster_id()}", "-c", str(props))
+        cmd = self._java(libs, "kafka.tools.StorageTool", "format", f"--cluster-id={self.cfg.cluster_id or new_cluster_id()}",
+                         "-c", str(props), *(security.scram_format_args(self.cfg.security_files) if self.cfg.secure else ()))
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise BrokerError(f"formatting KRaft storage failed:\n{proc.stdout}{proc.stderr}")
@@ -228,7 +254,7 @@ class LocalBroker:
                 # Probe the port first: aiokafka logs every refused connection loudly.
                 with socket.create_connection(("127.0.0.1", self.cfg.port), timeout=1):
                     pass
-                if len(broker_ids(self.cfg.bootstrap)) >= expect_nodes:
+                if len(broker_ids(self.cfg.client() if self.cfg.secure else self.cfg.bootstrap)) >= expect_nodes:
                     return
             except Exception as exc:  # not up yet
                 last = exc

@@ -21,3 +21,6 @@ class BrokerSettings(BaseSettings):
     controller_port: int | None = None
     # Where the broker jars are cached (default: FACTORY_HOME).
     kafka_jars: Path | None = None
+    # A secured local cluster (SASL_SSL with SCRAM users per role, ACLs enforced): the real
+    # thing to try a secured deployment against. ``factory broker start`` prints how to connect.
+    broker_secure: bool = False

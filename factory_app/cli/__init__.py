@@ -29,7 +29,11 @@ def explain(exc: Exception, settings: Settings | None) -> str:
     """One line: what went wrong, where, and what to do."""
     from aiokafka.errors import KafkaConnectionError, KafkaError
 
+    from factory_app.kafka_security import KafkaAccessError
+
     bootstrap = settings.kafka.bootstrap if settings is not None else "?"
+    if isinstance(exc, KafkaAccessError):
+        return str(exc)
     if isinstance(exc, KafkaConnectionError) or (isinstance(exc, KafkaError) and "connect" in str(exc).lower()):
         return (f"cannot reach Kafka at {bootstrap} ({exc}); start the local broker with `factory broker start` "
                 f"or point FACTORY_BOOTSTRAP at a running cluster")
@@ -58,10 +62,10 @@ def main(ctx: click.Context, log_level: str, log_format: str) -> None:
 
 
 def _register() -> None:
-    from factory_app.cli import (adapter, backfill, broker, certs, command, mode, rebuild, rewind, run, sample, sim,
+    from factory_app.cli import (acls, adapter, backfill, broker, certs, command, mode, rebuild, rewind, run, sample, sim,
                                  state, state_at, topics, ui, verify, worker)
 
-    for module in (adapter, backfill, broker, certs, command, mode, rebuild, rewind, run, sample, sim, state, state_at,
+    for module in (acls, adapter, backfill, broker, certs, command, mode, rebuild, rewind, run, sample, sim, state, state_at,
                    topics, ui, verify, worker):
         main.add_command(module.command)
     main.add_command(ui.token_command)

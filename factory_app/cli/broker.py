@@ -31,8 +31,11 @@ def local_broker(settings: Settings, die_with_parent: bool = False) -> LocalClus
         ports.append(int(port))
     controller_ports = ([dev.controller_port] if len(ports) == 1 and dev.controller_port
                         else [p + 1 for p in ports])
+    from factory_app.acls import ROLES
+
     return LocalCluster(cluster_nodes(settings.home / "broker", dev.kafka_version, ports, controller_ports,
-                                      jar_home=dev.kafka_jars or settings.home, die_with_parent=die_with_parent))
+                                      jar_home=dev.kafka_jars or settings.home, die_with_parent=die_with_parent,
+                                      secure=dev.broker_secure, users=ROLES))
 
 
 @click.group("broker")
@@ -52,6 +55,13 @@ def start(settings: Settings) -> None:
     pids = ", ".join(f"node {n}: pid {p}" for n, p in broker.pids().items())
     click.echo(f"Kafka {BrokerSettings().kafka_version} running at {broker.bootstrap} ({pids}), "
                f"data in {', '.join(map(str, broker.data_dirs))}")
+    first = next(iter(broker.nodes.values())).cfg
+    if first.secure:
+        files = first.security_files
+        click.echo(f"secured (SASL_SSL, SCRAM-SHA-512, ACLs enforced); users {', '.join(files.users())}; a client needs:\n"
+                   f"  FACTORY_SECURITY_PROTOCOL=SASL_SSL FACTORY_SSL_CAFILE={files.ca_cert.resolve()}\n"
+                   f"  FACTORY_SASL_USERNAME=ROLE FACTORY_SASL_PASSWORD_FILE={files.password_file('ROLE').resolve()}\n"
+                   f"then, as admin: factory topics; factory acls apply")
 
 
 @command.command()
@@ -77,7 +87,9 @@ def status(settings: Settings) -> None:
         click.echo(f"broker not running (bootstrap {broker.bootstrap})")
         sys.exit(1)
     try:
-        ids = broker_ids(",".join(b.cfg.bootstrap for b in broker.running()))
+        running = broker.running()
+        ids = broker_ids(running[0].cfg.client().model_copy(
+            update={"bootstrap": ",".join(b.cfg.bootstrap for b in running)}))
     except Exception as exc:  # running but not answering
         click.echo(f"broker pids {pids} not answering at {broker.bootstrap}: {exc}")
         sys.exit(1)

@@ -65,7 +65,7 @@ def _run(settings: Settings, operator: str, asset: str, action: str, target: str
         async with AsyncExitStack() as stack:
             results = None
             if wait > 0:  # positioned at the results' end before appending: the result cannot be missed
-                results = await stack.enter_async_context(consumer_of(settings.kafka.bootstrap))
+                results = await stack.enter_async_context(consumer_of(settings.kafka))
                 tps = await partitions_of(results, settings.topic(events.COMMAND_RESULTS))
                 results.assign(tps)
                 for tp, end in (await results.end_offsets(tps)).items():

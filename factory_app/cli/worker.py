@@ -42,7 +42,7 @@ def command(settings: Settings, web_port: int | None, data_dir: str | None) -> N
     worker = create_app(settings, plant=plant)
     begin_run(settings.data_dir, Path(worker.app.conf.tabledir))
     loop.run_until_complete(create_source_topics(settings))
-    loop.run_until_complete(ensure_topics(settings.kafka.bootstrap, changelog_specs(settings, worker.app.tables.values())))
+    loop.run_until_complete(ensure_topics(settings.kafka, changelog_specs(settings, worker.app.tables.values())))
     logging.getLogger("aiokafka").setLevel(logging.INFO)
     try:
         Worker(worker.app, loglevel="info", override_logging=False).execute_from_commandline()

@@ -35,10 +35,10 @@ async def read_changelog(settings: Settings, table: str) -> dict[str, Any]:
 async def replace_changelog(settings: Settings, table: str, by_partition: dict[int, dict[str, Any]]) -> int:
     """Delete the changelog of ``table`` and write the rebuilt content, each key to its partition."""
     topic = changelog_topic_name(settings, table)
-    await delete_topic(settings.kafka.bootstrap, topic)
+    await delete_topic(settings.kafka, topic)
     for attempt in range(50):  # the broker may still be finishing the deletion
         try:
-            await ensure_topics(settings.kafka.bootstrap, [TopicSpec(topic, settings.kafka.partitions, settings.kafka.replication,
+            await ensure_topics(settings.kafka, [TopicSpec(topic, settings.kafka.partitions, settings.kafka.replication,
                                                                changelog_topic_configs(settings))])
             break
         except Exception:

@@ -34,7 +34,7 @@ async def _once_coordinated(call: Callable[[], Awaitable[T]], timeout: float = 3
 
 
 async def _admin_call(settings: Settings, use: Callable[[AIOKafkaAdminClient], Awaitable[T]]) -> T:
-    return await _once_coordinated(lambda: with_admin(settings.kafka.bootstrap, use))
+    return await _once_coordinated(lambda: with_admin(settings.kafka, use))
 
 
 async def active_members(settings: Settings, group: str) -> list[str]:
@@ -57,7 +57,7 @@ async def committed_offsets(settings: Settings, group: str) -> dict[TopicPartiti
 async def commit_offsets(settings: Settings, group: str, offsets: dict[TopicPartition, int]) -> None:
     """Commit ``offsets`` for ``group`` from outside it (the group must have no members)."""
     async def once() -> None:
-        async with consumer_of(settings.kafka.bootstrap, group_id=group) as consumer:
+        async with consumer_of(settings.kafka, group_id=group) as consumer:
             consumer.assign(list(offsets))
             await consumer.commit(dict(offsets))
     await _once_coordinated(once)

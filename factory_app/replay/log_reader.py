@@ -25,7 +25,7 @@ class Record:
 
 async def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
     """Current end offset of every partition of ``topics`` (full names)."""
-    return await kafka_clients.end_offsets(settings.kafka.bootstrap, topics)
+    return await kafka_clients.end_offsets(settings.kafka, topics)
 
 
 async def read_until(settings: Settings, stops: dict[TopicPartition, int],
@@ -35,7 +35,7 @@ async def read_until(settings: Settings, stops: dict[TopicPartition, int],
     Partitions are read one after another, so a fold sees each partition's
     events exactly in log order (the only order that exists in Kafka).
     """
-    async with kafka_clients.consumer_of(settings.kafka.bootstrap, max_partition_fetch_bytes=4 * 1024 * 1024) as consumer:
+    async with kafka_clients.consumer_of(settings.kafka, max_partition_fetch_bytes=4 * 1024 * 1024) as consumer:
         for tp in sorted(stops, key=lambda t: (t.partition, t.topic)):
             done = 0
             async for _, records in kafka_clients.read_bounded(consumer, {tp: stops[tp]}, max_records=5000):

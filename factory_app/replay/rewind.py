@@ -64,7 +64,7 @@ async def plan(settings: Settings, group: str, topics: list[str] | None, target:
     names = topics or sorted({tp.topic for tp in committed})
     if not names:
         raise ValueError(f"group {group!r} has no committed offsets; name the topics with --topic")
-    async with consumer_of(settings.kafka.bootstrap) as consumer:
+    async with consumer_of(settings.kafka) as consumer:
         tps = [tp for name in names for tp in await partitions_of(consumer, name)]
         missing = [n for n in names if not any(tp.topic == n for tp in tps)]
         if missing:

@@ -53,7 +53,7 @@ class CommandFeed:
     async def run(self, on_change: Callable[[dict], None], started: asyncio.Event | None = None) -> None:
         """Follow both topics from ``backlog`` records before their end, for as long as it runs."""
         topics = [self.settings.topic(events.COMMANDS), self.settings.topic(events.COMMAND_RESULTS)]
-        async with consumer_of(self.settings.kafka.bootstrap) as consumer:
+        async with consumer_of(self.settings.kafka) as consumer:
             tps = [tp for t in topics for tp in await partitions_of(consumer, t)]
             consumer.assign(tps)
             ends = await consumer.end_offsets(tps)

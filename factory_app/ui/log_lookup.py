@@ -16,7 +16,7 @@ async def recent_transitions(settings: Settings, asset_id: str, n: int = 20, sca
     partition (bounded: the page asks on every open, whatever the log's length)."""
     topic = settings.topic(events.TELEMETRY)
     tp = TopicPartition(topic, asset_partition(asset_id, settings.kafka.partitions))
-    async with consumer_of(settings.kafka.bootstrap) as consumer:
+    async with consumer_of(settings.kafka) as consumer:
         end = (await consumer.end_offsets([tp]))[tp]
         begin = (await consumer.beginning_offsets([tp]))[tp]
         found = []
@@ -37,7 +37,7 @@ async def find_event(settings: Settings, topic: str, asset_id: str, event_id: st
     """The event ``event_id`` of ``asset_id`` on logical ``topic``, looked for from a little before
     ``near`` (its event time; the record's log time is close) over at most ``scan`` records."""
     tp = TopicPartition(settings.topic(topic), asset_partition(asset_id, settings.kafka.partitions))
-    async with consumer_of(settings.kafka.bootstrap) as consumer:
+    async with consumer_of(settings.kafka) as consumer:
         end = (await consumer.end_offsets([tp]))[tp]
         found = (await consumer.offsets_for_times({tp: max(0, int((near - 60) * 1000))}))[tp]
         start = found.offset if found is not None else max(0, end - scan)
