@@ -125,9 +125,10 @@ _TLS_CAUSES = {
 
 
 async def _tls_problem(kafka: KafkaSettings, host: str, port: int) -> str | None:
-    """Why a TLS handshake with ``host:port`` fails, in words, or None when it succeeds."""
+    """Why a TLS session with ``host:port`` fails, in words, or None when it works. The broker
+    judges a client certificate after TLS 1.3's handshake: its alert arrives on the first read."""
     try:
-        _, writer = await asyncio.wait_for(
+        reader, writer = await asyncio.wait_for(
             asyncio.open_connection(host, port, ssl=ssl_context(kafka), server_hostname=host), 10)
     except ssl.SSLCertVerificationError as exc:
         reason = exc.verify_message or str(exc)
@@ -138,7 +139,35 @@ async def _tls_problem(kafka: KafkaSettings, host: str, port: int) -> str | None
         return f"broker {host}:{port} refused the TLS handshake: {exc.reason or exc}"
     except (OSError, asyncio.TimeoutError) as exc:
         return f"broker {host}:{port} cannot be reached: {exc.strerror if isinstance(exc, OSError) else 'timed out'}"
-    writer.close()
+    try:
+        await asyncio.wait_for(reader.read(1), 0.5)
+    except ssl.SSLError as exc:
+        return (f"broker {host}:{port} refused this client's certificate FACTORY_SSL_CERTFILE={kafka.ssl_certfile}: "
+                f"{exc.reason or exc}")
+    except (OSError, asyncio.TimeoutError):
+        pass  # silent: it waits for a request, as a broker does
+    finally:
+        writer.close()
+    return None
+
+
+def _client_certificate_problem(kafka: KafkaSettings) -> str | None:
+    """An expired or not yet valid client certificate, said before any broker is asked."""
+    import datetime as dt
+
+    from cryptography import x509
+
+    try:
+        cert = x509.load_pem_x509_certificate(kafka.ssl_certfile.read_bytes())
+    except (OSError, ValueError) as exc:
+        return f"cannot read the client certificate FACTORY_SSL_CERTFILE={kafka.ssl_certfile}: {exc}"
+    now = dt.datetime.now(dt.timezone.utc)
+    if now > cert.not_valid_after_utc:
+        return (f"the client certificate FACTORY_SSL_CERTFILE={kafka.ssl_certfile} expired at "
+                f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC; a broker that checks client certificates ({kafka.bootstrap}) refuses it")
+    if now < cert.not_valid_before_utc:
+        return (f"the client certificate FACTORY_SSL_CERTFILE={kafka.ssl_certfile} is valid only from "
+                f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC (check this machine's clock)")
     return None
 
 
@@ -163,6 +192,13 @@ async def explain(kafka: KafkaSettings, exc: BaseException) -> KafkaAccessError:
     (probing each broker: TLS handshake first, then authentication)."""
     if isinstance(exc, KafkaAccessError):
         return exc
+    if "AuthorizationFailed" in type(exc).__name__:  # in, but this principal has no ACL for it
+        return KafkaAccessError(f"the brokers at {kafka.bootstrap} do not allow principal {kafka.sasl_username!r} "
+                                f"this ({type(exc).__name__}: {exc}); its ACLs are in `factory acls plan`")
+    if uses_tls(kafka) and kafka.ssl_certfile:
+        problem = _client_certificate_problem(kafka)
+        if problem:
+            return KafkaAccessError(problem)
     for address in kafka.hosts:
         host, _, port = address.rpartition(":")
         problem = ((await _tls_problem(kafka, host, int(port)) if uses_tls(kafka) else None)

@@ -49,14 +49,15 @@ def only_assets(*asset_ids: str):
     return edit
 
 
-def make_settings(bootstrap: str, home: Path, edit=None) -> Settings:
+def make_settings(bootstrap: str, home: Path, edit=None, **overrides) -> Settings:
     """Settings of an isolated plant on ``bootstrap`` (its own topics, group and free ports);
-    ``edit`` changes its plant file (e.g. ``only_assets(...)``)."""
+    ``edit`` changes its plant file (e.g. ``only_assets(...)``); ``overrides`` are more flat
+    settings (e.g. how to authenticate)."""
     tag = uuid.uuid4().hex[:8]
     settings = Settings(bootstrap=bootstrap, home=home, topic_prefix=f"p{tag}.", app_id=f"plant-{tag}",
                         web_port=free_port(), partitions=8,
                         plant_config=plant_file(home / "plant.yaml", edit), ingest_metrics_port=free_port(),
-                        writer_metrics_port=free_port(), ui_port=free_port())
+                        writer_metrics_port=free_port(), ui_port=free_port(), **overrides)
     asyncio.run(create_source_topics(settings))
     return settings
 
@@ -66,13 +67,16 @@ class Plant:
     settings: Settings
     config: PlantConfig
     children: dict[str, Child] = field(default_factory=dict)
+    # A role's own settings (e.g. its own Kafka principal); the others run with ``settings``.
+    role_settings: dict[str, Settings] = field(default_factory=dict)
 
     def start(self, *roles: str) -> None:
         args = {"sim": ["sim"], "worker": ["worker"], "ingest": ["adapter", "ingest"],
                 "writer": ["adapter", "commands"], "ui": ["ui"]}
         for role in roles:
+            settings = self.role_settings.get(role, self.settings)
             self.children[role] = Child(f"{role}-{len(self.children)}", args[role], self.settings.home / "logs",
-                                        env=self.settings.to_env())
+                                        env=settings.to_env())
 
     def stop(self) -> None:
         for child in self.children.values():

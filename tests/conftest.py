@@ -44,23 +44,29 @@ def kafka_version() -> str:
     return os.environ.get("FACTORY_KAFKA_VERSION", DEFAULT_KAFKA_VERSION)
 
 
-@pytest.fixture(scope="session")
-def kafka(tmp_path_factory):
-    """A real single-node KRaft broker on free loopback ports, stopped at the end of the session.
+def started_broker(root: Path, **config) -> LocalBroker:
+    """A real single-node KRaft broker on free loopback ports (the caller stops it).
 
     A port found free can be taken by another process before the broker binds it, so a
     failed start is retried on fresh ports."""
     for attempt in range(3):
-        broker = LocalBroker(NodeConfig(root=tmp_path_factory.mktemp("kafka"), version=kafka_version(),
-                                        port=free_port(), controller_port=free_port(), jar_home=JAR_HOME,
-                                        extra=TEST_BROKER_CONFIGS, die_with_parent=True))
+        broker = LocalBroker(NodeConfig(root=root / f"try-{attempt}", version=kafka_version(), port=free_port(),
+                                        controller_port=free_port(), jar_home=JAR_HOME, extra=TEST_BROKER_CONFIGS,
+                                        die_with_parent=True, **config))
         try:
             broker.start(timeout=120)
-            break
+            return broker
         except BrokerError:
             broker.stop(timeout=20)
             if attempt == 2:
                 raise
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory):
+    """The session's plain broker, stopped at the end of the session."""
+    broker = started_broker(tmp_path_factory.mktemp("kafka"))
     try:
         yield broker
     finally:

@@ -194,7 +194,7 @@ def server_properties(files: SecurityFiles, port: int, controller_port: int) -> 
         "ssl.truststore.type": "PEM",
         "ssl.truststore.location": str(files.ca_cert.resolve()),
         # A client certificate is checked when one is shown (mutual TLS), not demanded.
-        "ssl.client.auth": "requested",
+        "listener.name.sasl_ssl.ssl.client.auth": "requested",
         "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         "super.users": f"User:{ADMIN};User:{CONTROLLER}",
         "allow.everyone.if.no.acl.found": "false",
