@@ -27,7 +27,7 @@ from asyncua import Client, ua
 from asyncua.client.ua_client import UaClientState
 
 from adapters.lanes import NORMAL, SAFETY, Lane, OffsetTracker
-from adapters.ledger import Ledger
+from adapters.ledger import Ledger, LedgerError
 from adapters.opcua_session import node_ids, open_client
 from factory_app import events, metrics
 from factory_app.config import Asset, MethodSpec, PlantConfig, WriteTag
@@ -367,11 +367,21 @@ class CommandWriter:
                     status, detail, readback = await apply(self.sessions, asset, spec, cmd, value, deadline,
                                                            self.clock, confirm)
                 except Fenced as fenced:
-                    self.ledger.record_outcome(cmd.command_id, "not_sent", f"{fenced}; nothing sent", None)
+                    self._keep_outcome(cmd, "not_sent", f"{fenced}; nothing sent", None)
                     raise
                 # Known before it is told: a crash before the append re-sends this, not "unknown".
-                self.ledger.record_outcome(cmd.command_id, status, detail, readback)
+                self._keep_outcome(cmd, status, detail, readback)
         return self.result(cmd, status, detail, readback)
+
+    def _keep_outcome(self, cmd: events.Command, status: str, detail: str, readback) -> None:
+        """Record what applying did; past the PLC, a ledger failure must not lose the result: it
+        still goes to the log (only a crash before that append would make it ``unknown``)."""
+        try:
+            self.ledger.record_outcome(cmd.command_id, status, detail, readback)
+        except LedgerError as exc:
+            metrics.WRITER_LEDGER_ERRORS.inc()
+            log.error("command %s: %s; its result goes to the log all the same", cmd.command_id, exc,
+                      extra={"asset_id": cmd.asset_id, "command_id": cmd.command_id, "rule": cmd.rule})
 
     def result(self, cmd: events.Command, status: str, detail: str, readback=None) -> events.CommandResult:
         return events.CommandResult(
@@ -502,16 +512,28 @@ class CommandWriter:
             result = await self.handle(cmd, confirm)
         except Fenced:
             raise
+        except LedgerError as exc:  # only before the PLC is touched: past it, outcomes are kept best-effort
+            metrics.WRITER_LEDGER_ERRORS.inc()
+            log.error("command %s not sent: %s", cmd.command_id, exc,
+                      extra={"asset_id": cmd.asset_id, "command_id": cmd.command_id, "rule": cmd.rule})
+            result = self.result(cmd, "not_sent", f"{exc}; a command the writer cannot record is not sent to the PLC")
         except Exception as exc:  # a bug of ours must not block every later command either
             log.exception("command %s: writer error", cmd.command_id)
-            status = "unknown" if self.ledger.has_intent(cmd.command_id) else "rejected"
+            try:
+                status = "unknown" if self.ledger.has_intent(cmd.command_id) else "rejected"
+            except LedgerError:
+                status = "unknown"  # cannot tell whether it was sent: say so
             result = self.result(cmd, status, f"writer error: {type(exc).__name__}: {exc}")
         if result is None:
             return
         await self._append((self.settings.topic(events.COMMAND_RESULTS), events.encode(result),
                             cmd.asset_id.encode()))
         if result.status != "conflict":  # the original's result stands
-            self.ledger.record_result(cmd.command_id, result.status)
+            try:
+                self.ledger.record_result(cmd.command_id, result.status)
+            except LedgerError as exc:  # the log has it; the ledger reads it from there when it can
+                metrics.WRITER_LEDGER_ERRORS.inc()
+                log.error("command %s: result in the log, not in the ledger: %s", cmd.command_id, exc)
         metrics.COMMAND_RESULTS.labels(cmd.rule, result.status).inc()
         metrics.EVENTS_OUT.labels(self.settings.topic(events.COMMAND_RESULTS), cmd.asset_id).inc()
         if result.status == "applied":

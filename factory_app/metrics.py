@@ -65,6 +65,11 @@ WRITER_RECONNECTS = Counter(
     "Failed attempts of the command writer to reach a PLC, each followed by another before the command's deadline.",
     ["asset"],
 )
+WRITER_LEDGER_ERRORS = Counter(
+    "factory_writer_ledger_errors_total",
+    "Writes to the command writer's ledger that failed (disk full, I/O error); before a write to a PLC the "
+    "command is then not sent",
+)
 EVENTS_IN = Counter(
     "factory_events_in_total", "Events a worker consumed, by topic and asset.", ["topic", "asset"],
 )
