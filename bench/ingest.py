@@ -10,6 +10,8 @@ and the per-(asset, tag) tumbling windows.
   faust-1w-unbatched  : one worker folding event by event (FACTORY_STATE_BATCH_MAX=1)
   faust-1w-perkey     : one worker folding in batches but writing its tables key by key through Faust
                         (FACTORY_BATCHED_TABLES=false)
+  faust-1w-rocksdb-bounded : one worker with 4 MiB RocksDB write buffers and a 16 MiB block cache
+                        (FACTORY_ROCKSDB_WRITE_BUFFER_MB / _BLOCK_CACHE_MB; Faust's defaults otherwise)
   faust-noop          : a Faust agent that only decodes and counts: what Faust costs without tables
   plain               : baseline A, an aiokafka loop folding into dicts (the ceiling)
   quix                : baseline B, Quix Streams with its RocksDB state and changelogs
@@ -40,9 +42,13 @@ from factory_app.settings import Settings
 from harness.helpers import get_json, worker_ready
 
 WARMUP = 2_000
-CONTENDERS = ("faust-1w", "faust-1w-unbatched", "faust-1w-perkey", "faust-2w", "faust-noop", "plain", "quix")
+CONTENDERS = ("faust-1w", "faust-1w-unbatched", "faust-1w-perkey", "faust-1w-rocksdb-bounded", "faust-2w",
+              "faust-noop", "plain", "quix")
 VARIANTS = {"faust-1w-unbatched": {"state_batch_max": 1, "batched_tables": False},
-            "faust-1w-perkey": {"batched_tables": False}}
+            "faust-1w-perkey": {"batched_tables": False},
+            "faust-1w-rocksdb-bounded": {"rocksdb_write_buffer_mb": 4, "rocksdb_block_cache_mb": 16}}
+FAUST_WORKERS = {"faust-1w": 1, "faust-1w-unbatched": 1, "faust-1w-perkey": 1, "faust-1w-rocksdb-bounded": 1,
+                 "faust-2w": 2}
 
 
 def telemetry(n: int, first: int = 0, assets: int = 1000, tags: int = 10):
@@ -113,8 +119,8 @@ def start_baseline(settings: Settings, which: str, total: int, probe_log: Path |
 def measure(broker, root: Path, which: str, n: int, log) -> float:
     """events/s of one contender on its own fresh topics: first send -> all n reflected."""
     settings = bench_settings(broker, root, processors=["telemetry-state"], **VARIANTS.get(which, {}))
-    if which in ("faust-1w", "faust-1w-unbatched", "faust-1w-perkey", "faust-2w"):
-        contender = start_faust(settings, 2 if which == "faust-2w" else 1)
+    if which in FAUST_WORKERS:
+        contender = start_faust(settings, FAUST_WORKERS[which])
     else:
         contender = start_baseline(settings, which, WARMUP + n)
     try:
@@ -150,7 +156,7 @@ def run(broker, root: Path, n: int, runs: int, contenders=CONTENDERS, log=print)
     median = {k: statistics.median(r[k] for r in per_run) for k in per_run[0]}
     ratios = {}
     for ours in ("faust-1w", "faust-2w"):
-        for base in ("plain", "quix", "faust-1w-unbatched", "faust-1w-perkey", "faust-noop"):
+        for base in ("plain", "quix", "faust-1w-unbatched", "faust-1w-perkey", "faust-1w-rocksdb-bounded", "faust-noop"):
             if ours in median and base in median and ours != base:
                 ratios[f"{ours}/{base}"] = statistics.median(r[ours] / r[base] for r in per_run)
     return {"events": n, "warmup": WARMUP, "runs": per_run, "median_events_per_s": median,
@@ -162,8 +168,9 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--only", nargs="*", choices=CONTENDERS, default=list(CONTENDERS))
+    ap.add_argument("--name", default="ingest", help="results as bench/results/NAME.json")
     args = ap.parse_args()
-    run_standalone("ingest", lambda broker, root, log: run(broker, root, args.events, args.runs,
+    run_standalone(args.name, lambda broker, root, log: run(broker, root, args.events, args.runs,
                                                             tuple(args.only), log))
 
 
