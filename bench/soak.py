@@ -28,6 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.common import REPO, bench_broker, log_stderr, machine, percentile, write_result
 from factory_app.children import Child
 from factory_app.config import load_plant
+from factory_app.settings import Settings
 from harness.helpers import wait_ready
 from harness.plant import Plant, make_settings, wait_plcs_ready
 
@@ -171,8 +172,8 @@ def main() -> None:
     result = {"hours": args.hours, "rate": args.rate, "assets": args.assets, **summarize(samples)}
     print(json.dumps(result, indent=2))
     write_result(args.name, {**result, "machine_at_end": machine(),
-                             "rocksdb": {k: os.environ.get(k) for k in ("FACTORY_ROCKSDB_WRITE_BUFFER_MB",
-                                                                        "FACTORY_ROCKSDB_BLOCK_CACHE_MB")}})
+                             "rocksdb_mib": {"write_buffer": Settings().worker.rocksdb_write_buffer_mb,
+                                             "block_cache": Settings().worker.rocksdb_block_cache_mb}})
 
 
 if __name__ == "__main__":

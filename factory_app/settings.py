@@ -110,11 +110,12 @@ class WorkerSettings(_Group):
     # dead-lettered as ``clock_skew`` (a PLC clock set in the future must not occupy the windows).
     max_clock_ahead: float = Field(default=60.0, ge=0)
     # Memory of each table partition's RocksDB database (a worker holds tables x partitions of
-    # them): its write buffer (MiB, two of them at most) and block cache (MiB). None: Faust's
-    # defaults, 64 MiB x 3 write buffers and a 2 GiB cache per database, which a soak saw the
-    # worker's memory climb with for its whole first hour (docs/fault-tolerance.md).
-    rocksdb_write_buffer_mb: int | None = Field(default=None, ge=1)
-    rocksdb_block_cache_mb: int | None = Field(default=None, ge=1)
+    # them): its write buffer (MiB, two of them at most) and block cache (MiB). Faust's own
+    # defaults (64 MiB x 3 write buffers, a 2 GiB cache per database) let a worker's memory
+    # climb for its whole first hour in a soak; these bounds ingest as fast (bench.ingest,
+    # docs/fault-tolerance.md). Raise them for tables much larger than a plant's state.
+    rocksdb_write_buffer_mb: int = Field(default=4, ge=1)
+    rocksdb_block_cache_mb: int = Field(default=16, ge=1)
     # How many recent event ids each asset remembers to recognise a duplicate (same event_id).
     dedup_horizon: int = Field(default=32, ge=0)  # ids ride in every asset_state write: kept small
 

@@ -25,14 +25,10 @@ class StateTables:
 
 
 def rocksdb_options(settings: Settings) -> dict:
-    """Faust's RocksDB store options for a table: rocksdict, and the memory bounds if set."""
-    options = dict(ROCKSDICT)
+    """Faust's RocksDB store options for a table: rocksdict, and the memory bounds."""
     mib = 1024 * 1024
-    if settings.worker.rocksdb_write_buffer_mb is not None:
-        options.update(write_buffer_size=settings.worker.rocksdb_write_buffer_mb * mib, max_write_buffer_number=2)
-    if settings.worker.rocksdb_block_cache_mb is not None:
-        options.update(block_cache_size=settings.worker.rocksdb_block_cache_mb * mib)
-    return options
+    return {**ROCKSDICT, "write_buffer_size": settings.worker.rocksdb_write_buffer_mb * mib,
+            "max_write_buffer_number": 2, "block_cache_size": settings.worker.rocksdb_block_cache_mb * mib}
 
 
 def projection_table(app: faust.App, settings: Settings, name: str, batched: bool = False) -> faust.Table:
