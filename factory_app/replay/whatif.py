@@ -1,0 +1,198 @@
+"""What-if: fold the log through the current rules and proposed ones side by side, compare their commands.
+
+Both rule sets run through the control processor's own step (``agents.control``), one
+telemetry record at a time in log order, into scratch tables: nothing is sent anywhere.
+A command's id is derived from (rule, cause event, target), so the two sets' commands pair
+up by id: a command only the proposal issues is *added*, one only the current rules issue is
+*removed*, one both issue with other content (a value, a deadline) is *changed*.
+
+The same fold answers a second question: do the current rules, replayed, issue exactly the
+commands they issued live? (*drift*: a rule changed without the log knowing, or a
+non-deterministic rule.) Only commands whose cause the live worker has committed past, and
+whose cause this fold read, are compared.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from aiokafka import TopicPartition
+
+from agents import control
+from factory_app import rules as rule_kinds
+from agents.runtime import fold_atomically
+from factory_app import events
+from factory_app.config import PlantConfig
+from factory_app.replay.groups import committed_offsets
+from factory_app.replay.log_reader import Record, end_offsets, read_until
+from factory_app.settings import Settings
+
+EXAMPLES = 10
+
+
+@dataclass
+class RuleRun:
+    """One rule set folded over the log: its scratch control tables and the commands it issued,
+    each with the (partition, offset) of its cause."""
+
+    plant: PlantConfig
+    step: Any
+    tables: dict[int, dict] = field(default_factory=dict)
+    commands: list[tuple[events.Command, int, int]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, settings: Settings, plant: PlantConfig) -> "RuleRun":
+        return cls(plant, control.SPEC.step(settings, plant, "replay"))
+
+    def feed(self, event, record: Record) -> None:
+        tables = self.tables.setdefault(record.partition, {t: {} for t in control.SPEC.tables})
+        try:
+            issued = fold_atomically(tables, self.step, [(event, record.offset)])
+        except Exception:  # noqa: S112 (the live runtime dead-letters a processing error; nothing issued)
+            return
+        self.commands.extend((c, record.partition, record.offset) for c in issued)
+
+
+@dataclass
+class Diff:
+    """Commands of ``a`` against ``b`` paired by id."""
+
+    only_a: list[events.Command]
+    only_b: list[events.Command]
+    changed: list[tuple[events.Command, events.Command]]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.only_a or self.only_b or self.changed)
+
+
+def _content(cmd: events.Command) -> bytes:
+    return msgspec.json.encode(cmd)
+
+
+def diff(a: list[events.Command], b: list[events.Command]) -> Diff:
+    """Pair ``a`` and ``b`` by command id; a pure function of the two lists."""
+    by_a = {c.command_id: c for c in a}
+    by_b = {c.command_id: c for c in b}
+    return Diff(only_a=[c for cid, c in by_a.items() if cid not in by_b],
+                only_b=[c for cid, c in by_b.items() if cid not in by_a],
+                changed=[(by_a[cid], by_b[cid]) for cid in by_a.keys() & by_b.keys()
+                         if _content(by_a[cid]) != _content(by_b[cid])])
+
+
+def in_span(cmd: events.Command, since: float | None, until: float | None) -> bool:
+    """Whether a command's cause (its event time) lies in [since, until)."""
+    return (since is None or cmd.event_time >= since) and (until is None or cmd.event_time < until)
+
+
+def describe(cmd: events.Command) -> dict:
+    return {"rule": cmd.rule, "asset": cmd.asset_id, "target": cmd.target, "action": cmd.action,
+            "value": cmd.value, "args": list(cmd.args), "time": cmd.event_time, "deadline": cmd.deadline,
+            "cause": cmd.cause_event_id, "command_id": cmd.command_id}
+
+
+def summarize(d: Diff, a_name: str, b_name: str) -> dict:
+    """Counts by rule and the first examples of each kind of difference, for text and JSON."""
+    def first(cmds):
+        return [describe(c) for c in sorted(cmds, key=lambda c: (c.event_time, c.command_id))[:EXAMPLES]]
+    changed = sorted(d.changed, key=lambda p: (p[0].event_time, p[0].command_id))
+    return {
+        f"only_{a_name}": {"count": len(d.only_a), "by_rule": dict(Counter(c.rule for c in d.only_a)),
+                           "first": first(d.only_a)},
+        f"only_{b_name}": {"count": len(d.only_b), "by_rule": dict(Counter(c.rule for c in d.only_b)),
+                           "first": first(d.only_b)},
+        "changed": {"count": len(d.changed), "by_rule": dict(Counter(x.rule for x, _ in d.changed)),
+                    "first": [{a_name: describe(x), b_name: describe(y)} for x, y in changed[:EXAMPLES]]},
+    }
+
+
+async def live_commands(settings: Settings, rule_names: set[str]) -> list[events.Command]:
+    """Commands on the commands topic that a rule of ``rule_names`` issued (not operators')."""
+    topic = settings.topic(events.COMMANDS)
+    stops = await end_offsets(settings, [topic])
+    out = []
+    async for rec in read_until(settings, stops):
+        try:
+            cmd = events.decode(rec.value, expect=(events.Command,))
+        except events.DecodeFailure:
+            continue
+        if cmd.rule in rule_names:
+            out.append(cmd)
+    return out
+
+
+@dataclass
+class WhatIf:
+    current: RuleRun
+    proposed: RuleRun
+    stops: dict[TopicPartition, int]
+    events_folded: int
+    folded: dict[str, tuple[int, int]]  # event id -> (partition, offset), of the rules' assets' events
+
+    def commands(self, run: RuleRun, since, until) -> list[events.Command]:
+        return [c for c, _, _ in run.commands if in_span(c, since, until)]
+
+
+async def fold_both(settings: Settings, current: PlantConfig, proposed: PlantConfig,
+                    stops: dict[TopicPartition, int] | None = None, progress=None) -> WhatIf:
+    """Fold the telemetry log (up to ``stops``, default its end now) through both rule sets."""
+    topic = settings.topic(events.TELEMETRY)
+    stops = stops if stops is not None else await end_offsets(settings, [topic])
+    runs = RuleRun.of(settings, current), RuleRun.of(settings, proposed)
+    watched = {rule_kinds.trigger_asset(r) for p in (current, proposed) for r in p.rules}
+    folded: dict[str, tuple[int, int]] = {}
+    count = 0
+    async for rec in read_until(settings, stops, progress):
+        try:
+            event = events.decode_source(rec.key, rec.value, rec.timestamp_ms / 1000, control.SPEC.accepts,
+                                         settings.worker.max_clock_ahead)
+        except events.DecodeFailure:
+            continue  # dead-lettered live; no rule saw it
+        count += 1
+        if event.asset_id in watched:
+            folded[event.event_id] = (rec.partition, rec.offset)
+        for run in runs:
+            run.feed(event, rec)
+    return WhatIf(runs[0], runs[1], stops, count, folded)
+
+
+async def drift(settings: Settings, result: WhatIf, since: float | None, until: float | None) -> dict:
+    """The current rules' live commands against what they recompute, over causes both have seen."""
+    committed = await committed_offsets(settings, settings.worker.app_id)
+    if not committed:
+        return {"compared": False, "reason": f"no committed offsets for group {settings.worker.app_id!r}"}
+    topic = settings.topic(events.TELEMETRY)
+    live_seen = {tp.partition: off for tp, off in committed.items() if tp.topic == topic}
+
+    def committed_past(part: int, off: int) -> bool:
+        return off < live_seen.get(part, 0)
+
+    recomputed = [c for c, part, off in result.current.commands if committed_past(part, off) and in_span(c, since, until)]
+    names = {r.name for r in result.current.plant.rules}
+    live = [c for c in await live_commands(settings, names)
+            if c.cause_event_id in result.folded and committed_past(*result.folded[c.cause_event_id])
+            and in_span(c, since, until)]
+    # A recomputed command whose cause the live worker committed past but which it never
+    # issued, or a live one not recomputed, or one issued with other content, is drift.
+    return {"compared": True, "live": len(live), "recomputed": len(recomputed),
+            **summarize(diff(live, recomputed), "live", "recomputed")}
+
+
+def report(settings: Settings, result: WhatIf, since: float | None, until: float | None, drift_report: dict) -> dict:
+    cur, prop = result.commands(result.current, since, until), result.commands(result.proposed, since, until)
+    d = diff(cur, prop)
+    return {"events_folded": result.events_folded,
+            "until_offsets": {str(tp.partition): off for tp, off in sorted(result.stops.items(),
+                                                                         key=lambda x: x[0].partition)},
+            "span": {"from": since, "to": until},
+            "current_commands": len(cur), "proposed_commands": len(prop),
+            "differs": not d.empty, **_rename(summarize(d, "current", "proposed")),
+            "drift": drift_report}
+
+
+def _rename(summary: dict) -> dict:
+    """``only_current`` is a command the proposal removes, ``only_proposed`` one it adds."""
+    return {"removed": summary["only_current"], "added": summary["only_proposed"], "changed": summary["changed"]}

@@ -1,0 +1,121 @@
+"""``factory whatif`` on a recorded plant run: it finds exactly the differences a deliberate rule change
+causes, none when nothing changed, and the drift between the rules that ran live and a changed plant file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from factory_app import events
+from factory_app.children import wait_until
+from factory_app.config import load_plant
+from harness.helpers import caught_up, read_topic
+from harness.plant import Plant, make_settings, wait_plcs_ready
+
+pytestmark = pytest.mark.integration
+
+RULE = "oven-1-thermostat"
+
+
+def live_commands(settings) -> list[events.Command]:
+    recs = asyncio.run(read_topic(settings, events.COMMANDS))
+    return [events.decode(r.value) for part in recs.values() for r in part]
+
+
+@pytest.fixture(scope="module")
+def recorded(kafka, tmp_path_factory):
+    """A plant run long enough for the oven thermostats to have acted twice or more, then its
+    telemetry stopped and the worker caught up: a fixed log to ask questions of."""
+    settings = make_settings(kafka.cfg.bootstrap, tmp_path_factory.mktemp("whatif"))
+    plant = Plant(settings, load_plant(settings.plant_config))
+    try:
+        plant.start("sim", "worker", "ingest", "writer")
+        wait_plcs_ready(plant)
+        wait_until(lambda: sum(c.rule == RULE for c in live_commands(settings)) >= 2, 180, interval=1,
+                   what=f"{RULE} acting twice")
+        plant.children["ingest"].stop(timeout=15)  # the log stops growing
+        wait_until(lambda: caught_up(settings, ("telemetry",)), 120, what="the worker past the last telemetry")
+        yield settings
+    finally:
+        plant.stop()
+
+
+def whatif(settings, *args: str, plant_config=None) -> tuple[int, dict]:
+    env = settings.to_env() | {"PATH": "/usr/bin:/bin"}
+    if plant_config is not None:
+        env["FACTORY_PLANT_CONFIG"] = str(plant_config)
+    proc = subprocess.run([sys.executable, "-m", "factory_app", "whatif", "--json", *args], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def ids(part: dict) -> set[str]:
+    return {ex["command_id"] if "command_id" in ex else ex["current"]["command_id"] for ex in part["first"]}
+
+
+def test_no_change_no_difference_and_no_drift(recorded):
+    code, rep = whatif(recorded, "--set", f"{RULE}.on_value=40")  # the value it already has
+    assert code == 0 and not rep["differs"], rep
+    assert rep["current_commands"] == rep["proposed_commands"] > 0
+    drift = rep["drift"]
+    assert drift["compared"] and drift["live"] == drift["recomputed"] > 0
+    assert drift["only_live"]["count"] == drift["only_recomputed"]["count"] == drift["changed"]["count"] == 0
+
+
+def test_a_changed_deadline_changes_exactly_that_rules_commands(recorded):
+    mine = {c.command_id for c in live_commands(recorded) if c.rule == RULE}
+    code, rep = whatif(recorded, "--set", f"{RULE}.deadline_s=7")
+    assert code == 1 and rep["differs"]
+    assert rep["changed"]["by_rule"] == {RULE: len(mine)}  # every one of its commands, no other rule's
+    assert rep["added"]["count"] == rep["removed"]["count"] == 0
+    assert ids(rep["changed"]) <= mine
+    first = rep["changed"]["first"][0]
+    assert first["proposed"]["value"] == first["current"]["value"]
+    assert first["proposed"]["deadline"] - first["current"]["deadline"] == pytest.approx(2.0)
+
+
+def test_a_band_the_oven_never_leaves_removes_exactly_that_rules_commands(recorded):
+    mine = {c.command_id for c in live_commands(recorded) if c.rule == RULE}
+    code, rep = whatif(recorded, "--set", f"{RULE}.on_below=-1000", "--set", f"{RULE}.off_above=100000")
+    assert code == 1
+    assert rep["removed"]["by_rule"] == {RULE: len(mine)}
+    assert rep["added"]["count"] == rep["changed"]["count"] == 0
+    assert ids(rep["removed"]) <= mine
+
+
+def test_a_span_limits_the_report_to_commands_caused_in_it(recorded):
+    mine = sorted((c.event_time, c.command_id) for c in live_commands(recorded) if c.rule == RULE)
+    since = mine[1][0]  # from the second command's cause on
+    code, rep = whatif(recorded, "--set", f"{RULE}.deadline_s=7", "--from", str(since))
+    assert rep["changed"]["count"] == len(mine) - 1
+
+
+def test_a_plant_file_other_than_the_one_that_ran_shows_as_drift(recorded, tmp_path):
+    doc = yaml.safe_load(recorded.plant_config.read_text())
+    for rule in doc["rules"]:
+        if rule["name"] == RULE:
+            rule["deadline_s"] = 9  # as if someone edited the file without the live rules knowing
+    edited = tmp_path / "plant.yaml"
+    edited.write_text(yaml.safe_dump(doc, sort_keys=False))
+    code, rep = whatif(recorded, "--set", f"{RULE}.deadline_s=9", plant_config=edited)
+    assert not rep["differs"]  # the proposal equals the (edited) current file...
+    assert code == 1 and set(rep["drift"]["changed"]["by_rule"]) == {RULE}  # ...but not what ran live
+    assert rep["drift"]["changed"]["count"] > 0
+
+
+def test_the_text_report_names_the_rule_the_asset_and_the_values(recorded):
+    env = recorded.to_env() | {"PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-m", "factory_app", "whatif", "--set", f"{RULE}.deadline_s=7"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    print(proc.stdout)
+    assert proc.returncode == 1
+    assert f"({RULE}: " in proc.stdout and "oven-1.heater_power write" in proc.stdout
+    assert "deadline +5.000 s -> +7.000 s" in proc.stdout
+    assert "drift (the current rules live vs replayed" in proc.stdout and "): none" in proc.stdout
+    assert "what-if" in proc.stderr  # the progress display
