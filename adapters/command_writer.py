@@ -28,6 +28,7 @@ from asyncua.client.ua_client import UaClientState
 
 from adapters.lanes import NORMAL, SAFETY, Lane, OffsetTracker
 from adapters.ledger import Ledger, LedgerError
+from factory_app.rules.registry import kind_of
 from adapters.opcua_session import node_ids, open_client
 from factory_app import events, metrics
 from factory_app.config import Asset, MethodSpec, PlantConfig, WriteTag
@@ -400,7 +401,7 @@ class CommandWriter:
             # 20 s, not Kafka's default 5 minutes, so a standby takes over while the zombie is fenced.
             max_poll_interval_ms=20_000, rebalance_timeout_ms=20_000)
         consumer.subscribe([self.settings.topic(events.COMMANDS)], listener=_Handover(self, consumer, tracker, lanes))
-        safety_rules = {r.name for r in self.plant.rules if r.kind == "interlock"}
+        safety_rules = {r.name for r in self.plant.rules if kind_of(r).safety}
         log.info("command writer ready (group %s)", self.group)
         try:
             while stop is None or not stop.is_set():

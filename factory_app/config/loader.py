@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from factory_app.config.base import ConfigError
 from factory_app.config.plant import PlantConfig
-from factory_app.config.rules import RULE_KINDS
+from factory_app.config.rules import rule_kinds
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -64,7 +64,7 @@ def load_plant(path: Path | str) -> PlantConfig:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in RULE_KINDS))
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in rule_kinds()))
             where = ".".join(str(p) for p in loc) or "(top level)"
             line = _line_of(doc, loc)
             problems.append(f"{path}:{line if line else '?'}: {where}: {err['msg']}")

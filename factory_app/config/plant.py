@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 from factory_app.config.base import ConfigError
 from factory_app.config.base import Strict as _Model
 from factory_app.config.rules import Rule, rule_refs
+from factory_app.rules.registry import kinds
 
 
 class Security(_Model):
@@ -246,12 +247,13 @@ class PlantConfig(_Model):
 
 def with_defaults(doc: Any) -> Any:
     """The raw plant document with each asset's facts filled in from its type (``asset_types``),
-    the ``state`` read tag as the default machine-state tag, and each auto-reset rule's
-    ``state_tag`` from its asset. Malformed parts are left for validation to name."""
+    the ``state`` read tag as the default machine-state tag, and each rule's defaults that its
+    kind takes from its asset (``RuleKind.fill``: an auto-reset's ``state_tag``). Malformed
+    parts are left for validation to name."""
     if not isinstance(doc, dict) or not isinstance(doc.get("assets"), list):
         return doc
     types = doc.get("asset_types") if isinstance(doc.get("asset_types"), dict) else {}
-    assets, state_tags = [], {}
+    assets = []
     for raw in doc["assets"]:
         if not isinstance(raw, dict):
             assets.append(raw)
@@ -265,14 +267,12 @@ def with_defaults(doc: Any) -> Any:
         reads = asset.get("read") if isinstance(asset.get("read"), list) else []
         if "state_tag" not in asset and any(isinstance(r, dict) and r.get("tag") == "state" for r in reads):
             asset["state_tag"] = "state"
-        state_tags[asset.get("id")] = asset.get("state_tag")
         assets.append(asset)
+    by_id = {a.get("id"): a for a in assets if isinstance(a, dict)}
     rules = []
     for raw in doc.get("rules") or []:
-        if isinstance(raw, dict) and raw.get("kind") == "auto_reset" and "state_tag" not in raw \
-                and state_tags.get(raw.get("asset")):
-            raw = {**raw, "state_tag": state_tags[raw.get("asset")]}
-        rules.append(raw)
+        kind = kinds().get(raw.get("kind")) if isinstance(raw, dict) else None
+        rules.append(kind.fill(raw, by_id) if kind is not None and kind.fill is not None else raw)
     out = {**doc, "assets": assets}
     if "rules" in doc:
         out["rules"] = rules

@@ -8,12 +8,10 @@ from the log), so replaying the same events yields the same decisions.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from factory_app import events
-from factory_app.config import AutoResetRule, InterlockRule, ThermostatRule
 
 
 @dataclass(frozen=True)
@@ -31,22 +29,18 @@ Memory = dict[str, Any] | None
 RuleFn = Callable[[Any, dict, events.Telemetry | events.StateTransition, Memory], tuple[list[Intent], Memory]]
 
 
-@functools.cache
-def _registry() -> dict[type, RuleFn]:
-    from factory_app.rules import auto_reset, interlock, thermostat
-
-    return {ThermostatRule: thermostat.evaluate, InterlockRule: interlock.evaluate,
-            AutoResetRule: auto_reset.evaluate}
-
-
 def trigger_asset(rule) -> str:
     """The asset whose events a rule reacts to (its memory lives under that asset's key)."""
-    return rule.downstream if isinstance(rule, InterlockRule) else rule.asset
+    from factory_app.rules.registry import kind_of
+
+    return kind_of(rule).trigger(rule)
 
 
 def evaluate(rule, state: dict, event, memory: Memory) -> tuple[list[Intent], Memory]:
     """Run one rule on one event; return its intents and its new memory."""
-    return _registry()[type(rule)](rule, state, event, memory)
+    from factory_app.rules.registry import kind_of
+
+    return kind_of(rule).evaluate(rule, state, event, memory)
 
 
 def commands_for(rule, intents: list[Intent], cause: events.Telemetry | events.StateTransition) -> list[events.Command]:

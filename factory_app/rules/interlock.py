@@ -10,8 +10,32 @@ manual mode too: it is the safety rule.
 
 from __future__ import annotations
 
+from typing import Literal, Union
+
+from pydantic import Field
+
 from factory_app import events
 from factory_app.rules import Intent, Memory, same
+from factory_app.rules.kind import MAX_RULE_DEADLINE_S, RuleConfig, RuleKind
+
+
+class InterlockRule(RuleConfig):
+    """Write ``value`` to ``upstream.output`` when ``downstream.input`` is one of ``trip_values``."""
+
+    kind: Literal["interlock"]
+    name: str
+    upstream: str
+    downstream: str
+    input: str
+    trip_values: list[Union[bool, str, float]]
+    output: str = "motor_on"
+    value: Union[bool, float] = False
+    deadline_s: float = Field(default=5.0, gt=0, le=MAX_RULE_DEADLINE_S)
+    # A lost downstream (connection lost, or a bad reading of the input) is a trip.
+    trip_on_lost: bool = True
+    # While tripped, the stop is asserted again this often (event time of downstream events).
+    retry_s: float = Field(default=2.0, gt=0)
+
 
 
 def evaluate(rule, state: dict, event, memory: Memory) -> tuple[list[Intent], Memory]:
@@ -37,3 +61,8 @@ def evaluate(rule, state: dict, event, memory: Memory) -> tuple[list[Intent], Me
 
 def _active(rule, mem: dict) -> bool:
     return bool(mem.get("tripped")) or (rule.trip_on_lost and bool(mem.get("lost") or mem.get("bad")))
+
+
+KIND = RuleKind("interlock", InterlockRule, evaluate,
+                refs=lambda r: [(r.downstream, "read", r.input), (r.upstream, "write", r.output)],
+                trigger=lambda r: r.downstream, safety=True)

@@ -9,8 +9,40 @@ aside while the asset is in manual mode.
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field, model_validator
+
 from factory_app import events
 from factory_app.rules import Intent, Memory, manual, same, trusted
+from factory_app.rules.kind import MAX_RULE_DEADLINE_S, RuleConfig, RuleKind
+
+
+class ThermostatRule(RuleConfig):
+    """Hysteresis: output on_value below ``on_below``, off_value above ``off_above``."""
+
+    kind: Literal["thermostat"]
+    name: str
+    asset: str
+    input: str = "temperature"
+    output: str = "heater_power"
+    on_below: float
+    off_above: float
+    on_value: float
+    off_value: float = 0.0
+    deadline_s: float = Field(default=5.0, gt=0, le=MAX_RULE_DEADLINE_S)
+    retry_s: float = Field(default=3.0, gt=0)
+    # A temperature (or heater value) older than this, in event time, is not acted on.
+    stale_s: float = Field(default=30.0, gt=0)
+    # On a stale or not-good temperature: switch the heater off (off_value), or hold it.
+    on_stale: Literal["off", "hold"] = "off"
+
+    @model_validator(mode="after")
+    def _band(self) -> "ThermostatRule":
+        if self.on_below >= self.off_above:
+            raise ValueError("on_below must be below off_above (the hysteresis band)")
+        return self
+
 
 
 def evaluate(rule, state: dict, event, memory: Memory) -> tuple[list[Intent], Memory]:
@@ -42,3 +74,8 @@ def _ask(rule, state: dict, now: float, memory: Memory, desired: float, failsafe
     if memory and memory.get("desired") == desired and now - memory["at"] < rule.retry_s:
         return [], memory  # already asked; give the PLC time to answer before asking again
     return [Intent(rule.asset, "write", rule.output, float(desired))], mem
+
+
+KIND = RuleKind("thermostat", ThermostatRule, evaluate,
+                refs=lambda r: [(r.asset, "read", r.input), (r.asset, "write", r.output)],
+                trigger=lambda r: r.asset)
