@@ -48,6 +48,8 @@ class _Member:
     sink: DeadLetterSink
     processed: dict[type, Any]
     decides: bool = False
+    emit: faust.TopicT | None = None  # where a decider's commands go (None: counted, not sent)
+    shadow: bool = False  # a shadow rule set: its commands never go to the commands topic
 
 
 @dataclass
@@ -89,12 +91,14 @@ class LiveRuntime:
         partition_batches.install(app, self._topics, self.handle_fetch, settings.worker.fetch_max_wait_ms)
 
     def add(self, name: str, topic: faust.TopicT, accepts: tuple[type, ...], tables: dict[str, faust.Table],
-            step: ReplayStep, decides: bool = False) -> None:
+            step: ReplayStep, decides: bool = False, shadow_emit: faust.TopicT | None = None,
+            shadow: bool = False) -> None:
         """Fold ``topic``'s events of types ``accepts`` through ``step`` into ``tables``, live.
 
         ``decides``: its step issues commands; such processors fold first, over every partition
         of a fetch, and their commands leave before anything else is folded (the control loop's
-        latency)."""
+        latency) to the commands topic; a ``shadow`` decider's go to ``shadow_emit`` instead (None:
+        counted, not sent)."""
         topic_name = topic.get_topic_name()
         source = self._sources.get(topic_name)
         if source is None:
@@ -102,7 +106,8 @@ class LiveRuntime:
             self.app.topics.add(topic)  # subscribed by Faust's conductor, delivered here
             self._topics.add(topic_name)
         member = _Member(name, accepts, tables, step, DeadLetterSink(self.dead_letter, name),
-                         {cls: metrics.EVENTS_PROCESSED.labels(name, cls.__name__) for cls in accepts}, decides)
+                         {cls: metrics.EVENTS_PROCESSED.labels(name, cls.__name__) for cls in accepts}, decides,
+                         shadow_emit if shadow else self.commands, shadow)
         deciders = sum(1 for m in source.members if m.decides)
         source.members.insert(deciders if decides else len(source.members), member)
         source.accepts = tuple({cls: None for m in source.members for cls in m.accepts})
@@ -130,7 +135,7 @@ class LiveRuntime:
                 with acting_for(part[-1]):
                     for member in source.members:
                         if member.decides:
-                            await self._emit(await self._fold(member, decoded))
+                            await self._emit(await self._fold(member, decoded), member.emit, member.shadow)
             sends: dict[TP, list] = {tp: [] for tp, _ in batches}
             for source, tp, part, decoded in work:
                 with acting_for(part[-1]):
@@ -201,13 +206,13 @@ class LiveRuntime:
             member.processed[cls].inc(n)
         return out
 
-    async def _emit(self, commands: list[events.Command]) -> None:
-        """Produce ``commands`` and wait for their acknowledgement (see the module docstring)."""
+    async def _emit(self, commands: list[events.Command], to: faust.TopicT | None, shadow: bool = False) -> None:
+        """Produce ``commands`` to ``to`` and wait for their acknowledgement (see the module docstring)."""
         for cmd in commands:
-            metrics.COMMANDS_ISSUED.labels(cmd.rule).inc()
-        if not commands or self.commands is None:
+            (metrics.SHADOW_COMMANDS_ISSUED if shadow else metrics.COMMANDS_ISSUED).labels(cmd.rule).inc()
+        if not commands or to is None:
             return
-        topic = self.commands.get_topic_name()
+        topic = to.get_topic_name()
         # (The worker refuses exactly_once: factory_app/app.py; no transaction to send through.)
         producer = private_apis.aiokafka_producer_of(self.app)  # no Faust buffer between
         acks = [await producer.send(topic, key=cmd.asset_id.encode(), value=events.encode(cmd))

@@ -51,6 +51,7 @@ class Processor:
     batched: bool = True  # the live runtime folds it in partition batches (else ``register`` declares an agent)
     uses_plant: bool = False  # its step needs the plant file (rules, asset facts)
     decides: bool = False  # its step issues commands: the runtime produces them before other folds are sent
+    emits_to: str = "commands"  # the logical topic its commands go to (a shadow rule set's: commands-shadow)
 
 
 def fold_atomically(tables: Mapping[str, Any], step: ReplayStep, items: Sequence[tuple[Any, int]]) -> list:

@@ -68,6 +68,7 @@ def role_grants(settings: Settings, users: dict[str, str] | None = None) -> list
         # The worker: every source topic in, commands and dead letters out, its own topics and group.
         t("worker", prefix, read, "prefixed"),
         t("worker", topic(events.COMMANDS), write),
+        t("worker", topic(events.SHADOW_COMMANDS), write),  # a shadow rule set's; the writer cannot read it
         t("worker", topic(events.DEAD_LETTER), write),
         t("worker", f"{app}-", ("ALL",), "prefixed"),
         g("worker", app),

@@ -105,8 +105,11 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
         tables.update(own)
         if processor.batched:
             step = processor.step(settings, the_plant() if processor.uses_plant else None, processor.name)
+            shadow = processor.emits_to != events.COMMANDS
             for source in processor.sources:
-                runtime.add(processor.name, topic(source), processor.accepts, own, step, decides=processor.decides)
+                runtime.add(processor.name, topic(source), processor.accepts, own, step, decides=processor.decides,
+                            shadow=shadow,
+                            shadow_emit=topic(processor.emits_to) if shadow and settings.worker.emit_commands else None)
     register_table_dump(app, tables)
     register_readiness(app)
     register_cluster_view(app)

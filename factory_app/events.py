@@ -26,7 +26,8 @@ COMMANDS = "commands"            # Command, key = asset id
 COMMAND_RESULTS = "command-results"  # CommandResult, key = asset id
 COMMAND_INTENTS = "command-intents"  # CommandIntent, key = asset id (the writer's, before each write)
 DEAD_LETTER = "dead-letter"      # DeadLetter, key = the bad message's key
-SOURCE_TOPICS = (TELEMETRY, COMMANDS, COMMAND_RESULTS, COMMAND_INTENTS, DEAD_LETTER)
+SHADOW_COMMANDS = "commands-shadow"  # Command, key = asset id: a shadow rule set's (never read by the writer)
+SOURCE_TOPICS = (TELEMETRY, COMMANDS, COMMAND_RESULTS, COMMAND_INTENTS, DEAD_LETTER, SHADOW_COMMANDS)
 
 # What a value may be. Anything outside is refused at decode time (reason ``invalid``), so
 # what reaches a table can always be stored, changelogged and replayed as it was read:

@@ -30,6 +30,15 @@ DUPLICATE_EVENTS = Counter(
 COMMANDS_ISSUED = Counter(
     "factory_commands_issued_total", "Commands the control rules issued, by rule.", ["rule"],
 )
+SHADOW_COMMANDS_ISSUED = Counter(
+    "factory_shadow_commands_issued_total", "Commands a shadow rule set issued to its shadow topic, by rule.", ["rule"],
+)
+SHADOW_DECISIONS = Counter(
+    "factory_shadow_decisions_total",
+    "The shadow rule set's decisions against the active rules', per event and rule: same, changed (same "
+    "command id, other content), shadow_only, active_only.",
+    ["rule", "outcome"],
+)
 COMMAND_RESULTS = Counter(
     "factory_command_results_total", "Command results the command writer appended, by rule and status.",
     ["rule", "status"],

@@ -116,6 +116,10 @@ class WorkerSettings(_Group):
     # docs/fault-tolerance.md). Raise them for tables much larger than a plant's state.
     rocksdb_write_buffer_mb: int = Field(default=4, ge=1)
     rocksdb_block_cache_mb: int = Field(default=16, ge=1)
+    # A proposed plant file whose rules run live in shadow beside the active ones (the ``shadow``
+    # processor): their commands go to the commands-shadow topic, never to the writer, and
+    # each decision is compared with the active rules' (``factory whatif --live``, metrics).
+    shadow_plant: Path | None = None
     # How many recent event ids each asset remembers to recognise a duplicate (same event_id).
     dedup_horizon: int = Field(default=32, ge=0)  # ids ride in every asset_state write: kept small
 

@@ -110,6 +110,18 @@ CommandCountsV1 = dict[str, int]
 # ``control_rule_memory``: per rule name, that rule's own small memory (its module defines it).
 RuleMemoryV1 = dict[str, dict[str, Any]]
 
+
+
+class ShadowMemoryV1(msgspec.Struct, forbid_unknown_fields=True):
+    """``shadow_memory``: per asset, both rule sets' memories and the running comparison."""
+
+    active: RuleMemoryV1  # the active rules' memory, as the shadow folds them
+    shadow: RuleMemoryV1  # the proposed rules' memory
+    counts: dict[str, dict[str, int]]  # rule -> outcome (same, changed, shadow_only, active_only) -> count
+    recent: list[dict[str, Any]]  # the last differing decisions: time, cause, both sides' commands
+    since: float  # event time of the first event the shadow folded for the asset
+
+
 SCHEMAS: dict[str, Any] = {
     "asset_state": AssetStateV1,
     "control_state": AssetStateV1,
@@ -118,6 +130,8 @@ SCHEMAS: dict[str, Any] = {
     "command_ledger": LedgerEntryV1,
     "command_counts": CommandCountsV1,
     "control_rule_memory": RuleMemoryV1,
+    "shadow_state": AssetStateV1,
+    "shadow_memory": ShadowMemoryV1,
 }
 
 

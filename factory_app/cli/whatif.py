@@ -85,7 +85,44 @@ def render(rep: dict) -> str:
     return "\n".join(out)
 
 
+def _shadow_tables(settings: Settings, workers: tuple[str, ...]) -> dict:
+    """Every worker's ``shadow_memory`` entries (one worker named is enough: it lists the others)."""
+    from factory_app.state_client import StateUnavailable, fetch_json
+
+    seeds = list(workers) or [f"http://{settings.web.host}:{settings.web.port}"]
+    urls: set[str] = set()
+    for seed in seeds:
+        try:
+            urls |= set(fetch_json(seed, "/cluster/")["workers"])
+        except (StateUnavailable, KeyError, TypeError) as exc:
+            raise click.ClickException(f"no worker answers at {seed} ({exc}); give --worker URL") from None
+    merged: dict = {}
+    for url in sorted(urls):
+        table = fetch_json(url, "/tables/shadow_memory/")
+        if isinstance(table, dict) and "error" in table:
+            raise click.ClickException(f"{url} runs no shadow rules: start the workers with FACTORY_SHADOW_PLANT")
+        merged.update(table)
+    return merged
+
+
+def render_live(rep: dict) -> str:
+    if rep["since"] is None:
+        return "the shadow rules have not seen an event yet"
+    out = [f"shadow rules vs the active ones, per decision since {_when(rep['since'])}:"]
+    for rule, outcomes in rep["by_rule"].items():
+        out.append(f"  {rule:<36} " + ", ".join(f"{o} {n}" for o, n in sorted(outcomes.items())))
+    for r in rep["recent"]:
+        def show(cmds):
+            return "; ".join(f"{c['rule']} {c['asset_id']}.{c['target']}={c['value'] if c['action'] == 'write' else c['args']}"
+                             for c in cmds) or "nothing"
+        out.append(f"  {_when(r['time'])} {r['asset']}: active {show(r['active'])} | shadow {show(r['shadow'])}")
+    out.append("the shadow rules decide differently" if rep["differs"] else "the shadow rules decide alike")
+    return "\n".join(out)
+
+
 @click.command("whatif")
+@click.option("--live", is_flag=True, help="the running comparison of the workers' shadow rules (FACTORY_SHADOW_PLANT)")
+@click.option("--worker", "workers", multiple=True, metavar="URL", help="with --live: a worker to ask (default the local one)")
 @click.option("--proposed", type=click.Path(exists=True, dir_okay=False), default=None,
               help="a proposed plant file (default: the current one, with --set edits)")
 @click.option("--set", "sets", multiple=True, metavar="RULE.PARAM=VALUE", help="change one rule parameter; repeatable")
@@ -93,21 +130,30 @@ def render(rep: dict) -> str:
 @click.option("--to", "until", default=None, help="... up to this time (exclusive)")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def command(settings: Settings, proposed: str | None, sets: tuple[str, ...], since: str | None, until: str | None,
-            as_json: bool) -> None:
+def command(settings: Settings, live: bool, workers: tuple[str, ...], proposed: str | None, sets: tuple[str, ...],
+            since: str | None, until: str | None, as_json: bool) -> None:
     """Fold the telemetry log through the current rules and the proposed ones side by side (nothing is
     sent anywhere) and report the commands that differ: added, removed, changed. Also checks the
     current rules replayed give exactly the commands they gave live (drift). Exit 1 when anything differs.
 
+    With --live: how the shadow rule set running in the workers (FACTORY_SHADOW_PLANT) decides
+    against the active rules, per rule, and its last differences.
+
     Example: factory whatif --set oven-1-thermostat.on_below=180 --from 2026-11-20T00:00:00
     """
+    if live:
+        from factory_app.replay.whatif import live_comparison
+
+        rep = live_comparison(_shadow_tables(settings, workers))
+        click.echo(json.dumps(rep, indent=2, sort_keys=True) if as_json else render_live(rep))
+        sys.exit(1 if rep["differs"] else 0)
     from factory_app.cli.common import plant_or_fail
     from factory_app.replay.progress import log_progress
     from factory_app.replay.rewind import parse_time
     from factory_app.replay.whatif import drift, end_offsets, fold_both, report
 
     if proposed is None and not sets:
-        raise click.UsageError("give --proposed FILE and/or --set RULE.PARAM=VALUE")
+        raise click.UsageError("give --proposed FILE and/or --set RULE.PARAM=VALUE (or --live)")
     current = plant_or_fail(settings)
     try:
         candidate = _proposed_plant(settings, proposed, sets)

@@ -196,3 +196,20 @@ def report(settings: Settings, result: WhatIf, since: float | None, until: float
 def _rename(summary: dict) -> dict:
     """``only_current`` is a command the proposal removes, ``only_proposed`` one it adds."""
     return {"removed": summary["only_current"], "added": summary["only_proposed"], "changed": summary["changed"]}
+
+
+def live_comparison(shadow_memory: dict[str, dict]) -> dict:
+    """The shadow's running comparison summed over assets (``shadow_memory`` table entries)."""
+    by_rule: dict[str, Counter] = {}
+    recent, since = [], None
+    for asset, entry in shadow_memory.items():
+        if not entry:
+            continue
+        for rule, outcomes in entry.get("counts", {}).items():
+            by_rule.setdefault(rule, Counter()).update(outcomes)
+        recent += [{"asset": asset, **r} for r in entry.get("recent", [])]
+        since = entry["since"] if since is None else min(since, entry["since"])
+    differing = {rule: sum(n for o, n in c.items() if o != "same") for rule, c in by_rule.items()}
+    return {"since": since, "by_rule": {rule: dict(c) for rule, c in sorted(by_rule.items())},
+            "differs": any(differing.values()),
+            "recent": sorted(recent, key=lambda r: r["time"])[-EXAMPLES:]}

@@ -25,6 +25,14 @@ def test_who_may_append_to_each_source_topic(grants):
     assert writers_of(grants, s.topic(events.COMMANDS)) == {"worker", "operator"}
     assert writers_of(grants, s.topic(events.COMMAND_RESULTS)) == {"writer"}
     assert writers_of(grants, s.topic(events.COMMAND_INTENTS)) == {"writer"}
+    assert writers_of(grants, s.topic(events.SHADOW_COMMANDS)) == {"worker"}
+
+
+def test_the_writer_reads_the_commands_topic_and_not_the_shadow_one(grants):
+    s = Settings(topic_prefix="site-a.", app_id="plant")
+    read = {g.name for g in grants if g.role == "writer" and "READ" in g.operations}
+    assert s.topic(events.COMMANDS) in read and s.topic(events.SHADOW_COMMANDS) not in read
+    assert not any(g.pattern == "prefixed" for g in grants if g.role == "writer")
 
 
 def test_no_role_gets_a_prefixed_write_on_the_source_topics(grants):

@@ -11,7 +11,7 @@ import pytest
 
 
 def test_the_live_worker_declares_exactly_the_declared_tables(tmp_path):
-    settings = Settings(processors=list(PROCESSORS), home=tmp_path)
+    settings = Settings(processors=list(PROCESSORS), home=tmp_path, shadow_plant="config/plant.yaml")
     worker = create_app(settings, prometheus=False)
     declared = {t for p in PROCESSORS.values() for t in p.tables}
     assert set(worker.tables) == declared
@@ -36,6 +36,8 @@ def test_replays_fold_every_declared_processor_with_its_tables_and_sources(tmp_p
 
 def test_defaults_and_unknown_names(tmp_path):
     assert [p.name for p in chosen(Settings(home=tmp_path))] == ["telemetry-state", "control", "command-ledger"]
+    # A shadow plant adds the shadow processor (its commands go to their own topic).
+    assert [p.name for p in chosen(Settings(home=tmp_path, shadow_plant="config/plant.yaml"))][-1] == "shadow"
     with pytest.raises(ValueError, match="known: telemetry-state, control, command-ledger, availability"):
         chosen(Settings(home=tmp_path, processors=["no-such"]))
 

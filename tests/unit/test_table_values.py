@@ -52,7 +52,8 @@ def generated_log(n: int = 3000, seed: int = 7) -> list[tuple[str, events.AnyEve
 
 @pytest.fixture(scope="module")
 def folded(tmp_path_factory):
-    settings = Settings(home=tmp_path_factory.mktemp("values"), window_retention=5)
+    settings = Settings(home=tmp_path_factory.mktemp("values"), window_retention=5,
+                        shadow_plant=REPO / "config" / "plant.yaml")
     plant = load_plant(REPO / "config" / "plant.yaml")
     made = {name: make() for name, make in folds(settings, plant).items()}
     offsets: dict[tuple[str, int], int] = {}

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
+from agents.control import rules_by_asset
+from agents.shadow import compare, step
 from factory_app import events
+from factory_app.config import load_plant
 from factory_app.config.rule_edits import parse_set, with_rule_params
 from factory_app.replay.whatif import diff, in_span, summarize
+from harness.plant import REPO
 
 
 def cmd(cause: str, value: float, t: float = 100.0, rule: str = "r", deadline: float = 5.0) -> events.Command:
@@ -52,3 +57,27 @@ def test_set_parses_yaml_values_and_refuses_unknown_rules():
     assert doc["rules"][0]["on_below"] == 1  # the current document is left alone
     with pytest.raises(ValueError, match="no rule named 'u'"):
         with_rule_params(doc, [("u", "x", 1)])
+
+
+def test_shadow_comparison_counts_each_decision_by_rule_and_outcome():
+    active = [cmd("e1", 40.0, rule="a"), cmd("e1", 0.0, rule="b")]
+    shadow = [cmd("e1", 45.0, rule="a"), cmd("e1", 1.0, rule="c")]
+    assert compare(active, shadow) == {("a", "changed"): 1, ("b", "active_only"): 1, ("c", "shadow_only"): 1}
+    assert compare(active, list(active)) == {("a", "same"): 1, ("b", "same"): 1}
+
+
+def test_the_shadow_step_keeps_the_comparison_in_its_table_and_returns_only_the_proposals(tmp_path):
+    doc = yaml.safe_load((REPO / "config" / "plant.yaml").read_text())
+    current = load_plant(REPO / "config" / "plant.yaml")
+    path = tmp_path / "proposed.yaml"
+    path.write_text(yaml.safe_dump(with_rule_params(doc, [("oven-1-thermostat", "on_value", 45.0)])))
+    proposed = load_plant(path)
+    state, memory, counted = {}, {}, []
+    cold = events.Telemetry(event_id="t1", asset_id="oven-1", event_time=100.0, tag="temperature", value=20.0, seq=1)
+    out = step(rules_by_asset(current), rules_by_asset(proposed), state, memory, cold, 0,
+               lambda *a: counted.append(a))
+    assert [(c.target, c.value) for c in out] == [("heater_power", 45.0)]  # the proposal's, for the shadow topic
+    entry = memory["oven-1"]
+    assert entry["counts"] == {"oven-1-thermostat": {"changed": 1}} and entry["since"] == 100.0
+    assert entry["recent"][0]["active"][0]["value"] == 40.0 and counted == [("oven-1-thermostat", "changed", 1)]
+    assert step(rules_by_asset(current), rules_by_asset(proposed), state, memory, cold, 0) == []  # redelivered
