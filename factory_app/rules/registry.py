@@ -27,9 +27,9 @@ class RuleKindError(RuntimeError):
 @functools.cache
 def kinds() -> dict[str, RuleKind]:
     """Every registered kind by name (built-in first; an installed one may not reuse a name)."""
-    from factory_app.rules import auto_reset, interlock, thermostat
+    from factory_app.rules import auto_reset, cycle_drift, interlock, thermostat
 
-    out = {k.name: k for k in (thermostat.KIND, interlock.KIND, auto_reset.KIND)}
+    out = {k.name: k for k in (thermostat.KIND, interlock.KIND, auto_reset.KIND, cycle_drift.KIND)}
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         try:
             kind = ep.load()

@@ -89,6 +89,7 @@ class Press:
     good_parts: int = 0
     bad_parts: int = 0
     fault_active: bool = False
+    maintenance_request: bool = False  # set by a cycle-drift rule (or an operator); the sim only keeps it
     cycle_s: float = 2.0
     _fault_left: float = 0.0
     _cycle_elapsed: float = 0.0
@@ -130,7 +131,8 @@ class Press:
 
     def outputs(self) -> dict:
         return {"state": self.state, "run": self.run, "cycle_counter": self.cycle_counter,
-                "good_parts": self.good_parts, "bad_parts": self.bad_parts, "fault_active": self.fault_active}
+                "good_parts": self.good_parts, "bad_parts": self.bad_parts, "fault_active": self.fault_active,
+                "maintenance_request": self.maintenance_request}
 
 
 MODELS = {"oven": Oven, "conveyor": Conveyor, "press": Press}

@@ -1,0 +1,1 @@
+"""Training model-driven rules from the log (needs the ``ml`` extra: scikit-learn)."""
