@@ -12,6 +12,7 @@ from factory_app.config.base import ConfigError
 from factory_app.config.base import Strict as _Model
 from factory_app.config.rules import Rule, rule_refs
 from factory_app.rules.registry import kinds
+from factory_app.sim.physics import PARAMETERS
 
 
 class Security(_Model):
@@ -183,6 +184,11 @@ class SimSettings(_Model):
     speed: float = Field(default=10.0, gt=0)
     tick_s: float = Field(default=0.05, gt=0)
     security: SimSecurity | None = None
+    # Per asset id, its model's parameters (factory_app/sim/physics.PARAMETERS), e.g. calibrated
+    # from the log by ``factory twin calibrate`` so the simulated machine behaves like the real one.
+    models: dict[str, dict[str, float]] = {}
+    # Where calibrated parameters came from (the log span, the code version): provenance only.
+    calibration: dict[str, Any] = {}
 
 
 class Operator(_Model):
@@ -214,6 +220,13 @@ class PlantConfig(_Model):
         if dupes:
             raise ValueError(f"duplicate asset id {', '.join(dupes)}")
         by_id = {a.id: a for a in self.assets}
+        for asset_id, parameters in self.sim.models.items():
+            if asset_id not in by_id:
+                raise ValueError(f"sim.models names unknown asset {asset_id!r}")
+            unknown = set(parameters) - set(PARAMETERS[by_id[asset_id].type])
+            if unknown:
+                raise ValueError(f"sim.models.{asset_id}: a {by_id[asset_id].type} has no parameter(s) "
+                                 f"{', '.join(sorted(unknown))}; it has {', '.join(PARAMETERS[by_id[asset_id].type])}")
         names = [r.name for r in self.rules] + [o.name for o in self.operators]
         if len(set(names)) != len(names):
             raise ValueError("rule and operator names must be unique")

@@ -136,6 +136,19 @@ class Press:
 
 
 MODELS = {"oven": Oven, "conveyor": Conveyor, "press": Press}
+# The parameters of each model a plant file may set (``sim.models``), e.g. from ``factory twin
+# calibrate``: how the machine behaves, not its state.
+PARAMETERS = {"oven": ("gain", "loss", "ambient", "lag_s"), "conveyor": ("part_pitch_m",), "press": ("cycle_s",)}
+
+
+def model_for(kind: str, parameters: dict[str, float] | None = None):
+    """A fresh model of ``kind`` with ``parameters`` set; ValueError naming an unknown one."""
+    parameters = parameters or {}
+    unknown = set(parameters) - set(PARAMETERS[kind])
+    if unknown:
+        raise ValueError(f"a {kind} has no parameter(s) {', '.join(sorted(unknown))}; "
+                         f"it has {', '.join(PARAMETERS[kind])}")
+    return MODELS[kind](**{k: float(v) for k, v in parameters.items()})
 # Methods a model offers over OPC UA; the sim_ ones exist only in simulation (tests inject faults).
 METHODS = {
     "oven": {},

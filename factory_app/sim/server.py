@@ -54,13 +54,14 @@ class SimEndpoint:
     """An OPC UA server at one endpoint URL hosting one or more simulated assets."""
 
     def __init__(self, endpoint: str, assets: list[Asset], speed: float, tick_s: float,
-                 user_manager=None, security=None):
+                 user_manager=None, security=None, models: dict[str, dict[str, float]] | None = None):
         self.endpoint = endpoint
         self.speed = speed
         self.tick_s = tick_s
         self.server = Server(user_manager=user_manager)
         self._security = security
-        self.assets = [SimAsset(config=a, model=physics.MODELS[a.type](), ns=0) for a in assets]
+        models = models or {}
+        self.assets = [SimAsset(config=a, model=physics.model_for(a.type, models.get(a.id)), ns=0) for a in assets]
         self._task: asyncio.Task | None = None
         self.clock_offset_s = 0.0  # this PLC's clock error
         self.ack_delay_s = 0.0  # how late it acknowledges client writes
@@ -199,7 +200,8 @@ class SimPlant:
         else:
             setup, users = None, None
         self.endpoints = [
-            SimEndpoint(ep, assets, config.sim.speed, config.sim.tick_s, user_manager=users, security=setup)
+            SimEndpoint(ep, assets, config.sim.speed, config.sim.tick_s, user_manager=users, security=setup,
+                        models=config.sim.models)
             for ep, assets in groups.items()
         ]
 

@@ -154,3 +154,30 @@ def test_the_live_comparison_counts_exactly_the_decisions_the_shadow_changed(rec
     text = urllib.request.urlopen(f"http://127.0.0.1:{recorded.web.port}/metrics", timeout=5).read().decode()
     line = f'factory_shadow_decisions_total{{outcome="changed",rule="{RULE}"}} {float(by_rule[RULE])}'
     assert line in text
+
+
+def test_a_twin_calibrated_from_the_recorded_run_replays_its_ovens_and_presses(recorded, tmp_path):
+    from factory_app.sim.physics import model_for
+    from harness.plant import TEST_SIM_SPEED
+
+    out = tmp_path / "twin.yaml"
+    env = recorded.to_env() | {"PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-m", "factory_app", "twin", "calibrate", "--out", str(out), "--json"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rep = json.loads(proc.stdout)
+    oven = rep["report"]["oven-1"]
+    # The simulator's own oven, with the fitted parameters and the recorded heater powers, retraces
+    # the recorded temperatures (which rose by well over 100 degC in the run).
+    assert oven["calibrated"] and oven["fit_rms_c"] < 3.0, oven
+    # ...and recovers the simulator's physics, per recorded second (the sim ran TEST_SIM_SPEED times
+    # faster; a loaded machine's late ticks make it look slower, hence the wide band).
+    fitted = rep["models"]["oven-1"]
+    assert 0.5 < fitted["loss"] / (model_for("oven").loss * TEST_SIM_SPEED) < 1.5, fitted
+    assert 0.5 < fitted["gain"] / (model_for("oven").gain * TEST_SIM_SPEED) < 1.5, fitted
+    press = rep["models"]["press-1"]["cycle_s"]
+    assert 2.0 / TEST_SIM_SPEED * 0.9 <= press < 2.0  # the simulated press's pace as recorded (never faster)
+    assert not rep["report"]["conveyor-1"]["calibrated"]
+    twin = load_plant(out)
+    assert twin.sim.models["oven-1"] == rep["models"]["oven-1"] and twin.sim.calibration["code_version"]
+    assert model_for("oven", twin.sim.models["oven-1"]).gain == rep["models"]["oven-1"]["gain"]
