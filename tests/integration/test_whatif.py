@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 
@@ -14,11 +15,12 @@ import pytest
 import yaml
 
 from factory_app import events
+from factory_app.broker.node import free_port
 from factory_app.children import wait_until
 from factory_app.config import load_plant
 from factory_app.config.rule_edits import with_rule_params
 from harness.helpers import caught_up, read_topic
-from harness.plant import Plant, make_settings, wait_plcs_ready
+from harness.plant import Plant, make_settings, opc_read, wait_plcs_ready
 
 pytestmark = pytest.mark.integration
 
@@ -180,4 +182,20 @@ def test_a_twin_calibrated_from_the_recorded_run_replays_its_ovens_and_presses(r
     assert not rep["report"]["conveyor-1"]["calibrated"]
     twin = load_plant(out)
     assert twin.sim.models["oven-1"] == rep["models"]["oven-1"] and twin.sim.calibration["code_version"]
-    assert model_for("oven", twin.sim.models["oven-1"]).gain == rep["models"]["oven-1"]["gain"]
+    # The twin's simulated PLCs start with the calibrated models (to run rules against in closed loop),
+    # on ports of their own: the recorded plant's still run.
+    doc = yaml.safe_load(out.read_text())
+    for asset in doc["assets"]:
+        asset["endpoint"] = re.sub(r":\d+/", f":{free_port()}/", asset["endpoint"])
+    out.write_text(yaml.safe_dump(doc, sort_keys=False))
+    twin = load_plant(out)
+    twin_plant = Plant(recorded.updated({"plant_config": out}), twin)
+    try:
+        twin_plant.start("sim")
+        wait_plcs_ready(twin_plant)
+        # Its oven starts at 20 degC with the heater off and drifts toward the calibrated ambient.
+        ambient = rep["models"]["oven-1"]["ambient"]
+        reading = asyncio.run(opc_read(twin_plant, "oven-1", "temperature"))
+        assert min(20.0, ambient) - 1 <= reading <= max(20.0, ambient) + 1
+    finally:
+        twin_plant.stop()
