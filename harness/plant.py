@@ -17,7 +17,7 @@ from asyncua import Client, ua
 
 from factory_app.broker.node import free_port
 from factory_app.children import Child
-from factory_app.config import PlantConfig
+from factory_app.config import PlantConfig, load_plant
 from factory_app.settings import Settings
 from factory_app.topics import create_source_topics
 
@@ -131,3 +131,21 @@ def wait_plcs_ready(plant: Plant, timeout: float = 180) -> None:
 def write_count(plant: Plant, asset_id: str) -> int:
     """How many client writes the simulated PLC of ``asset_id`` has received."""
     return asyncio.run(opc_read(plant, asset_id, "sim_write_count"))
+
+
+def writer_and_plc(settings: Settings, asset_id: str) -> Plant:
+    """A plant of the command writer and the simulated PLCs only, both ready (commands are the
+    test's to append); the caller stops it."""
+    from factory_app.children import wait_until
+    from harness.helpers import log_text
+
+    plant = Plant(settings, load_plant(settings.plant_config))
+    try:
+        plant.start("sim", "writer")
+        wait_until(lambda: plc_ready(plant, asset_id), 120, what=f"{asset_id}'s PLC answering")
+        wait_until(lambda: "command writer ready" in log_text(plant.children["writer"]), 120,
+                   what="the command writer ready")
+    except BaseException:
+        plant.stop()
+        raise
+    return plant

@@ -4,8 +4,6 @@ the result says why, the writer keeps running, and once space is freed it applie
 from __future__ import annotations
 
 import subprocess
-import time
-import uuid
 import urllib.request
 from pathlib import Path
 
@@ -13,10 +11,8 @@ import pytest
 
 from factory_app import events
 from factory_app.children import wait_until
-from factory_app.config import load_plant
-from harness.helpers import log_text
-from harness.plant import Plant, make_settings, only_assets, plc_ready, write_count
-from tests.integration.test_writer_reconnect import result_of, send
+from harness.plant import make_settings, only_assets, writer_and_plc, write_count
+from tests.integration.test_writer_reconnect import command as reconnect_command, result_of, send
 
 pytestmark = pytest.mark.integration
 
@@ -53,11 +49,7 @@ def fill(disk: Path) -> Path:
 
 
 def command(value: float) -> events.Command:
-    now = time.time()
-    cid = f"op-{uuid.uuid4().hex[:12]}"
-    return events.Command(event_id=cid, command_id=cid, asset_id="conveyor-1", event_time=now, action="write",
-                          target="speed_setpoint", value=value, cause_event_id=cid, rule="operator",
-                          deadline=now + 30)
+    return reconnect_command(value, ttl=30)
 
 
 def metric(settings, name: str) -> float:
@@ -68,12 +60,8 @@ def metric(settings, name: str) -> float:
 
 def test_a_command_the_writer_cannot_record_is_not_sent_and_the_writer_recovers(kafka, small_disk, tmp_path):
     settings = make_settings(kafka.cfg.bootstrap, tmp_path / "home", only_assets("conveyor-1"))
-    plant = Plant(settings, load_plant(settings.plant_config))
+    plant = writer_and_plc(settings, "conveyor-1")
     try:
-        plant.start("sim", "writer")
-        wait_until(lambda: plc_ready(plant, "conveyor-1"), 120, what="conveyor-1's PLC answering")
-        wait_until(lambda: "command writer ready" in log_text(plant.children["writer"]), 120,
-                   what="the command writer ready")
         first = command(1.0)
         send(settings, first)
         assert wait_until(lambda: result_of(settings, first), 60, what="the first result").status == "applied"

@@ -11,9 +11,8 @@ import pytest
 
 from factory_app import events
 from factory_app.children import wait_until
-from factory_app.config import load_plant
 from harness.helpers import log_text, produce_raw, read_topic
-from harness.plant import Plant, make_settings, only_assets, opc_read, plc_ready, write_count
+from harness.plant import make_settings, only_assets, opc_read, plc_ready, writer_and_plc, write_count
 
 pytestmark = pytest.mark.integration
 
@@ -38,12 +37,8 @@ def send(settings, cmd: events.Command) -> None:
 
 def test_the_writer_retries_until_the_deadline_and_reconnects_when_the_plc_returns(kafka, tmp_path):
     settings = make_settings(kafka.cfg.bootstrap, tmp_path, only_assets("conveyor-1"))
-    plant = Plant(settings, load_plant(settings.plant_config))
+    plant = writer_and_plc(settings, "conveyor-1")
     try:
-        plant.start("sim", "writer")
-        wait_until(lambda: plc_ready(plant, "conveyor-1"), 120, what="conveyor-1's PLC answering")
-        wait_until(lambda: "command writer ready" in log_text(plant.children["writer"]), 120,
-                   what="the command writer ready")
         first = command(1.1, ttl=30)
         send(settings, first)
         got = wait_until(lambda: result_of(settings, first), 60, what="the first command's result")
