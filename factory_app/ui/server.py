@@ -118,7 +118,6 @@ def _json(data, status: int = 200) -> web.Response:
 def build_app(settings: Settings, plant: PlantConfig) -> web.Application:
     view = PlantView(settings, plant)
     app = web.Application()
-    app["view"] = view
     template = (STATIC / "page.html").read_text(encoding="utf-8")
 
     def page(name: str):

@@ -152,6 +152,7 @@ def test_mutual_tls_takes_a_valid_client_certificate_and_names_an_expired_one(se
     assert secure_kafka.cfg.bootstrap in str(refused.value)
 
 
+@pytest.mark.long  # a broker of its own through the CLI; the module's secured broker covers the rest
 def test_factory_broker_start_runs_a_secured_broker_and_says_how_to_connect(tmp_path):
     from factory_app.broker.node import free_port
     from factory_app.settings import Settings
