@@ -173,7 +173,8 @@ def main() -> None:
     print(json.dumps(result, indent=2))
     write_result(args.name, {**result, "machine_at_end": machine(),
                              "rocksdb_mib": {"write_buffer": Settings().worker.rocksdb_write_buffer_mb,
-                                             "block_cache": Settings().worker.rocksdb_block_cache_mb}})
+                                             "shared_block_cache": Settings().worker.rocksdb_block_cache_mb,
+                                             "shared_memtables": Settings().worker.rocksdb_memtables_mb}})
 
 
 if __name__ == "__main__":

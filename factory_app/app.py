@@ -17,6 +17,7 @@ from factory_app.kafka_security import faust_credentials
 from factory_app.settings import Settings
 from factory_app.worker_gauges import register_gauges
 from factory_app.web_views import register_cluster_view, register_readiness, register_table_dump
+from tables import rocksdb_memory
 
 __all__ = ["PROCESSORS", "Worker", "create_app"]
 
@@ -54,7 +55,7 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
         settings.worker.app_id,
         broker=faust_broker_url(settings.kafka.bootstrap),
         broker_credentials=faust_credentials(settings.kafka),
-        store="rocksdb://",
+        store=rocksdb_memory.STORE_URL,  # every table's databases on one memory budget
         datadir=str(_made(settings.data_dir)),
         topic_partitions=settings.kafka.partitions,
         topic_replication_factor=settings.kafka.replication,

@@ -109,13 +109,16 @@ class WorkerSettings(_Group):
     # How far (seconds) an event's own time may run ahead of its record's log time before it is
     # dead-lettered as ``clock_skew`` (a PLC clock set in the future must not occupy the windows).
     max_clock_ahead: float = Field(default=60.0, ge=0)
-    # Memory of each table partition's RocksDB database (a worker holds tables x partitions of
-    # them): its write buffer (MiB, two of them at most) and block cache (MiB). Faust's own
-    # defaults (64 MiB x 3 write buffers, a 2 GiB cache per database) let a worker's memory
-    # climb for its whole first hour in a soak; these bounds ingest as fast (bench.ingest,
-    # docs/fault-tolerance.md). Raise them for tables much larger than a plant's state.
+    # Memory of the worker's RocksDB databases (one per table partition it holds: tables x
+    # partitions). All of them share one block cache (MiB) and one memtable budget (MiB, charged
+    # to that cache), whatever their count (tables/rocksdb_memory.py); each database's memtable
+    # is at most ``rocksdb_write_buffer_mb`` (two of them). Faust's defaults (a 2 GiB cache and
+    # 64 MiB x 3 buffers per database) and then a 16 MiB cache per database let a soaked
+    # worker's memory climb for an hour (docs/fault-tolerance.md). Raise them for tables much
+    # larger than a plant's state.
     rocksdb_write_buffer_mb: int = Field(default=4, ge=1)
-    rocksdb_block_cache_mb: int = Field(default=16, ge=1)
+    rocksdb_block_cache_mb: int = Field(default=64, ge=1)
+    rocksdb_memtables_mb: int = Field(default=32, ge=1)
     # A proposed plant file whose rules run live in shadow beside the active ones (the ``shadow``
     # processor): their commands go to the commands-shadow topic, never to the writer, and
     # each decision is compared with the active rules' (``factory whatif --live``, metrics).

@@ -115,7 +115,12 @@ class BatchedTable(faust.Table):
             self._outbox.append((partition, raw_key, raw_value))
             if raw_value is not None:
                 private_apis.note_key_partition(store, raw_key, partition)
-            self._remember(key, None if value is DELETE else value)
+            if value is DELETE:
+                # Not remembered as None: deleted keys (every closed window) are not read again,
+                # and kept they would fill the cache to CACHE_MAX between clears.
+                self._cache.pop(key, None)
+            else:
+                self._remember(key, value)
 
     def publish(self) -> asyncio.Future | None:
         """Hand the staged changelog records to the producer, in order; returns a future done once

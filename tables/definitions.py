@@ -8,6 +8,7 @@ import faust
 
 from factory_app.settings import Settings
 from factory_app.topics import changelog_topic_configs
+from tables import rocksdb_memory
 from tables.batched import BatchedTable
 
 ROCKSDICT = {"driver": "rocksdict"}
@@ -25,10 +26,12 @@ class StateTables:
 
 
 def rocksdb_options(settings: Settings) -> dict:
-    """Faust's RocksDB store options for a table: rocksdict, and the memory bounds."""
+    """The RocksDB store options of a table: rocksdict, and the worker's shared memory budget."""
     mib = 1024 * 1024
-    return {**ROCKSDICT, "write_buffer_size": settings.worker.rocksdb_write_buffer_mb * mib,
-            "max_write_buffer_number": 2, "block_cache_size": settings.worker.rocksdb_block_cache_mb * mib}
+    worker = settings.worker
+    return {**ROCKSDICT, "write_buffer_size": worker.rocksdb_write_buffer_mb * mib, "max_write_buffer_number": 2,
+            rocksdb_memory.SHARED_CACHE: worker.rocksdb_block_cache_mb * mib,
+            rocksdb_memory.SHARED_MEMTABLES: worker.rocksdb_memtables_mb * mib}
 
 
 def projection_table(app: faust.App, settings: Settings, name: str, batched: bool = False) -> faust.Table:
