@@ -147,6 +147,9 @@ async def start_consumer(*topics: str, bootstrap: Cluster, **options) -> AIOKafk
     """A started consumer (the caller stops it; a failed start releases its connections). The
     extra loop turn works around aiokafka 0.14 raising CancelledError from ``stop()`` when it
     follows ``start()`` before its internal reset task first ran."""
+    # Only committed records: a transactional writer (MirrorMaker 2's exactly-once mode on a
+    # central cluster) leaves aborted copies in the log that no fold may see.
+    options.setdefault("isolation_level", "read_committed")
     consumer = AIOKafkaConsumer(*topics, **connection(bootstrap), **options)
     await start_client(consumer, bootstrap, consumer.stop)
     await asyncio.sleep(0)

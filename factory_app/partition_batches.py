@@ -29,7 +29,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from mode.utils.futures import notify
 
-from factory_app.private_apis import set_fetch_max_wait
+from factory_app.private_apis import set_fetch_max_wait, set_read_committed
 
 # The topics' partition slices of one fetch, [(partition, its records in offset order)] ->
 # per partition: None when applied, or a future done once what applying them started (the
@@ -64,6 +64,8 @@ class _ShortPollThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport):
         consumer = super()._create_worker_consumer(transport)
         set_fetch_max_wait(consumer, self.fetch_max_wait_ms)
+        # Aborted records (a transactional mirror's retries on a central cluster) are not events.
+        set_read_committed(consumer)
         return consumer
 
 

@@ -57,6 +57,12 @@ def set_fetch_max_wait(aiokafka_consumer: Any, ms: int) -> None:
     aiokafka_consumer._fetch_max_wait_ms = ms  # noqa: SLF001 (read when the fetcher starts)
 
 
+def set_read_committed(aiokafka_consumer: Any) -> None:
+    """Read only committed records with a not yet started aiokafka consumer (Faust reads
+    uncommitted ones unless its own transactions are on)."""
+    aiokafka_consumer._isolation_level = "read_committed"  # noqa: SLF001 (read when the fetcher starts)
+
+
 async def force_metadata_update(aiokafka_consumer: Any) -> None:
     """Refresh cluster metadata now (a topic the consumer has not subscribed to)."""
     await aiokafka_consumer._client.force_metadata_update()  # noqa: SLF001

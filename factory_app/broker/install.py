@@ -26,31 +26,34 @@ def libs_dir(home: Path, version: str) -> Path:
 
 
 def ensure_jars(home: Path, version: str) -> Path:
-    """Return the jar directory for ``version``, fetching it with Maven if it is missing.
-
-    The download lands in a temporary folder and is renamed into place only when
-    Maven succeeded, so an interrupted fetch never leaves a half-filled libs dir.
-    """
+    """Return the jar directory for ``version``, fetching it with Maven if it is missing."""
     libs = libs_dir(home, version)
     if any(libs.glob("kafka_2.13-*.jar")) or any(libs.glob("kafka-server-*.jar")):
         return libs
     if os.environ.get("KAFKA_HOME"):
         raise BrokerInstallError(f"KAFKA_HOME is set but {libs} holds no Kafka jars")
+    log.info("fetching Apache Kafka %s jars from Maven Central into %s", version, libs)
+    return fetch_with_maven(POM, {"kafka.version": version}, libs, f"Kafka {version}")
+
+
+def fetch_with_maven(pom: Path, properties: dict[str, str], libs: Path, what: str) -> Path:
+    """Copy the dependencies of ``pom`` (with ``properties``) into ``libs``; return ``libs``.
+
+    The download lands in a temporary folder and is renamed into place only when
+    Maven succeeded, so an interrupted fetch never leaves a half-filled libs dir.
+    """
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise BrokerInstallError("Maven (mvn) is needed to fetch the Kafka jars; install it or set KAFKA_HOME")
+        raise BrokerInstallError(f"Maven (mvn) is needed to fetch the {what} jars; install it or set KAFKA_HOME")
     staging = libs.with_name("libs.partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.parent.mkdir(parents=True, exist_ok=True)
-    log.info("fetching Apache Kafka %s jars from Maven Central into %s", version, libs)
-    cmd = [
-        mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-        f"-Dkafka.version={version}", f"-DoutputDirectory={staging.resolve()}",
-    ]
+    cmd = [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+           *(f"-D{k}={v}" for k, v in properties.items()), f"-DoutputDirectory={staging.resolve()}"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise BrokerInstallError(
-            f"mvn failed for Kafka {version} (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+            f"mvn failed for {what} (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
         )
     staging.rename(libs)
     return libs

@@ -19,26 +19,13 @@ from pathlib import Path
 
 from factory_app.broker import security
 from factory_app.broker.install import ensure_jars
+from factory_app.broker.java import java_command, write_log4j_config
 from factory_app.broker.security import ADMIN, SecurityFiles
 from factory_app.lifecycle import die_with_parent
 from factory_app.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
-LOG4J2_CONFIG = """\
-status = warn
-appender.file.type = File
-appender.file.name = FILE
-appender.file.fileName = {log_file}
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = FILE
-logger.kafka.name = kafka
-logger.kafka.level = INFO
-logger.state.name = state.change.logger
-logger.state.level = WARN
-"""
 
 
 class BrokerError(RuntimeError):
@@ -171,24 +158,14 @@ class LocalBroker:
         self.cfg.root.mkdir(parents=True, exist_ok=True)
         if self.cfg.secure:
             security.prepare(self.cfg.security_files, list(self.cfg.users))
-        self.cfg.log_file.parent.mkdir(parents=True, exist_ok=True)
         props = self.cfg.root / "server.properties"
         props.write_text(server_properties(self.cfg))
-        (self.cfg.root / "log4j2.properties").write_text(
-            LOG4J2_CONFIG.format(log_file=self.cfg.log_file.resolve())
-        )
+        write_log4j_config(self.cfg.root / "log4j2.properties", self.cfg.log_file)
         return props
 
     def _java(self, libs: Path, main: str, *args: str) -> list[str]:
-        java = os.environ.get("JAVA_HOME")
-        java_bin = str(Path(java) / "bin" / "java") if java else "java"
-        return [
-            java_bin, f"-Xmx{self.cfg.heap}", f"-Xms{self.cfg.heap}",
-            "-XX:+UseG1GC", "-Djava.awt.headless=true",
-            f"-Dlog4j2.configurationFile={(self.cfg.root / 'log4j2.properties').resolve()}",
-            f"-Dkafka.logs.dir={self.cfg.log_file.parent.resolve()}",
-            "-cp", f"{libs.resolve()}/*", main, *args,
-        ]
+        return java_command(libs, main, *args, heap=self.cfg.heap, log4j_config=self.cfg.root / "log4j2.properties",
+                            logs_dir=self.cfg.log_file.parent)
 
     def _format(self, libs: Path, props: Path) -> None:
         if (self.cfg.data_dir / "meta.properties").exists():

@@ -53,6 +53,10 @@ async def test_aiokafka_consumer_fetch_wait_and_metadata_refresh():
     assert consumer._fetch_max_wait_ms == 1234  # the constructor's option is the attribute set below
     private_apis.set_fetch_max_wait(consumer, 20)
     assert consumer._fetch_max_wait_ms == 20
+    assert AIOKafkaConsumer(bootstrap_servers="127.0.0.1:9", isolation_level="read_committed")._isolation_level \
+        == "read_committed"  # the constructor's option is the attribute set_read_committed sets
+    private_apis.set_read_committed(consumer)
+    assert consumer._isolation_level == "read_committed"
     assert callable(consumer._client.force_metadata_update)  # returns an awaitable
 
 

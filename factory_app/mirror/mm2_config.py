@@ -1,0 +1,64 @@
+"""MirrorMaker 2's properties for a sites file (pure: the file in, the text out).
+
+One dedicated MirrorMaker process per central cluster pulls from every site (``--clusters
+central``: it only runs the flows whose target is central). Pulling from the centre is the
+usual choice behind site firewalls: the site needs no outbound route to the cloud's brokers
+beyond what its own clients already open, only an inbound listener the central mirror reads,
+and it writes nothing to the site (offset syncs are kept on the central cluster).
+"""
+
+from __future__ import annotations
+
+import re
+
+from factory_app.mirror.sites import SitesConfig
+
+CENTRAL = "central"
+
+
+def mirrored_topic(site: str, site_topic: str) -> str:
+    """The central name of a site's topic (MirrorMaker's DefaultReplicationPolicy)."""
+    return f"{site}.{site_topic}"
+
+
+def mm2_properties(config: SitesConfig, *, replication: int = 1) -> str:
+    """The ``mm2.properties`` of ``config``'s mirror."""
+    mirror = config.mirror
+    props: dict[str, str] = {
+        "clusters": ", ".join([CENTRAL, *(s.name for s in config.sites)]),
+        f"{CENTRAL}.bootstrap.servers": config.central.bootstrap,
+        # Replication factor of the mirrored topics and of MirrorMaker's own topics.
+        "replication.factor": str(replication),
+        **{f"{name}.replication.factor": str(replication) for name in (
+            "checkpoints.topic", "heartbeats.topic", "offset-syncs.topic", "config.storage",
+            "offset.storage", "status.storage")},
+        # Offset syncs on the target: the mirror never writes to a site.
+        "offset-syncs.topic.location": "target",
+        # Source offsets (and transactions in exactly-once mode) every commit_interval_ms.
+        "offset.flush.interval.ms": str(mirror.commit_interval_ms),
+        # Topic configs follow the site's (retention forever); ACLs are the centre's own business.
+        "sync.topic.configs.enabled": "true",
+        "sync.topic.acls.enabled": "false",
+        # Consumer groups are not translated: central workers have their own groups and rebuild.
+        "sync.group.offsets.enabled": "false",
+        "emit.checkpoints.enabled": "false",
+        "refresh.topics.interval.seconds": "10",
+        # Each mirrored record as committed on the site, in the site's order per partition.
+        "consumer.isolation.level": "read_committed",
+        "consumer.auto.offset.reset": "earliest",
+        "producer.enable.idempotence": "true",
+        "producer.acks": "all",
+    }
+    if mirror.exactly_once:
+        # KIP-618 in dedicated mode: records and source offsets commit in one transaction on
+        # the target; central consumers must read committed records only (they do).
+        props[f"{CENTRAL}.exactly.once.source.support"] = "enabled"
+    for site in config.sites:
+        props[f"{site.name}.bootstrap.servers"] = site.bootstrap
+        flow = f"{site.name}->{CENTRAL}"
+        props[f"{flow}.enabled"] = "true"
+        props[f"{flow}.topics"] = ", ".join(re.escape(site.topic_prefix + t) for t in mirror.topics)
+        props[f"{flow}.emit.heartbeats.enabled"] = "true"
+        props[f"{flow}.emit.heartbeats.interval.seconds"] = "1"
+        props[f"{CENTRAL}->{site.name}.enabled"] = "false"
+    return "".join(f"{k} = {v}\n" for k, v in props.items())

@@ -1,0 +1,136 @@
+"""Run MirrorMaker 2 (dedicated mode) as a child ``java`` process: start, stop, kill, pid.
+
+Its files live under ``HOME/mirror``: ``mm2.properties`` (rendered from the sites file on
+every start), ``mirror.pid``, ``logs/mirror.log``. It keeps no state of its own on disk:
+where it is in each site's log is in MirrorMaker's topics on the central cluster, so a
+restarted or replaced mirror resumes where the last one committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from factory_app.broker.install import BrokerInstallError, fetch_with_maven
+from factory_app.broker.java import java_command, write_log4j_config
+from factory_app.lifecycle import die_with_parent
+from factory_app.mirror.mm2_config import CENTRAL, mm2_properties
+from factory_app.mirror.sites import SitesConfig
+from factory_app.mirror.versions import MIRROR_VERSION
+
+log = logging.getLogger(__name__)
+
+POM = Path(__file__).resolve().parents[2] / "broker" / "mirror-pom.xml"
+MAIN = "org.apache.kafka.connect.mirror.MirrorMaker"
+
+
+def ensure_mirror_jars(jar_home: Path, version: str = MIRROR_VERSION) -> Path:
+    """The jar folder of MirrorMaker ``version``, fetched with Maven when missing."""
+    libs = jar_home / f"mirror-{version}" / "libs"
+    if any(libs.glob("connect-mirror-*.jar")):
+        return libs
+    log.info("fetching Apache Kafka MirrorMaker 2 (connect-mirror %s) from Maven Central into %s", version, libs)
+    return fetch_with_maven(POM, {"mirror.version": version}, libs, f"connect-mirror {version}")
+
+
+@dataclass(frozen=True)
+class MirrorFiles:
+    root: Path
+
+    @property
+    def properties(self) -> Path:
+        return self.root / "mm2.properties"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "mirror.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "logs" / "mirror.log"
+
+
+class MirrorMaker:
+    """One dedicated MirrorMaker 2 process pulling every site of a sites file into central."""
+
+    def __init__(self, config: SitesConfig, root: Path, jar_home: Path, *, heap: str = "512m",
+                 die_with_parent: bool = False, replication: int = 1):
+        self.config = config
+        self.files = MirrorFiles(root)
+        self.jar_home = jar_home
+        self.heap = heap
+        self.die_with_parent = die_with_parent
+        self.replication = replication
+        self._proc: subprocess.Popen | None = None
+
+    def pid(self) -> int | None:
+        """PID of the running mirror, or None (a stale pid file is ignored)."""
+        try:
+            pid = int(self.files.pid_file.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (FileNotFoundError, ValueError):
+            return None
+        if MAIN.encode() not in cmdline or _state(pid) in (None, "Z"):
+            return None
+        return pid
+
+    def start(self) -> int:
+        """Start the mirror (fetching its jars first if needed); returns its pid. Does not wait
+        for the sites or the centre: MirrorMaker keeps retrying them by itself."""
+        running = self.pid()
+        if running is not None:
+            return running
+        libs = ensure_mirror_jars(self.jar_home)
+        self.files.root.mkdir(parents=True, exist_ok=True)
+        self.files.properties.write_text(mm2_properties(self.config, replication=self.replication))
+        log4j = write_log4j_config(self.files.root / "log4j2.properties", self.files.log_file)
+        out = open(self.files.root / "logs" / "stdout.log", "ab")
+        cmd = java_command(libs, MAIN, str(self.files.properties), "--clusters", CENTRAL, heap=self.heap,
+                           log4j_config=log4j, logs_dir=self.files.log_file.parent)
+        self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                      start_new_session=True,
+                                      preexec_fn=die_with_parent() if self.die_with_parent else None)
+        self.files.pid_file.write_text(str(self._proc.pid))
+        return self._proc.pid
+
+    def stop(self, timeout: float = 30.0, kill: bool = False) -> bool:
+        """Stop the mirror (SIGTERM: it commits its offsets; SIGKILL when ``kill`` or it hangs)."""
+        pid = self._proc.pid if self._proc is not None else self.pid()
+        if pid is None:
+            self.files.pid_file.unlink(missing_ok=True)
+            return False
+        try:
+            os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._alive(pid):
+            time.sleep(0.1)
+        if self._alive(pid):
+            log.warning("mirror %s ignored SIGTERM for %ss; killing it", pid, timeout)
+            os.kill(pid, signal.SIGKILL)
+            while self._alive(pid):
+                time.sleep(0.1)
+        self.files.pid_file.unlink(missing_ok=True)
+        self._proc = None
+        return True
+
+    def _alive(self, pid: int) -> bool:
+        if self._proc is not None:
+            return self._proc.poll() is None
+        return _state(pid) not in (None, "Z")
+
+
+def _state(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except (FileNotFoundError, IndexError):
+        return None
+
+
+__all__ = ["BrokerInstallError", "MirrorMaker", "ensure_mirror_jars"]

@@ -1,0 +1,109 @@
+"""The sites file: which sites the central cluster mirrors, and how.
+
+    central:
+      bootstrap: 127.0.0.1:9392
+    sites:
+      - name: plant-a              # the site's alias: central topics are "plant-a.<site topic>"
+        bootstrap: 127.0.0.1:9092
+        topic_prefix: factory.     # the site's FACTORY_TOPIC_PREFIX
+        plant: config/plant.yaml   # the site's plant file (its assets, for the central folds)
+      - name: plant-b
+        bootstrap: 127.0.0.1:9192
+    mirror:
+      exactly_once: true           # MirrorMaker 2's exactly-once source mode (see docs/edge-to-cloud.md)
+      topics: [telemetry, commands, command-results, dead-letter]
+
+Site identity rides in the topic name (MirrorMaker's default replication policy prefixes
+the source cluster's alias), not in the events: a site cannot mislabel itself, the events'
+contract is unchanged, and every central consumer sees which site a record came from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from factory_app import events
+from factory_app.config import ConfigError
+
+# An alias becomes a topic prefix joined by "." (the replication policy's separator): no dots.
+SITE_NAME = r"^[a-z][a-z0-9-]{0,30}$"
+# What the centre needs to see each site's history: its telemetry, what was commanded, what
+# came of it, and what was refused as bad input. (Intents and shadow commands stay local.)
+DEFAULT_TOPICS = (events.TELEMETRY, events.COMMANDS, events.COMMAND_RESULTS, events.DEAD_LETTER)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Central(_Strict):
+    bootstrap: str = Field(min_length=3)
+
+
+class Site(_Strict):
+    name: str = Field(pattern=SITE_NAME)
+    bootstrap: str = Field(min_length=3)
+    topic_prefix: str = "factory."
+    plant: Path | None = None
+
+
+class MirrorOptions(_Strict):
+    exactly_once: bool = True
+    # Logical source topic names (never the changelogs: tables are rebuilt centrally from the log).
+    topics: tuple[str, ...] = DEFAULT_TOPICS
+    # How often MirrorMaker commits its source offsets (and, in exactly-once mode, its
+    # transactions): the most a killed mirror re-reads, and the visibility delay centrally.
+    commit_interval_ms: int = Field(default=1000, ge=100)
+
+    @field_validator("topics")
+    @classmethod
+    def _known(cls, topics: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(topics) - set(events.SOURCE_TOPICS))
+        if unknown:
+            raise ValueError(f"not source topics: {', '.join(unknown)} (known: {', '.join(events.SOURCE_TOPICS)})")
+        return topics
+
+
+class SitesConfig(_Strict):
+    central: Central
+    sites: tuple[Site, ...] = Field(min_length=1)
+    mirror: MirrorOptions = MirrorOptions()
+
+    @model_validator(mode="after")
+    def _unique(self) -> "SitesConfig":
+        names = [s.name for s in self.sites]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"site names must be unique: {', '.join(dupes)}")
+        if "central" in names:
+            raise ValueError("'central' names the central cluster; give the site another name")
+        return self
+
+    def site(self, name: str) -> Site:
+        for site in self.sites:
+            if site.name == name:
+                return site
+        raise ConfigError(f"no site {name!r} in the sites file (sites: {', '.join(s.name for s in self.sites)})")
+
+
+def load_sites(path: Path | str) -> SitesConfig:
+    """Read and validate the sites file; ``ConfigError`` names the file and each bad key."""
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the sites file: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        config = SitesConfig.model_validate(doc)
+    except ValidationError as exc:
+        problems = [f"{path}: {'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError("invalid sites file:\n  " + "\n  ".join(problems)) from None
+    # A relative plant path is the site file's neighbour, as a user writing it would mean.
+    sites = tuple(s if s.plant is None or s.plant.is_absolute() else s.model_copy(update={"plant": path.parent / s.plant})
+                  for s in config.sites)
+    return config.model_copy(update={"sites": sites})
