@@ -193,6 +193,37 @@ async def end_offsets(bootstrap: Cluster, topics: list[str]) -> dict[TopicPartit
         return dict(await consumer.end_offsets(tps)) if tps else {}
 
 
+async def record_ends(bootstrap: Cluster, topics: list[str]) -> dict[TopicPartition, int]:
+    """Per partition of ``topics``: the offset after its last committed record, i.e. what a
+    group that consumed everything has committed. It is the end offset on a site's topics;
+    on a transactionally written one (a mirror in exactly-once mode) the end offset also
+    counts the commit markers after the last record, which no consumer ever commits past."""
+    async with consumer_of(bootstrap) as consumer:
+        tps = [tp for t in topics for tp in await partitions_of(consumer, t)]
+        if not tps:
+            return {}
+        ends = dict(await consumer.end_offsets(tps))
+        firsts = dict(await consumer.beginning_offsets(tps))
+        out = {}
+        for tp in tps:
+            out[tp] = await _after_last_record(consumer, tp, firsts[tp], ends[tp])
+        return out
+
+
+async def _after_last_record(consumer: AIOKafkaConsumer, tp: TopicPartition, first: int, end: int) -> int:
+    window = 8  # a transaction ends with one marker per partition: the last record is near the end
+    while True:
+        start = max(first, end - window)
+        last = None
+        async for _, records in read_bounded(consumer, {tp: end}, {tp: start}):
+            last = records[-1].offset
+        if last is not None:
+            return last + 1
+        if start == first:
+            return first  # no committed record at all
+        window *= 8
+
+
 async def read_bounded(consumer: AIOKafkaConsumer, stops: dict[TopicPartition, int],
                        starts: dict[TopicPartition, int] | None = None, max_records: int | None = None,
                        ) -> AsyncIterator[tuple[TopicPartition, list[ConsumerRecord]]]:

@@ -78,11 +78,11 @@ def caught_up(settings: Settings, topics: tuple[str, ...] = ("telemetry", "comma
     """True when the worker group has committed every record of the source ``topics`` (logical names)."""
     import asyncio
 
+    from factory_app.kafka_clients import record_ends
     from factory_app.replay.groups import committed_offsets
-    from factory_app.replay.log_reader import end_offsets
 
     async def check() -> bool:
-        ends = await end_offsets(settings, [settings.topic(t) for t in topics])
+        ends = await record_ends(settings.kafka, [settings.topic(t) for t in topics])
         committed = await committed_offsets(settings, settings.worker.app_id)
         return all(committed.get(tp, 0) >= end for tp, end in ends.items())
     return asyncio.run(check())

@@ -8,6 +8,7 @@ import time
 
 import click
 
+from factory_app.cli.common import site_option
 from factory_app.settings import Settings
 
 
@@ -16,6 +17,7 @@ from factory_app.settings import Settings
 @click.option("--name", default=None, help="its consumer group and table prefix (default: APP_ID-PROCESSOR)")
 @click.option("--web-port", type=int, default=None, help="HTTP port of the backfill worker (default: a free one)")
 @click.option("--until-caught-up", is_flag=True, help="stop once it reached the end of the log at start")
+@site_option
 @click.pass_obj
 def command(settings: Settings, processor: str, name: str | None, web_port: int | None, until_caught_up: bool) -> None:
     """Start a worker running only PROCESSOR under its own group and tables, from the first offset.
@@ -30,7 +32,7 @@ def command(settings: Settings, processor: str, name: str | None, web_port: int 
     from factory_app.broker.node import free_port
     from factory_app.children import Child
     from factory_app.replay.groups import committed_offsets
-    from factory_app.replay.log_reader import end_offsets
+    from factory_app.kafka_clients import record_ends
     from factory_app.replay.progress import log_progress
 
     if processor not in PROCESSORS:
@@ -38,7 +40,7 @@ def command(settings: Settings, processor: str, name: str | None, web_port: int 
     group = name or f"{settings.worker.app_id}-{processor}"
     port = web_port or free_port()
     sources = [settings.topic(s) for s in PROCESSORS[processor].sources]
-    stops = asyncio.run(end_offsets(settings, sources))
+    stops = asyncio.run(record_ends(settings.kafka, sources))  # what the group commits once through
     env = {"FACTORY_APP_ID": group, "FACTORY_PROCESSORS": json.dumps([processor]), "FACTORY_EMIT_COMMANDS": "false",
            "FACTORY_WEB_PORT": str(port), "FACTORY_WORKER_DATA": str(settings.home / f"backfill-{group}")}
     worker = Child(f"backfill-{group}", ["worker"], settings.home / "logs", env=env)

@@ -7,7 +7,9 @@ replication factor 3 and min.insync.replicas 2. Controller ports are the broker 
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -18,10 +20,16 @@ from factory_app.broker.settings import BrokerSettings
 from factory_app.settings import Settings
 
 
-def local_broker(settings: Settings, die_with_parent: bool = False) -> LocalCluster:
+def local_broker(settings: Settings, die_with_parent: bool = False, cluster: str | None = None) -> LocalCluster:
     """The local cluster described by ``settings`` (one node per address in FACTORY_BOOTSTRAP)
-    and the development broker's own settings (version, jars, controller port)."""
+    and the development broker's own settings (version, jars, controller port).
+
+    ``cluster``: a cluster named in the sites file instead (a site or ``central``): its
+    bootstrap from there, its files under FACTORY_HOME/clusters/NAME."""
     dev = BrokerSettings()
+    root = settings.home / "broker"
+    if cluster is not None:
+        settings, root = named_cluster(settings, cluster)
     ports = []
     for address in settings.kafka.hosts:
         host, _, port = address.rpartition(":")
@@ -33,9 +41,27 @@ def local_broker(settings: Settings, die_with_parent: bool = False) -> LocalClus
                         else [p + 1 for p in ports])
     from factory_app.acls import ROLES
 
-    return LocalCluster(cluster_nodes(settings.home / "broker", dev.kafka_version, ports, controller_ports,
+    return LocalCluster(cluster_nodes(root, dev.kafka_version, ports, controller_ports,
                                       jar_home=dev.kafka_jars or settings.home, die_with_parent=die_with_parent,
                                       secure=dev.broker_secure, users=ROLES))
+
+
+def named_cluster(settings: Settings, name: str) -> tuple[Settings, Path]:
+    """Settings pointing at cluster ``name`` of the sites file, and its files' folder."""
+    from factory_app.cli.common import DEFAULT_SITES_FILE
+    from factory_app.config import ConfigError
+    from factory_app.mirror.sites import load_sites
+
+    try:
+        sites = load_sites(os.environ.get("FACTORY_SITES", DEFAULT_SITES_FILE))
+        bootstrap = sites.central.bootstrap if name == "central" else sites.site(name).bootstrap
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return settings.updated({"bootstrap": bootstrap}), settings.home / "clusters" / name
+
+
+cluster_option = click.option("--cluster", default=None,
+                              help="a cluster of the sites file (FACTORY_SITES): a site's name or 'central'")
 
 
 @click.group("broker")
@@ -44,10 +70,11 @@ def command() -> None:
 
 
 @command.command()
+@cluster_option
 @click.pass_obj
-def start(settings: Settings) -> None:
+def start(settings: Settings, cluster: str | None) -> None:
     """Fetch the jars if needed, format storage once, start, and wait until it answers."""
-    broker = local_broker(settings)
+    broker = local_broker(settings, cluster=cluster)
     try:
         broker.start()
     except (BrokerError, BrokerInstallError) as exc:
@@ -65,22 +92,24 @@ def start(settings: Settings) -> None:
 
 
 @command.command()
+@cluster_option
 @click.pass_obj
-def stop(settings: Settings) -> None:
+def stop(settings: Settings, cluster: str | None) -> None:
     """Shut the broker(s) down cleanly (controlled shutdown)."""
-    if local_broker(settings).stop():
+    if local_broker(settings, cluster=cluster).stop():
         click.echo("broker stopped")
     else:
         click.echo("broker was not running")
 
 
 @command.command()
+@cluster_option
 @click.pass_obj
-def status(settings: Settings) -> None:
+def status(settings: Settings, cluster: str | None) -> None:
     """Say whether the broker runs and answers; exit 1 if not."""
     from factory_app.kafka_clients import broker_ids
 
-    broker = local_broker(settings)
+    broker = local_broker(settings, cluster=cluster)
     pids = broker.pids()
     down = [n for n, pid in pids.items() if pid is None]
     if len(down) == len(pids):

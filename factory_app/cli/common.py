@@ -43,3 +43,31 @@ def resolve_tables(settings: Settings, plant: PlantConfig, names: tuple[str, ...
     if unknown:
         raise click.BadParameter(f"unknown table(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     return list(names)
+
+
+# Where ``--site`` finds the sites file unless FACTORY_SITES names another.
+DEFAULT_SITES_FILE = "config/sites.yaml"
+
+
+def site_option(command: Callable) -> Callable:
+    """``--site NAME`` (FACTORY_SITE): run the command on site NAME's mirror on the central
+    cluster (factory_app/mirror/central.py), as it would run on the site itself."""
+    import functools
+
+    @functools.wraps(command)
+    def wrapper(*args, site: str | None, sites_file: str, **kwargs):
+        if site:
+            from factory_app.mirror.central import central_settings
+            from factory_app.mirror.sites import load_sites
+
+            ctx = click.get_current_context()
+            try:
+                ctx.obj = central_settings(ctx.obj, load_sites(sites_file), site)
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from exc
+        return command(*args, **kwargs)
+
+    wrapper = click.option("--sites", "sites_file", envvar="FACTORY_SITES", default=DEFAULT_SITES_FILE,
+                           show_default=True, help="the sites file --site reads")(wrapper)
+    return click.option("--site", envvar="FACTORY_SITE", default=None,
+                        help="act on this site's mirror on the central cluster (see `factory mirror`)")(wrapper)

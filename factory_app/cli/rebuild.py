@@ -6,13 +6,14 @@ import asyncio
 
 import click
 
-from factory_app.cli.common import plant_or_fail, resolve_tables
+from factory_app.cli.common import plant_or_fail, resolve_tables, site_option
 from factory_app.settings import Settings
 
 
 @click.command("rebuild")
 @click.argument("tables", nargs=-1)
 @click.option("--metrics-port", type=int, default=0, help="serve progress as Prometheus metrics on this port")
+@site_option
 @click.pass_obj
 def command(settings: Settings, tables: tuple[str, ...], metrics_port: int) -> None:
     """Discard TABLES (local RocksDB files and changelog topic) and recompute them from the source topics.

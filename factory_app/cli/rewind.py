@@ -6,6 +6,7 @@ import asyncio
 
 import click
 
+from factory_app.cli.common import site_option
 from factory_app.settings import Settings
 
 
@@ -18,6 +19,7 @@ from factory_app.settings import Settings
 @click.option("--to-datetime", default=None, help="ISO-8601 time (UTC if no zone) or epoch seconds/ms")
 @click.option("--shift-by", type=int, default=None, help="move by N (negative = back)")
 @click.option("--execute", is_flag=True, help="apply the plan (without it nothing changes)")
+@site_option
 @click.pass_obj
 def command(settings: Settings, group: str | None, topics: tuple[str, ...], kind: str | None,
             to_offset: int | None, to_datetime: str | None, shift_by: int | None, execute: bool) -> None:

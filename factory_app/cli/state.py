@@ -7,6 +7,7 @@ import json
 import click
 
 from factory_app.render import state_table
+from factory_app.cli.common import site_option
 from factory_app.settings import Settings
 from factory_app.state_client import StateUnavailable, fetch_state
 
@@ -15,6 +16,7 @@ from factory_app.state_client import StateUnavailable, fetch_state
 @click.argument("asset", required=False)
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
 @click.option("--url", default=None, help="worker URL (default http://FACTORY_WEB_HOST:FACTORY_WEB_PORT)")
+@site_option
 @click.pass_obj
 def command(settings: Settings, asset: str | None, as_json: bool, url: str | None) -> None:
     """Print the state of ASSET, or of every asset the worker holds."""

@@ -7,6 +7,7 @@ import json
 
 import click
 
+from factory_app.cli.common import site_option
 from factory_app.settings import Settings
 
 
@@ -15,6 +16,7 @@ from factory_app.settings import Settings
 @click.option("--time", "at", default=None, help="ISO-8601 time (UTC if no zone) or epoch seconds")
 @click.option("--until-offset", multiple=True, help="PARTITION:OFFSET (exclusive); repeatable")
 @click.option("--json", "as_json", is_flag=True)
+@site_option
 @click.pass_obj
 def command(settings: Settings, asset: str | None, at: str | None, until_offset: tuple[str, ...], as_json: bool) -> None:
     """Fold the telemetry log up to a time (event time) and/or offsets; the live tables are not touched.

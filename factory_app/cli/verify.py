@@ -8,13 +8,14 @@ import sys
 
 import click
 
-from factory_app.cli.common import plant_or_fail, resolve_tables
+from factory_app.cli.common import plant_or_fail, resolve_tables, site_option
 from factory_app.settings import Settings
 
 
 @click.command("verify")
 @click.argument("tables", nargs=-1)
 @click.option("--show", default=10, show_default=True, help="differing keys to print per table")
+@site_option
 @click.pass_obj
 def command(settings: Settings, tables: tuple[str, ...], show: int) -> None:
     """Determinism check: fold the log again and compare digests with the live changelogs (exit 1 on any difference).

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import click
 
+from factory_app.cli.common import site_option
 from factory_app.settings import Settings
 
 
 @click.command("worker")
 @click.option("--web-port", type=int, default=None, help="HTTP port for /state and /metrics.")
 @click.option("--data-dir", type=click.Path(), default=None, help="RocksDB state directory of this worker.")
+@site_option
 @click.pass_obj
 def command(settings: Settings, web_port: int | None, data_dir: str | None) -> None:
     """Run one worker; start more with other --web-port/--data-dir to scale by partitions."""

@@ -7,11 +7,12 @@
         bootstrap: 127.0.0.1:9092
         topic_prefix: factory.     # the site's FACTORY_TOPIC_PREFIX
         plant: config/plant.yaml   # the site's plant file (its assets, for the central folds)
+        central_web_port: 6170     # the web port of the central worker folding this site
       - name: plant-b
         bootstrap: 127.0.0.1:9192
     mirror:
       exactly_once: true           # MirrorMaker 2's exactly-once source mode (see docs/edge-to-cloud.md)
-      topics: [telemetry, commands, command-results, dead-letter]
+      topics: [telemetry, commands, command-results]
 
 Site identity rides in the topic name (MirrorMaker's default replication policy prefixes
 the source cluster's alias), not in the events: a site cannot mislabel itself, the events'
@@ -30,9 +31,10 @@ from factory_app.config import ConfigError
 
 # An alias becomes a topic prefix joined by "." (the replication policy's separator): no dots.
 SITE_NAME = r"^[a-z][a-z0-9-]{0,30}$"
-# What the centre needs to see each site's history: its telemetry, what was commanded, what
-# came of it, and what was refused as bad input. (Intents and shadow commands stay local.)
-DEFAULT_TOPICS = (events.TELEMETRY, events.COMMANDS, events.COMMAND_RESULTS, events.DEAD_LETTER)
+# What the centre needs to rebuild each site's history: its telemetry, what was commanded and
+# what came of it. Not dead letters: the central folds dead-letter the same bad records into
+# a central topic of their own (a mirrored topic is written by the mirror alone).
+DEFAULT_TOPICS = (events.TELEMETRY, events.COMMANDS, events.COMMAND_RESULTS)
 
 
 class _Strict(BaseModel):
@@ -48,6 +50,11 @@ class Site(_Strict):
     bootstrap: str = Field(min_length=3)
     topic_prefix: str = "factory."
     plant: Path | None = None
+    # The web port of the central worker that folds this site's mirror (`factory worker --site`).
+    central_web_port: int = Field(default=6170, ge=1, le=65535)
+    # The site's own fold settings where they are not the defaults (flat names, e.g.
+    # window_seconds): the central folds must be the site's folds.
+    fold_settings: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
 
 class MirrorOptions(_Strict):
