@@ -1,0 +1,110 @@
+"""The sites file, MirrorMaker's properties from it, offset-sync decoding, stall detection,
+and the central view of a site: pure parts of factory_app/mirror."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from factory_app.config import ConfigError
+from factory_app.mirror.central import CENTRAL_PROCESSORS, central_settings
+from factory_app.mirror.mm2_config import mm2_properties
+from factory_app.mirror.sites import SitesConfig, load_sites
+from factory_app.mirror.status import PartitionStatus, SiteStatus, decode_offset_sync
+from factory_app.mirror.supervisor import StallWatch
+from factory_app.settings import Settings
+
+SITES = """
+central: {bootstrap: "127.0.0.1:19392"}
+sites:
+  - {name: plant-a, bootstrap: "127.0.0.1:19092", plant: plant-a.yaml, central_web_port: 6171}
+  - {name: plant-b, bootstrap: "127.0.0.1:19192", topic_prefix: "b.", fold_settings: {window_seconds: 5}}
+"""
+
+
+def props(text: str) -> dict[str, str]:
+    return dict(line.split(" = ", 1) for line in text.splitlines())
+
+
+def test_sites_file_defaults_and_relative_plant(tmp_path):
+    (tmp_path / "sites.yaml").write_text(SITES)
+    config = load_sites(tmp_path / "sites.yaml")
+    assert [s.name for s in config.sites] == ["plant-a", "plant-b"]
+    assert config.site("plant-a").plant == tmp_path / "plant-a.yaml"  # next to the sites file
+    assert config.mirror.exactly_once and config.mirror.topics == ("telemetry", "commands", "command-results")
+
+
+@pytest.mark.parametrize("doc, problem", [
+    ("central: {bootstrap: x:1}\nsites: []", "sites"),
+    ("central: {bootstrap: x:1}\nsites: [{name: Plant.A, bootstrap: y:2}]", "name"),
+    ("central: {bootstrap: x:1}\nsites: [{name: a, bootstrap: y:2}, {name: a, bootstrap: z:3}]", "unique"),
+    ("central: {bootstrap: x:1}\nsites: [{name: central, bootstrap: y:2}]", "central"),
+    ("central: {bootstrap: x:1}\nsites: [{name: a, bootstrap: y:2}]\nmirror: {topics: [telemetry-changelog]}",
+     "not source topics"),
+    ("central: {bootstrap: x:1}\nsites: [{name: a, bootstrap: y:2, colour: red}]", "colour"),
+])
+def test_bad_sites_files_are_named(tmp_path, doc, problem):
+    (tmp_path / "s.yaml").write_text(doc)
+    with pytest.raises(ConfigError, match=problem):
+        load_sites(tmp_path / "s.yaml")
+
+
+def test_unknown_site_is_named(tmp_path):
+    (tmp_path / "s.yaml").write_text(SITES)
+    with pytest.raises(ConfigError, match="plant-c.*plant-a, plant-b"):
+        load_sites(tmp_path / "s.yaml").site("plant-c")
+
+
+def test_mm2_properties_pull_every_site_into_central_only(tmp_path):
+    (tmp_path / "s.yaml").write_text(SITES)
+    p = props(mm2_properties(load_sites(tmp_path / "s.yaml")))
+    assert p["clusters"] == "central, plant-a, plant-b"
+    assert p["plant-a->central.enabled"] == "true" and p["central->plant-a.enabled"] == "false"
+    assert p["plant-a->central.topics"] == r"factory\.telemetry, factory\.commands, factory\.command\-results"
+    assert p["plant-b->central.topics"].startswith(r"b\.telemetry")
+    assert p["offset-syncs.topic.location"] == "target"  # nothing written to a site
+    assert p["central.exactly.once.source.support"] == "enabled"
+    assert p["consumer.isolation.level"] == "read_committed"
+
+
+def test_at_least_once_mode_has_no_transactions():
+    config = SitesConfig.model_validate({"central": {"bootstrap": "x:1"}, "sites": [{"name": "a", "bootstrap": "y:2"}],
+                                         "mirror": {"exactly_once": False}})
+    assert "central.exactly.once.source.support" not in props(mm2_properties(config))
+
+
+def test_offset_sync_decoding():
+    topic = b"factory.telemetry"
+    key = struct.pack(">h", len(topic)) + topic + struct.pack(">i", 3)
+    assert decode_offset_sync(key, struct.pack(">qq", 41, 57)) == ("factory.telemetry", 3, 41, 57)
+
+
+def status(site: str, mirrored: int, end: int | None) -> SiteStatus:
+    return SiteStatus(site, end is not None, [PartitionStatus("t", 0, end, mirrored, 1.0)])
+
+
+def test_a_site_stalls_only_with_records_to_mirror_and_no_progress():
+    watch = StallWatch(stall_s=30)
+    assert watch.stalled([status("a", 10, 20), status("b", 5, 5)], now=0) == []
+    assert watch.stalled([status("a", 10, 20), status("b", 5, 5)], now=29) == []
+    assert watch.stalled([status("a", 10, 20), status("b", 5, 5)], now=31) == ["a"]  # b: nothing to mirror
+    assert watch.stalled([status("a", 11, 20)], now=40) == []  # moved: the clock starts again
+    assert watch.stalled([status("a", 11, None)], now=80) == []  # site unreachable: not the mirror's fault
+    watch.reset(100)
+    assert watch.stalled([status("a", 11, 20)], now=120) == []
+
+
+def test_central_view_of_a_site(tmp_path):
+    (tmp_path / "s.yaml").write_text(SITES)
+    config = load_sites(tmp_path / "s.yaml")
+    a = central_settings(Settings(home=tmp_path), config, "plant-a")
+    assert a.kafka.bootstrap == "127.0.0.1:19392"
+    assert a.topic("telemetry") == "plant-a.factory.telemetry"
+    assert a.worker.app_id == "central-plant-a" and a.web.port == 6171
+    assert tuple(a.worker.processors) == CENTRAL_PROCESSORS and "control" not in a.worker.processors
+    assert a.plant_config == tmp_path / "plant-a.yaml"
+    b = central_settings(Settings(home=tmp_path), config, "plant-b")
+    assert b.topic("commands") == "plant-b.b.commands" and b.worker.window_seconds == 5
+    # Applying the view twice (a child inheriting FACTORY_SITE) changes nothing.
+    assert central_settings(a, config, "plant-a") == a
