@@ -8,7 +8,7 @@ from agents.runtime import LiveContext, Processor, ReplayStep
 from factory_app import events
 from factory_app.config import PlantConfig, Production
 from factory_app.settings import Settings
-from tables.asset_state import already_applied
+from tables.asset_state import already_applied, remember_id, seen_before
 from tables.availability import apply_availability
 from tables.definitions import projection_table
 
@@ -16,16 +16,22 @@ PROCESSOR = "availability"
 _ACCEPT = (events.Telemetry, events.StateTransition)
 
 
-def step(table, event, production: Production | None, offset: int | None = None) -> None:
-    """Fold one event into the availability table (mapping-like); shared with replays. Idempotent by offset.
+def step(table, event, production: Production | None, offset: int | None = None, horizon: int = 0) -> None:
+    """Fold one event into the availability table (mapping-like); shared with replays. Idempotent by offset,
+    and with ``horizon`` > 0 by event id as the asset state is: a copy of an event seen among the asset's
+    last ``horizon`` ones changes nothing (a mirror's re-sent records on a central cluster: a re-sent
+    state transition would count its interval twice).
 
     ``production``: the event's asset's facts from the plant file (None: availability only)."""
     previous = table.get(event.asset_id)
-    if already_applied(previous, offset):
+    if already_applied(previous, offset) or seen_before(previous, event.event_id, offset):
         return
     entry = apply_availability(previous, event, production)
     if entry is not None:
-        table[event.asset_id] = entry if offset is None else {**entry, "offset": offset}
+        entry = entry if offset is None else {**entry, "offset": offset}
+        if horizon > 0:
+            remember_id(entry, event.event_id, offset, horizon)
+        table[event.asset_id] = entry
 
 
 def _register(ctx: LiveContext) -> dict[str, faust.Table]:
@@ -35,8 +41,10 @@ def _register(ctx: LiveContext) -> dict[str, faust.Table]:
 def _step(settings: Settings, plant: PlantConfig | None, label: str) -> ReplayStep:
     facts = {a.id: a.production for a in plant.assets} if plant is not None else {}
 
+    horizon = settings.worker.dedup_horizon
+
     def fold(tables, event, offset: int) -> list:
-        step(tables["availability"], event, facts.get(event.asset_id), offset=offset)
+        step(tables["availability"], event, facts.get(event.asset_id), offset=offset, horizon=horizon)
         return []
     return fold
 

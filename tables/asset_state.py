@@ -72,10 +72,16 @@ def apply_event(state: AssetState | None, event: Telemetry | StateTransition,
     new["events"] = new["events"] + 1
     if offset is not None:
         new["offset"] = offset
-    if horizon > 0:  # remember this event's id (oldest first; dicts keep insertion order in JSON too)
-        recent = dict(new.get("recent_ids", {}))
-        recent.setdefault(event.event_id, -1 if offset is None else offset)
-        while len(recent) > horizon:
-            del recent[next(iter(recent))]
-        new["recent_ids"] = recent
+    if horizon > 0:
+        remember_id(new, event.event_id, offset, horizon)
     return new
+
+
+def remember_id(value: dict, event_id: str, offset: int | None, horizon: int) -> None:
+    """Record ``event_id`` in ``value`` (a new value, changed in place) for ``seen_before``: the
+    last ``horizon`` ids, oldest first (dicts keep insertion order in JSON too)."""
+    recent = dict(value.get("recent_ids", {}))
+    recent.setdefault(event_id, -1 if offset is None else offset)
+    while len(recent) > horizon:
+        del recent[next(iter(recent))]
+    value["recent_ids"] = recent

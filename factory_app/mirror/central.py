@@ -22,7 +22,9 @@ def central_settings(settings: Settings, sites: SitesConfig, site_name: str) -> 
     site = sites.site(site_name)
     flat = {**site.fold_settings, "bootstrap": sites.central.bootstrap, "topic_prefix": mirrored_topic(site.name, site.topic_prefix),
             "app_id": f"central-{site.name}", "processors": list(CENTRAL_PROCESSORS),
-            "web_port": site.central_web_port, "shadow_plant": None}
+            "web_port": site.central_web_port, "shadow_plant": None,
+            # A mirror re-sends records after a crash (at-least-once): skipped by event id.
+            "dedup_horizon": max(sites.mirror.dedup_horizon, site.fold_settings.get("dedup_horizon", 0))}
     if site.plant is not None:
         flat["plant_config"] = site.plant
     return settings.updated(flat)

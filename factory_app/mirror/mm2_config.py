@@ -34,8 +34,11 @@ def mm2_properties(config: SitesConfig, *, replication: int = 1) -> str:
             "offset.storage", "status.storage")},
         # Offset syncs on the target: the mirror never writes to a site.
         "offset-syncs.topic.location": "target",
-        # Source offsets (and transactions in exactly-once mode) every commit_interval_ms.
-        "offset.flush.interval.ms": str(mirror.commit_interval_ms),
+        # Source offsets (and transactions in exactly-once mode) every commit_interval_ms. A
+        # worker setting: dedicated MirrorMaker takes those from the target cluster's own keys
+        # (a top-level one is ignored, and Connect's 60 s default made every restart within a
+        # minute re-send everything mirrored so far).
+        f"{CENTRAL}.offset.flush.interval.ms": str(mirror.commit_interval_ms),
         # Topic configs follow the site's (retention forever); ACLs are the centre's own business.
         "sync.topic.configs.enabled": "true",
         "sync.topic.acls.enabled": "false",

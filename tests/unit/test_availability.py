@@ -54,3 +54,20 @@ def test_an_asset_without_production_facts_gets_availability_only():
     e = fold([st("running", 0), tel("cycle_counter", 0, 0), tel("cycle_counter", 50, 100), st("idle", 100)], None)
     assert e["availability"] == pytest.approx(1.0)
     assert e["performance"] is None and e["quality"] is None and e["oee"] is None
+
+
+def test_a_mirrors_resent_run_is_not_counted_twice():
+    # A mirror killed mid-run re-sends a run of records at new offsets (at-least-once): the
+    # central fold meets them again after their originals. The event-id guard skips them.
+    from agents.availability import step
+
+    evs = [st("running", 0), st("faulted", 80), st("running", 100), tel("cycle_counter", 40, 200)]
+    central_log = evs + evs[1:]  # the last three re-sent
+    exact, guarded, unguarded = {}, {}, {}
+    for offset, ev in enumerate(evs):
+        step(exact, ev, PRESS, offset=offset, horizon=32)
+    for offset, ev in enumerate(central_log):
+        step(guarded, ev, PRESS, offset=offset, horizon=32)
+        step(unguarded, ev, PRESS, offset=offset)
+    assert guarded["p"]["seconds_in"] == exact["p"]["seconds_in"] == {"running": 80.0, "faulted": 20.0}
+    assert unguarded["p"]["seconds_in"] != exact["p"]["seconds_in"]  # why the guard is needed

@@ -32,7 +32,7 @@ def test_sites_file_defaults_and_relative_plant(tmp_path):
     config = load_sites(tmp_path / "sites.yaml")
     assert [s.name for s in config.sites] == ["plant-a", "plant-b"]
     assert config.site("plant-a").plant == tmp_path / "plant-a.yaml"  # next to the sites file
-    assert config.mirror.exactly_once and config.mirror.topics == ("telemetry", "commands", "command-results")
+    assert not config.mirror.exactly_once and config.mirror.topics == ("telemetry", "commands", "command-results")
 
 
 @pytest.mark.parametrize("doc, problem", [
@@ -64,14 +64,15 @@ def test_mm2_properties_pull_every_site_into_central_only(tmp_path):
     assert p["plant-a->central.topics"] == r"factory\.telemetry, factory\.commands, factory\.command\-results"
     assert p["plant-b->central.topics"].startswith(r"b\.telemetry")
     assert p["offset-syncs.topic.location"] == "target"  # nothing written to a site
-    assert p["central.exactly.once.source.support"] == "enabled"
+    assert p["central.offset.flush.interval.ms"] == "1000"  # a worker setting: the target's key
+    assert "central.exactly.once.source.support" not in p  # at-least-once by default
     assert p["consumer.isolation.level"] == "read_committed"
 
 
-def test_at_least_once_mode_has_no_transactions():
+def test_exactly_once_mode_on_request():
     config = SitesConfig.model_validate({"central": {"bootstrap": "x:1"}, "sites": [{"name": "a", "bootstrap": "y:2"}],
-                                         "mirror": {"exactly_once": False}})
-    assert "central.exactly.once.source.support" not in props(mm2_properties(config))
+                                         "mirror": {"exactly_once": True}})
+    assert props(mm2_properties(config))["central.exactly.once.source.support"] == "enabled"
 
 
 def test_offset_sync_decoding():
@@ -104,6 +105,7 @@ def test_central_view_of_a_site(tmp_path):
     assert a.worker.app_id == "central-plant-a" and a.web.port == 6171
     assert tuple(a.worker.processors) == CENTRAL_PROCESSORS and "control" not in a.worker.processors
     assert a.plant_config == tmp_path / "plant-a.yaml"
+    assert a.worker.dedup_horizon == 256  # the mirror's re-sent copies are skipped by event id
     b = central_settings(Settings(home=tmp_path), config, "plant-b")
     assert b.topic("commands") == "plant-b.b.commands" and b.worker.window_seconds == 5
     # Applying the view twice (a child inheriting FACTORY_SITE) changes nothing.
