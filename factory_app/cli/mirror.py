@@ -48,6 +48,17 @@ def command() -> None:
     """
 
 
+@command.command("config")
+@sites_option
+def config_(sites_file: str) -> None:
+    """Print MirrorMaker's mm2.properties for the sites file (for a MirrorMaker run elsewhere,
+    e.g. Kafka's own image: connect-mirror-maker.sh mm2.properties --clusters central)."""
+    from factory_app.mirror.mm2_config import mm2_properties
+
+    config = _load(sites_file)
+    click.echo(mm2_properties(config, replication=min(3, len(config.central.bootstrap.split(",")))), nl=False)
+
+
 @command.command()
 def install() -> None:
     """Fetch the MirrorMaker 2 jars (connect-mirror) with Maven, if missing."""

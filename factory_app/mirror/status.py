@@ -114,8 +114,9 @@ async def mirror_status(config: SitesConfig, timeout: float = 10.0) -> list[Site
     out = []
     for site in config.sites:
         topics = [site.topic_prefix + t for t in config.mirror.topics]
-        syncs, ends = await asyncio.gather(last_syncs(config.central.bootstrap, site.name),
-                                           site_ends(site, topics, timeout))
+        # Syncs first: the site's end offsets read after them are never behind what they say.
+        syncs = await last_syncs(config.central.bootstrap, site.name)
+        ends = await site_ends(site, topics, timeout)
         keys = sorted(set(syncs) | set(ends or {}))
         parts = [PartitionStatus(topic, partition, None if ends is None else ends.get((topic, partition), 0),
                                  syncs.get((topic, partition), (0, None))[0], syncs.get((topic, partition), (0, None))[1])
