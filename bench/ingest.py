@@ -10,8 +10,9 @@ and the per-(asset, tag) tumbling windows.
   faust-1w-unbatched  : one worker folding event by event (FACTORY_STATE_BATCH_MAX=1)
   faust-1w-perkey     : one worker folding in batches but writing its tables key by key through Faust
                         (FACTORY_BATCHED_TABLES=false)
-  faust-1w-rocksdb-bounded : one worker with 4 MiB RocksDB write buffers and a 16 MiB block cache
-                        (FACTORY_ROCKSDB_WRITE_BUFFER_MB / _BLOCK_CACHE_MB; Faust's defaults otherwise)
+  faust-1w-rocksdb-bounded : one worker with a smaller RocksDB budget: a 16 MiB shared block cache and
+                        16 MiB of memtables (FACTORY_ROCKSDB_BLOCK_CACHE_MB / _MEMTABLES_MB; the
+                        defaults are 64 and 32 since the shared budget, tables/rocksdb_memory.py)
   faust-noop          : a Faust agent that only decodes and counts: what Faust costs without tables
   plain               : baseline A, an aiokafka loop folding into dicts (the ceiling)
   quix                : baseline B, Quix Streams with its RocksDB state and changelogs
@@ -46,7 +47,7 @@ CONTENDERS = ("faust-1w", "faust-1w-unbatched", "faust-1w-perkey", "faust-1w-roc
               "faust-noop", "plain", "quix")
 VARIANTS = {"faust-1w-unbatched": {"state_batch_max": 1, "batched_tables": False},
             "faust-1w-perkey": {"batched_tables": False},
-            "faust-1w-rocksdb-bounded": {"rocksdb_write_buffer_mb": 4, "rocksdb_block_cache_mb": 16}}
+            "faust-1w-rocksdb-bounded": {"rocksdb_block_cache_mb": 16, "rocksdb_memtables_mb": 16}}
 FAUST_WORKERS = {"faust-1w": 1, "faust-1w-unbatched": 1, "faust-1w-perkey": 1, "faust-1w-rocksdb-bounded": 1,
                  "faust-2w": 2}
 
