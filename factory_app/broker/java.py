@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
+import subprocess
+import time
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 # Logs to one file; the level of Kafka's own loggers stays INFO (the file is for people).
 LOG4J2_CONFIG = """\
@@ -38,3 +44,35 @@ def write_log4j_config(path: Path, log_file: Path) -> Path:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(LOG4J2_CONFIG.format(log_file=log_file.resolve()))
     return path
+
+
+def alive(pid: int, proc: subprocess.Popen | None = None) -> bool:
+    """Whether ``pid`` (``proc`` when this process started it) still runs."""
+    if proc is not None:
+        return proc.poll() is None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie of someone else's child still answers kill(0); look at its state.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+def terminate(pid: int, proc: subprocess.Popen | None, what: str, timeout: float = 30.0, kill: bool = False) -> None:
+    """SIGTERM ``pid`` (a clean shutdown) and wait; SIGKILL when ``kill`` or it hangs past ``timeout``."""
+    try:
+        os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive(pid, proc):
+        time.sleep(0.1)
+    if alive(pid, proc):
+        log.warning("%s %s ignored SIGTERM for %ss; killing it", what, pid, timeout)
+        os.kill(pid, signal.SIGKILL)
+        while alive(pid, proc):
+            time.sleep(0.1)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from factory_app.broker import security
 from factory_app.broker.install import ensure_jars
-from factory_app.broker.java import java_command, write_log4j_config
+from factory_app.broker.java import java_command, terminate, write_log4j_config
 from factory_app.broker.security import ADMIN, SecurityFiles
 from factory_app.lifecycle import die_with_parent
 from factory_app.settings import KafkaSettings
@@ -244,33 +243,8 @@ class LocalBroker:
         if pid is None:
             self.cfg.pid_file.unlink(missing_ok=True)  # left by a node that died
             return False
-        try:
-            os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _alive(pid, self._proc):
-            time.sleep(0.1)
-        if _alive(pid, self._proc):
-            log.warning("broker %s ignored SIGTERM for %ss; killing it", pid, timeout)
-            os.kill(pid, signal.SIGKILL)
-            while _alive(pid, self._proc):
-                time.sleep(0.1)
+        terminate(pid, self._proc, "broker", timeout, kill)
         self.cfg.pid_file.unlink(missing_ok=True)
         self._proc = None
         return True
 
-
-def _alive(pid: int, proc: subprocess.Popen | None) -> bool:
-    if proc is not None:
-        return proc.poll() is None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie of someone else's child still answers kill(0); look at its state.
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state != "Z"

@@ -9,15 +9,12 @@ restarted or replaced mirror resumes where the last one committed.
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from factory_app.broker.install import BrokerInstallError, fetch_with_maven
-from factory_app.broker.java import java_command, write_log4j_config
+from factory_app.broker.java import alive, java_command, terminate, write_log4j_config
 from factory_app.lifecycle import die_with_parent
 from factory_app.mirror.mm2_config import CENTRAL, mm2_properties
 from factory_app.mirror.sites import SitesConfig
@@ -75,7 +72,7 @@ class MirrorMaker:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except (FileNotFoundError, ValueError):
             return None
-        if MAIN.encode() not in cmdline or _state(pid) in (None, "Z"):
+        if MAIN.encode() not in cmdline or not alive(pid):
             return None
         return pid
 
@@ -104,33 +101,10 @@ class MirrorMaker:
         if pid is None:
             self.files.pid_file.unlink(missing_ok=True)
             return False
-        try:
-            os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self._alive(pid):
-            time.sleep(0.1)
-        if self._alive(pid):
-            log.warning("mirror %s ignored SIGTERM for %ss; killing it", pid, timeout)
-            os.kill(pid, signal.SIGKILL)
-            while self._alive(pid):
-                time.sleep(0.1)
+        terminate(pid, self._proc, "MirrorMaker", timeout, kill)
         self.files.pid_file.unlink(missing_ok=True)
         self._proc = None
         return True
-
-    def _alive(self, pid: int) -> bool:
-        if self._proc is not None:
-            return self._proc.poll() is None
-        return _state(pid) not in (None, "Z")
-
-
-def _state(pid: int) -> str | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2]
-    except (FileNotFoundError, IndexError):
-        return None
 
 
 __all__ = ["BrokerInstallError", "MirrorMaker", "ensure_mirror_jars"]
