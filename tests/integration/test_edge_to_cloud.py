@@ -21,6 +21,7 @@ import yaml
 from factory_app.broker.node import free_port
 from factory_app.children import Child, wait_until
 from factory_app.mirror.central import central_settings
+from factory_app.mirror.fleet import read_fleet
 from factory_app.mirror.process import MirrorMaker
 from factory_app.mirror.sites import load_sites
 from factory_app.mirror.status import mirror_status, render
@@ -137,8 +138,11 @@ def test_sites_mirrored_through_kills_and_a_central_outage(edge, children):
         # SIGKILL MirrorMaker (no offsets committed, a transaction open); its supervisor starts
         # a new one, which must resume and make progress for every site.
         for _ in range(MIRROR_KILLS):
+            wait_until(lambda: mirror.pid() is not None, 120, what="MirrorMaker running")
+            killed = mirror.pid()
             before = mirrored(config)
             assert mirror.stop(kill=True)
+            wait_until(lambda: mirror.pid() not in (None, killed), 120, what="the supervisor restarting MirrorMaker")
             wait_until(lambda: all(n > before[s] for s, n in mirrored(config).items()), 180, interval=1,
                        what="the restarted mirror making progress for every site")
 
@@ -198,6 +202,12 @@ def test_sites_mirrored_through_kills_and_a_central_outage(edge, children):
         # The central command ledger equals the site's own (both folds of the same commands).
         assert table_dump(views["plant-a"], "command_ledger") == table_dump(site_a, "command_ledger")
         assert table_dump(views["plant-a"], "command_ledger"), "site plant-a issued no command"
+        # The fleet across sites: each site's assets with their site, presses' KPIs over both sites.
+        fleet = read_fleet(config)
+        assert not fleet["unreachable"]
+        assert {(r["site"], r["asset"]) for r in fleet["assets"]} == \
+            {("plant-a", a.id) for a in edge["plants"][0].config.assets} | {("plant-b", "oven-1"), ("plant-b", "press-1")}
+        assert fleet["indicators"]["*"]["press"]["assets"] == 3  # press-1, press-2 at plant-a; press-1 at plant-b
         print(log_text(supervisor)[-2000:])
     finally:
         supervisor.stop(timeout=30)
