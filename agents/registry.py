@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from agents import availability, command_ledger, control, shadow, telemetry_state
+from agents import availability, command_ledger, control, kpi_periods, shadow, telemetry_state
 from agents.runtime import Processor
 from factory_app.settings import Settings
 
 PROCESSORS: dict[str, Processor] = {p.name: p for p in (
-    telemetry_state.SPEC, control.SPEC, command_ledger.SPEC, availability.SPEC, shadow.SPEC)}
+    telemetry_state.SPEC, control.SPEC, command_ledger.SPEC, availability.SPEC, kpi_periods.SPEC, shadow.SPEC)}
 
 
 def chosen(settings: Settings) -> list[Processor]:

@@ -106,6 +106,9 @@ class WorkerSettings(_Group):
     window_seconds: float = Field(default=10.0, gt=0)
     # How many closed windows per (asset, tag) the projection keeps.
     window_retention: int = Field(default=60, ge=1)
+    # Event-time periods of the OEE-per-period analytic (``kpi-periods``): width, how many per asset.
+    kpi_period_seconds: float = Field(default=3600.0, gt=0)
+    kpi_periods: int = Field(default=48, ge=1)
     # How far (seconds) an event's own time may run ahead of its record's log time before it is
     # dead-lettered as ``clock_skew`` (a PLC clock set in the future must not occupy the windows).
     max_clock_ahead: float = Field(default=60.0, ge=0)

@@ -62,15 +62,26 @@ def _with_kpis(entry: Entry, production: Production | None) -> Entry:
     seconds = dict(entry["seconds_in"])
     if entry["state"] is not None and entry["since"] is not None and entry["seen_until"] is not None:
         seconds[entry["state"]] = seconds.get(entry["state"], 0.0) + max(0.0, entry["seen_until"] - entry["since"])
-    total = sum(seconds.values())
-    running = seconds.get("running", 0.0)
+    made = None if production is None else {
+        "good": _delta(entry, production.good_counter), "bad": _delta(entry, production.bad_counter),
+        "ideal_s": production.ideal_cycle_s * _delta(entry, production.cycle_counter)}
+    return {**entry, **figures(seconds, made)}
+
+
+def figures(seconds_in: dict[str, float], made: dict[str, float] | None) -> dict[str, float | None]:
+    """Availability, performance, quality and OEE from time per machine state and what was made
+    (``good``/``bad`` parts, ``ideal_s``: design cycle time x cycles; None without production facts).
+
+    Sums of both over assets or periods rate the sum: the fleet's figures are computed from its
+    totals, never as means of ratios. Pure."""
+    total = sum(seconds_in.values())
+    running = seconds_in.get("running", 0.0)
     availability = running / total if total > 0 else None
     quality = performance = None
-    if production is not None:
-        good, bad = _delta(entry, production.good_counter), _delta(entry, production.bad_counter)
+    if made is not None:
+        good, bad = made["good"], made["bad"]
         quality = good / (good + bad) if good + bad > 0 else None
-        cycles = _delta(entry, production.cycle_counter)
-        performance = min(1.0, production.ideal_cycle_s * cycles / running) if running > 0 else None
+        performance = min(1.0, made["ideal_s"] / running) if running > 0 else None
     oee = (availability * performance * quality
            if None not in (availability, performance, quality) else None)
-    return {**entry, "availability": availability, "performance": performance, "quality": quality, "oee": oee}
+    return {"availability": availability, "performance": performance, "quality": quality, "oee": oee}

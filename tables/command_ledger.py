@@ -1,8 +1,10 @@
 """The command ledger projection: every command and what became of it, keyed by command id;
-and per asset, how many of its commands are in each status (``command_counts``)."""
+per asset, how many of its commands are in each status (``command_counts``), and the same
+per event-time period of issue (``command_periods``)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from factory_app.events import Command, CommandResult
@@ -48,3 +50,34 @@ def apply_count(counts: dict[str, int] | None, status: str, delta: int) -> dict[
     new = dict(counts or {})
     new[status] = new.get(status, 0) + delta
     return {k: v for k, v in sorted(new.items()) if v}
+
+
+def _period_of(entry: Entry | None, size: float) -> tuple[str, float, str] | None:
+    # A command counts in the period it was issued in (its result's, until the command is folded).
+    if not entry or not entry.get("asset_id"):
+        return None
+    at = entry.get("issued_at") if entry.get("issued_at") is not None else entry.get("result_at")
+    return None if at is None else (entry["asset_id"], math.floor(at / size) * size, entry["status"])
+
+
+def period_moves(before: Entry | None, after: Entry, size: float) -> list[tuple[str, float, str, int]]:
+    """``(asset, period start, status, +1/-1)`` moves that keep the per-period status counts
+    (``command_periods``) equal to the ledger's entries: as ``count_moves``, and a command whose
+    result was folded before it moves from its result's period to its own."""
+    old, new = _period_of(before, size), _period_of(after, size)
+    if old == new:
+        return []
+    return ([(*old, -1)] if old else []) + ([(*new, 1)] if new else [])
+
+
+def apply_period_move(entry: Entry | None, asset_id: str, start: float, status: str, delta: int, size: float,
+                      keep: int) -> Entry:
+    """An asset's ``command_periods`` entry (its newest ``keep`` periods' status counts, oldest
+    first) after one move. A move into a period older than all kept ones, or out of one no longer
+    kept, changes nothing: that period is gone."""
+    periods = {p["start"]: p for p in (entry or {}).get("periods", [])}
+    if start not in periods and (delta < 0 or (len(periods) >= keep and start < min(periods))):
+        return entry or {"asset_id": asset_id, "periods": []}
+    period = periods.get(start) or {"start": start, "end": start + size, "counts": {}}
+    periods[start] = {**period, "counts": apply_count(period["counts"], status, delta)}
+    return {"asset_id": asset_id, "periods": [periods[s] for s in sorted(periods)[-keep:]]}

@@ -82,6 +82,39 @@ class AvailabilityV1(_Value):
     oee: float | None
 
 
+class MadeV1(_Value):
+    """What a rated machine made in a period: parts, cycles, and the design time of those cycles."""
+
+    good: float
+    bad: float
+    cycles: float
+    ideal_s: float
+
+
+class KpiPeriodV1(_Value):
+    """One event-time period of an asset in ``kpi_periods``: sums, and the figures rated from them."""
+
+    asset_id: str
+    start: float
+    end: float
+    seconds_in: dict[str, float]
+    made: MadeV1 | None  # None: the asset has no production facts (availability only)
+    availability: float | None
+    performance: float | None
+    quality: float | None
+    oee: float | None
+
+
+class KpiPeriodsV1(_Value):
+    """``kpi_periods``: per asset, the cursor of the fold and its newest periods, oldest first."""
+
+    asset_id: str
+    state: str | None
+    until: float | None
+    last: dict[str, float]
+    periods: list[KpiPeriodV1]
+
+
 class LedgerEntryV1(_Value):
     """``command_ledger``: a command and what became of it (either may be folded first)."""
 
@@ -107,6 +140,21 @@ class LedgerEntryV1(_Value):
 # ``command_counts``: per asset, how many of its commands are in each status (zero counts left out).
 CommandCountsV1 = dict[str, int]
 
+class CommandPeriodV1(_Value):
+    """One event-time period of ``command_periods``: how many commands issued in it are in each status."""
+
+    start: float
+    end: float
+    counts: dict[str, int]
+
+
+class CommandPeriodsV1(_Value):
+    """``command_periods``: per asset, its newest periods' status counts, oldest first."""
+
+    asset_id: str
+    periods: list[CommandPeriodV1]
+
+
 # ``control_rule_memory``: per rule name, that rule's own small memory (its module defines it).
 RuleMemoryV1 = dict[str, dict[str, Any]]
 
@@ -127,8 +175,10 @@ SCHEMAS: dict[str, Any] = {
     "control_state": AssetStateV1,
     "tag_windows": Union[WindowV1, WindowIndexV1],
     "availability": AvailabilityV1,
+    "kpi_periods": KpiPeriodsV1,
     "command_ledger": LedgerEntryV1,
     "command_counts": CommandCountsV1,
+    "command_periods": CommandPeriodsV1,
     "control_rule_memory": RuleMemoryV1,
     "shadow_state": AssetStateV1,
     "shadow_memory": ShadowMemoryV1,

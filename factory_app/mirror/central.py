@@ -14,7 +14,7 @@ from factory_app.mirror.sites import SitesConfig
 from factory_app.settings import Settings
 
 # The folds that make sense over a site's history; never ``control`` (or ``shadow``).
-CENTRAL_PROCESSORS = ("telemetry-state", "command-ledger", "availability")
+CENTRAL_PROCESSORS = ("telemetry-state", "command-ledger", "availability", "kpi-periods")
 
 
 def central_settings(settings: Settings, sites: SitesConfig, site_name: str) -> Settings:

@@ -22,7 +22,7 @@ from harness.plant import Plant, make_settings, opc_call, wait_plcs_ready, write
 pytestmark = pytest.mark.integration
 
 LIVE_TABLES = ("asset_state", "tag_windows", "control_state", "control_rule_memory", "command_ledger",
-               "command_counts")
+               "command_counts", "command_periods")
 
 
 def factory(settings, *args, check=True, env=None):

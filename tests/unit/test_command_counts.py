@@ -1,5 +1,7 @@
-"""The per-asset command counts always equal a count of the ledger's entries by asset and status."""
+"""The per-asset command counts always equal a count of the ledger's entries by asset and status,
+in all and per event-time period of issue."""
 
+import math
 from collections import Counter
 
 from hypothesis import given, settings, strategies as st
@@ -7,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 from agents.command_ledger import step
 from factory_app import events
 
+SIZE = 5.0
 STATUSES = ("applied", "rejected", "expired", "unknown", "conflict")
 
 
@@ -30,22 +33,41 @@ logs = st.lists(st.tuples(st.integers(0, 8), st.sampled_from(["oven-1", "press-1
 @settings(max_examples=200, deadline=None)
 @given(logs)
 def test_counts_match_the_ledger_entries_whatever_the_order(log):
-    ledger, counts = {}, {}
+    ledger, counts, periods = {}, {}, {}
     owner = {}  # one asset per command id, as on the real log (the id is derived per asset's rule)
     for i, asset, kind, n in log:
         asset = owner.setdefault(i, asset)
         event = command(i, asset) if kind == "command" else result(i, asset, kind, n)
-        step(ledger, counts, event)
+        step(ledger, counts, periods, event, SIZE, 1000)
     expected = Counter((e["asset_id"], e["status"]) for e in ledger.values() if e.get("asset_id"))
     got = Counter({(asset, status): n for asset, by in counts.items() for status, n in by.items()})
     assert got == expected
     assert all(n > 0 for by in counts.values() for n in by.values())
+    # A command counts in its period of issue (its result's, while the command itself is unseen:
+    # a result at 101 + i and its command at 100 + i may fall in different periods).
+    issue = {id: e.get("issued_at", e.get("result_at")) for id, e in ledger.items()}
+    expected = Counter((e["asset_id"], math.floor(issue[id] / SIZE) * SIZE, e["status"])
+                       for id, e in ledger.items() if e.get("asset_id"))
+    got = Counter({(asset, p["start"], status): n for asset, entry in periods.items() for p in entry["periods"]
+                   for status, n in p["counts"].items()})
+    assert got == expected
 
 
 def test_a_result_moves_its_command_from_pending_to_its_status():
-    ledger, counts = {}, {}
-    step(ledger, counts, command(1, "oven-1"))
+    ledger, counts, periods = {}, {}, {}
+    step(ledger, counts, periods, command(1, "oven-1"), SIZE, 3)
     assert counts == {"oven-1": {"pending": 1}}
-    step(ledger, counts, result(1, "oven-1", "applied", 0))
-    step(ledger, counts, result(1, "oven-1", "applied", 0))  # redelivered
+    step(ledger, counts, periods, result(1, "oven-1", "applied", 0), SIZE, 3)
+    step(ledger, counts, periods, result(1, "oven-1", "applied", 0), SIZE, 3)  # redelivered
     assert counts == {"oven-1": {"applied": 1}}
+    assert periods["oven-1"]["periods"] == [{"start": 100.0, "end": 105.0, "counts": {"applied": 1}}]
+
+
+def test_only_the_newest_periods_are_counted():
+    ledger, counts, periods = {}, {}, {}
+    for i in (0, 5, 10, 15):
+        step(ledger, counts, periods, command(i, "oven-1"), SIZE, 3)
+    assert [p["start"] for p in periods["oven-1"]["periods"]] == [105.0, 110.0, 115.0]
+    step(ledger, counts, periods, result(0, "oven-1", "applied", 0), SIZE, 3)  # its period is gone: nothing moves
+    assert [p["counts"] for p in periods["oven-1"]["periods"]] == [{"pending": 1}] * 3
+    assert counts == {"oven-1": {"pending": 3, "applied": 1}}
