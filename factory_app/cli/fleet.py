@@ -12,11 +12,14 @@ from factory_app.cli.common import DEFAULT_SITES_FILE
 
 @click.command("fleet")
 @click.option("--sites", "sites_file", envvar="FACTORY_SITES", default=DEFAULT_SITES_FILE, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="print JSON")
-def command(sites_file: str, as_json: bool) -> None:
-    """Assets of every site (site, asset, type, state) and availability / OEE per machine type,
-    per site and across sites ("*"), as the central workers (`factory worker --site`) hold them.
-    Exit 1 when a site's central worker does not answer."""
+@click.option("--json", "as_json", is_flag=True, help="print JSON (every retained period)")
+@click.option("--periods", default=3, show_default=True, type=click.IntRange(min=1),
+              help="how many of the newest event-time periods to show per site and type")
+def command(sites_file: str, as_json: bool, periods: int) -> None:
+    """Assets of every site (site, asset, type, state); availability / OEE per machine type, per
+    site and across sites ("*"), since first seen and per event-time period (FACTORY_KPI_PERIOD_SECONDS,
+    an hour by default), with the commands issued in each period by outcome; as the central
+    workers (`factory worker --site`) hold them. Exit 1 when a site's central worker does not answer."""
     from rich.console import Console
     from rich.table import Table
 
@@ -46,7 +49,31 @@ def command(sites_file: str, as_json: bool) -> None:
                              *("-" if values[k] is None else f"{values[k]:.3f}" for k in KPIS))
         Console().print(assets)
         Console().print(kpis)
+        Console().print(_periods_table(fleet["periods"], periods))
     for site, why in fleet["unreachable"].items():
         click.echo(f"{site}: {why}", err=True)
     if fleet["unreachable"]:
         sys.exit(1)
+
+
+def _periods_table(rows: list[dict], newest: int):
+    from datetime import datetime, timezone
+
+    from rich.table import Table
+
+    from factory_app.mirror.fleet import KPIS
+
+    table = Table(title=f"Per period, the newest {newest} (event time, UTC; * = all sites)")
+    for col in ("site", "type", "period", "assets", *KPIS, "commands"):
+        table.add_column(col)
+    shown: dict[tuple[str, str], int] = {}
+    for row in reversed(rows):  # newest first within each (site, type)
+        group = (row["site"], row["type"])
+        shown[group] = shown.get(group, 0) + 1
+        if shown[group] > newest:
+            continue
+        start = datetime.fromtimestamp(row["start"], timezone.utc).strftime("%Y-%m-%d %H:%M")
+        outcomes = " ".join(f"{status}={n}" for status, n in row["commands"].items()) or "-"
+        table.add_row(row["site"], row["type"], start, str(row["assets"]),
+                      *("-" if row[k] is None else f"{row[k]:.3f}" for k in KPIS), outcomes)
+    return table

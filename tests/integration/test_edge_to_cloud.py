@@ -35,12 +35,16 @@ pytestmark = pytest.mark.integration
 # The issue's scenario kills the mirror 5 times (FACTORY_LONG_TESTS=1); the default suite once (its time budget).
 MIRROR_KILLS = 5 if LONG_TESTS else 1
 MIRRORED = ("telemetry", "commands", "command-results")
+PERIOD_S = 10.0
 
 
 def write_sites(path, central_bootstrap, sites):
     doc = {"central": {"bootstrap": central_bootstrap},
            "sites": [{"name": name, "bootstrap": s.kafka.bootstrap, "topic_prefix": s.kafka.topic_prefix,
-                      "plant": str(s.plant_config), "central_web_port": free_port()} for name, s in sites.items()],
+                      "plant": str(s.plant_config), "central_web_port": free_port(),
+                      # Short periods, all kept: a run spans many, each compared below.
+                      "fold_settings": {"kpi_period_seconds": PERIOD_S, "kpi_periods": 1000}}
+                     for name, s in sites.items()],
            "mirror": {"commit_interval_ms": 1000}}  # at-least-once, the default
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return load_sites(path)
@@ -67,6 +71,30 @@ def resent_runs(records: list) -> list[int]:
         seen.add((r.key, r.value))
         previous_was_copy = copy
     return runs
+
+
+def fold_kpi_periods(records_by_partition: dict, plant, settings) -> dict:
+    """The site's own telemetry log through the kpi-periods step (site offsets, no copies)."""
+    from agents.kpi_periods import step
+    from factory_app import events
+
+    facts = {a.id: a.production for a in plant.assets}
+    table: dict = {}
+    for records in records_by_partition.values():
+        for r in records:
+            try:
+                event = events.decode_keyed(r.key, r.value, (events.Telemetry, events.StateTransition))
+            except events.DecodeFailure:
+                continue
+            step(table, event, facts.get(event.asset_id), settings.worker.kpi_period_seconds,
+                 settings.worker.kpi_periods, offset=r.offset, horizon=settings.worker.dedup_horizon)
+    return without_bookkeeping(table)
+
+
+def without_bookkeeping(table: dict) -> dict:
+    from tables.values import without_bookkeeping as strip
+
+    return {k: strip(v) for k, v in table.items()}
 
 
 def mirrored(config) -> dict[str, int]:
@@ -183,7 +211,7 @@ def test_sites_mirrored_through_kills_and_a_central_outage(edge, children):
             wait_until(lambda: caught_up(view, MIRRORED), 180, interval=1, what=f"{view.worker.app_id} caught up")
 
         copies = longest = 0
-        for name, site in (("plant-a", site_a), ("plant-b", site_b)):
+        for (name, site), plant in zip((("plant-a", site_a), ("plant-b", site_b)), edge["plants"]):
             view = views[name]
             for topic in MIRRORED:
                 here = asyncio.run(read_topic(site, topic))
@@ -198,6 +226,9 @@ def test_sites_mirrored_through_kills_and_a_central_outage(edge, children):
             telemetry = asyncio.run(read_topic(site, "telemetry"))
             assert sum(map(len, telemetry.values())) > 0
             assert ref.projection_state(table_dump(view, "asset_state")) == ref.fold_state(telemetry), name
+            periods = without_bookkeeping(table_dump(view, "kpi_periods"))
+            assert periods == fold_kpi_periods(telemetry, plant.config, view), name
+            assert max(len(e["periods"]) for e in periods.values()) > 2, name  # the run spans several periods
         print(f"records mirrored more than once (re-sent after kills): {copies}; longest re-sent run: {longest}")
         # The central command ledger equals the site's own (both folds of the same commands).
         assert table_dump(views["plant-a"], "command_ledger") == table_dump(site_a, "command_ledger")
@@ -208,6 +239,14 @@ def test_sites_mirrored_through_kills_and_a_central_outage(edge, children):
         assert {(r["site"], r["asset"]) for r in fleet["assets"]} == \
             {("plant-a", a.id) for a in edge["plants"][0].config.assets} | {("plant-b", "oven-1"), ("plant-b", "press-1")}
         assert fleet["indicators"]["*"]["press"]["assets"] == 3  # press-1, press-2 at plant-a; press-1 at plant-b
+        # Per period: the presses of both sites rated together, and every command of plant-a's
+        # ledger counted once in the period it was issued in.
+        rows = fleet["periods"]
+        assert max(r["assets"] for r in rows if (r["site"], r["type"]) == ("*", "press")) == 3
+        assert any(r["oee"] is not None for r in rows if r["site"] == "*")
+        ledger = table_dump(views["plant-a"], "command_ledger")
+        assert sum(sum(r["commands"].values()) for r in rows if r["site"] == "plant-a") == \
+            sum(1 for e in ledger.values() if e.get("asset_id"))
         print(log_text(supervisor)[-2000:])
     finally:
         supervisor.stop(timeout=30)
