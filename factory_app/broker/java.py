@@ -62,6 +62,17 @@ def alive(pid: int, proc: subprocess.Popen | None = None) -> bool:
     return state != "Z"
 
 
+def pid_from_file(pid_file: Path, *markers: bytes) -> int | None:
+    """The pid in ``pid_file`` while that process runs and its command line holds every one of
+    ``markers``; None otherwise (no file, a stale pid, a pid reused by another program, a zombie)."""
+    try:
+        pid = int(pid_file.read_text())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return None
+    return pid if all(m in cmdline for m in markers) and alive(pid) else None
+
+
 def terminate(pid: int, proc: subprocess.Popen | None, what: str, timeout: float = 30.0, kill: bool = False) -> None:
     """SIGTERM ``pid`` (a clean shutdown) and wait; SIGKILL when ``kill`` or it hangs past ``timeout``."""
     try:

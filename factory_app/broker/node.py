@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 import socket
 import subprocess
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from factory_app.broker import security
 from factory_app.broker.install import ensure_jars
-from factory_app.broker.java import java_command, terminate, write_log4j_config
+from factory_app.broker.java import java_command, pid_from_file, terminate, write_log4j_config
 from factory_app.broker.security import ADMIN, SecurityFiles
 from factory_app.lifecycle import die_with_parent
 from factory_app.settings import KafkaSettings
@@ -178,19 +177,7 @@ class LocalBroker:
     # -- lifecycle ---------------------------------------------------------
     def pid(self) -> int | None:
         """PID of the running node, or None (a stale pid file is ignored)."""
-        try:
-            pid = int(self.cfg.pid_file.read_text())
-        except (FileNotFoundError, ValueError):
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except FileNotFoundError:
-            return None
-        return pid if b"kafka.Kafka" in cmdline else None
+        return pid_from_file(self.cfg.pid_file, b"kafka.Kafka")
 
     def start(self, timeout: float = 60.0) -> None:
         """Start the node (fetching jars and formatting storage if needed) and wait until it answers."""

@@ -150,12 +150,9 @@ def stop(settings: Settings, sites_file: str, kill: bool) -> None:
 
 
 def _supervisor_pid(mirror) -> int | None:
-    try:
-        pid = int((mirror.files.root / "supervisor.pid").read_text())
-        cmdline = open(f"/proc/{pid}/cmdline", "rb").read()
-    except (FileNotFoundError, ValueError):
-        return None
-    return pid if b"mirror" in cmdline and b"run" in cmdline else None
+    from factory_app.broker.java import pid_from_file
+
+    return pid_from_file(mirror.files.root / "supervisor.pid", b"mirror", b"run")
 
 
 @command.command()

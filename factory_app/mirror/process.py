@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from factory_app.broker.install import BrokerInstallError, fetch_with_maven
-from factory_app.broker.java import alive, java_command, terminate, write_log4j_config
+from factory_app.broker.java import java_command, pid_from_file, terminate, write_log4j_config
 from factory_app.lifecycle import die_with_parent
 from factory_app.mirror.mm2_config import CENTRAL, mm2_properties
 from factory_app.mirror.sites import SitesConfig
@@ -67,14 +67,7 @@ class MirrorMaker:
 
     def pid(self) -> int | None:
         """PID of the running mirror, or None (a stale pid file is ignored)."""
-        try:
-            pid = int(self.files.pid_file.read_text())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (FileNotFoundError, ValueError):
-            return None
-        if MAIN.encode() not in cmdline or not alive(pid):
-            return None
-        return pid
+        return pid_from_file(self.files.pid_file, MAIN.encode())
 
     def start(self) -> int:
         """Start the mirror (fetching its jars first if needed); returns its pid. Does not wait
