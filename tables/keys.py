@@ -2,7 +2,7 @@
 
 | table | key |
 |---|---|
-| ``asset_state``, ``availability``, ``control_state``, ``control_rule_memory``, ``command_counts`` | the asset id |
+| ``asset_state``, ``availability``, ``kpi_periods``, ``control_state``, ``control_rule_memory``, ``command_counts``, ``command_periods`` | the asset id |
 | ``tag_windows`` | ``asset|tag|start`` for one window, ``asset|tag|index`` for its retained starts |
 | ``command_ledger`` | the command id |
 
