@@ -13,7 +13,9 @@ StandardAuthorizer, denying what no ACL allows) enforces:
                (``factory mode``: telemetry events) and reads the log to show it; operator
                names inside a command are checked by the writer;
 - ``replay``   reads the log and the changelogs (state-at, verify, backfill into its own
-               tables); rewind and rebuild change groups and topics: the admin runs them.
+               tables); rewind and rebuild change groups and topics: the admin runs them;
+- ``mirror``   the central MirrorMaker pulling this site: reads the mirrored source topics
+               and their configs, writes nothing here (its offsets live centrally).
 
 ``role_grants`` is a pure function of the deployment's names, so ``factory acls plan``
 prints exactly what ``factory acls apply`` creates.
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from factory_app import events
 from factory_app.settings import Settings
 
-ROLES = ("ingest", "worker", "writer", "operator", "replay")
+ROLES = ("ingest", "worker", "writer", "operator", "replay", "mirror")
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,8 @@ def role_grants(settings: Settings, users: dict[str, str] | None = None) -> list
         # Replays read only, the log and the tables' changelogs.
         t("replay", prefix, read, "prefixed"),
         t("replay", f"{app}-", read, "prefixed"),
+        # The central mirror: every source topic a sites file may mirror, read only.
+        *(t("mirror", topic(name), read + ("DESCRIBE_CONFIGS",)) for name in events.SOURCE_TOPICS),
     ]
 
 

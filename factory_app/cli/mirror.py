@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -50,13 +51,17 @@ def command() -> None:
 
 @command.command("config")
 @sites_option
-def config_(sites_file: str) -> None:
+@click.option("--secrets-dir", type=click.Path(path_type=Path), default=Path("secrets"), show_default=True,
+              help="where that MirrorMaker finds each SASL cluster's password (a file named by the cluster's alias)")
+def config_(sites_file: str, secrets_dir: Path) -> None:
     """Print MirrorMaker's mm2.properties for the sites file (for a MirrorMaker run elsewhere,
-    e.g. Kafka's own image: connect-mirror-maker.sh mm2.properties --clusters central)."""
+    e.g. Kafka's own image: connect-mirror-maker.sh mm2.properties --clusters central).
+    No password is printed: they are read from --secrets-dir by Kafka's DirectoryConfigProvider."""
     from factory_app.mirror.mm2_config import mm2_properties
 
     config = _load(sites_file)
-    click.echo(mm2_properties(config, replication=min(3, len(config.central.bootstrap.split(",")))), nl=False)
+    click.echo(mm2_properties(config, replication=min(3, len(config.central.bootstrap.split(","))),
+                              secrets_dir=secrets_dir), nl=False)
 
 
 @command.command()
@@ -87,6 +92,7 @@ def run(settings: Settings, sites_file: str, metrics_port: int, stall_timeout: f
     from prometheus_client import start_http_server
 
     from factory_app.cli.common import until_signalled
+    from factory_app.mirror.process import MirrorConfigError
     from factory_app.mirror.supervisor import supervise
 
     mirror = _mirror(settings, sites_file, supervised=True)
@@ -97,6 +103,8 @@ def run(settings: Settings, sites_file: str, metrics_port: int, stall_timeout: f
     pid_file.write_text(str(os.getpid()))
     try:
         asyncio.run(until_signalled(lambda stop: supervise(mirror, stop, stall_s=stall_timeout)))
+    except MirrorConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
     finally:
         pid_file.unlink(missing_ok=True)
 

@@ -10,8 +10,9 @@ and it writes nothing to the site (offset syncs are kept on the central cluster)
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from factory_app.mirror.sites import SitesConfig
+from factory_app.mirror.sites import LinkSecurity, SitesConfig
 
 CENTRAL = "central"
 
@@ -21,8 +22,34 @@ def mirrored_topic(site: str, site_topic: str) -> str:
     return f"{site}.{site_topic}"
 
 
-def mm2_properties(config: SitesConfig, *, replication: int = 1) -> str:
-    """The ``mm2.properties`` of ``config``'s mirror."""
+def secured_aliases(config: SitesConfig) -> dict[str, LinkSecurity]:
+    """Cluster alias -> its link security, for every cluster the mirror reaches over SASL."""
+    clusters = {CENTRAL: config.central.security, **{s.name: s.security for s in config.sites}}
+    return {alias: sec for alias, sec in clusters.items() if sec.security_protocol.startswith("SASL")}
+
+
+def _security_props(alias: str, sec: LinkSecurity, secrets_dir: Path) -> dict[str, str]:
+    """One cluster's client security in Kafka's own names. The password is not in the file:
+    Kafka's DirectoryConfigProvider reads it from ``secrets_dir/ALIAS`` (a copy of the
+    password file, written when the mirror starts), so ``mirror config`` prints no secret."""
+    if sec.security_protocol == "PLAINTEXT":
+        return {}
+    props = {f"{alias}.security.protocol": sec.security_protocol}
+    if sec.security_protocol in ("SSL", "SASL_SSL") and sec.ssl_cafile is not None:
+        props[f"{alias}.ssl.truststore.type"] = "PEM"
+        props[f"{alias}.ssl.truststore.location"] = str(sec.ssl_cafile.resolve())
+    if sec.security_protocol.startswith("SASL"):
+        module = ("org.apache.kafka.common.security.plain.PlainLoginModule" if sec.sasl_mechanism == "PLAIN"
+                  else "org.apache.kafka.common.security.scram.ScramLoginModule")
+        props[f"{alias}.sasl.mechanism"] = sec.sasl_mechanism
+        props[f"{alias}.sasl.jaas.config"] = (f'{module} required username="{sec.sasl_username}" '
+                                              f'password="${{dir:{secrets_dir.resolve()}:{alias}}}";')
+    return props
+
+
+def mm2_properties(config: SitesConfig, *, replication: int = 1, secrets_dir: Path = Path("secrets")) -> str:
+    """The ``mm2.properties`` of ``config``'s mirror (``secrets_dir``: where the running mirror
+    keeps its copies of the SASL passwords)."""
     mirror = config.mirror
     props: dict[str, str] = {
         "clusters": ", ".join([CENTRAL, *(s.name for s in config.sites)]),
@@ -52,12 +79,17 @@ def mm2_properties(config: SitesConfig, *, replication: int = 1) -> str:
         "producer.enable.idempotence": "true",
         "producer.acks": "all",
     }
+    if secured_aliases(config):
+        props["config.providers"] = "dir"
+        props["config.providers.dir.class"] = "org.apache.kafka.common.config.provider.DirectoryConfigProvider"
+    props.update(_security_props(CENTRAL, config.central.security, secrets_dir))
     if mirror.exactly_once:
         # KIP-618 in dedicated mode: records and source offsets commit in one transaction on
         # the target; central consumers must read committed records only (they do).
         props[f"{CENTRAL}.exactly.once.source.support"] = "enabled"
     for site in config.sites:
         props[f"{site.name}.bootstrap.servers"] = site.bootstrap
+        props.update(_security_props(site.name, site.security, secrets_dir))
         flow = f"{site.name}->{CENTRAL}"
         props[f"{flow}.enabled"] = "true"
         props[f"{flow}.topics"] = ", ".join(re.escape(site.topic_prefix + t) for t in mirror.topics)

@@ -9,6 +9,7 @@ restarted or replaced mirror resumes where the last one committed.
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 from factory_app.broker.install import BrokerInstallError, fetch_with_maven
 from factory_app.broker.java import java_command, pid_from_file, terminate, write_log4j_config
 from factory_app.lifecycle import die_with_parent
-from factory_app.mirror.mm2_config import CENTRAL, mm2_properties
+from factory_app.mirror.mm2_config import CENTRAL, mm2_properties, secured_aliases
 from factory_app.mirror.sites import SitesConfig
 from factory_app.mirror.versions import MIRROR_VERSION
 
@@ -48,6 +49,10 @@ class MirrorFiles:
         return self.root / "mirror.pid"
 
     @property
+    def secrets(self) -> Path:
+        return self.root / "secrets"
+
+    @property
     def log_file(self) -> Path:
         return self.root / "logs" / "mirror.log"
 
@@ -77,7 +82,9 @@ class MirrorMaker:
             return running
         libs = ensure_mirror_jars(self.jar_home)
         self.files.root.mkdir(parents=True, exist_ok=True)
-        self.files.properties.write_text(mm2_properties(self.config, replication=self.replication))
+        write_secrets(self.config, self.files.secrets)
+        self.files.properties.write_text(mm2_properties(self.config, replication=self.replication,
+                                                        secrets_dir=self.files.secrets))
         log4j = write_log4j_config(self.files.root / "log4j2.properties", self.files.log_file)
         out = open(self.files.root / "logs" / "stdout.log", "ab")
         cmd = java_command(libs, MAIN, str(self.files.properties), "--clusters", CENTRAL, heap=self.heap,
@@ -100,4 +107,25 @@ class MirrorMaker:
         return True
 
 
-__all__ = ["BrokerInstallError", "MirrorMaker", "ensure_mirror_jars"]
+def write_secrets(config: SitesConfig, secrets: Path) -> None:
+    """Each SASL cluster's password, read from its password file, into ``secrets/ALIAS`` (only
+    the owner may read either) for MirrorMaker's DirectoryConfigProvider: the password
+    without the line end a file usually has, and the properties file without any secret."""
+    secrets.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for alias, sec in secured_aliases(config).items():
+        try:
+            password = sec.sasl_password_file.read_text().strip()
+        except OSError as exc:
+            raise MirrorConfigError(f"cannot read the SASL password file of {alias} "
+                                    f"({sec.sasl_password_file}): {exc.strerror}") from None
+        path = secrets / alias
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(password)
+
+
+class MirrorConfigError(ValueError):
+    """The sites file names something the mirror cannot use."""
+
+
+__all__ = ["MirrorConfigError", "BrokerInstallError", "MirrorMaker", "ensure_mirror_jars"]

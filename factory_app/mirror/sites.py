@@ -10,6 +10,11 @@
         central_web_port: 6170     # the web port of the central worker folding this site
       - name: plant-b
         bootstrap: 127.0.0.1:9192
+        security:                  # how the mirror (and `factory mirror status`) reach this site
+          security_protocol: SASL_SSL
+          ssl_cafile: certs/plant-b-ca.pem
+          sasl_username: mirror     # the site's `mirror` role (factory acls): reads the source topics
+          sasl_password_file: secrets/plant-b-mirror
     mirror:
       exactly_once: false          # MirrorMaker 2's exactly-once source mode (see docs/edge-to-cloud.md)
       topics: [telemetry, commands, command-results]
@@ -22,12 +27,14 @@ contract is unchanged, and every central consumer sees which site a record came 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from factory_app import events
 from factory_app.config import ConfigError
+from factory_app.settings import KafkaSettings
 
 # An alias becomes a topic prefix joined by "." (the replication policy's separator): no dots.
 SITE_NAME = r"^[a-z][a-z0-9-]{0,30}$"
@@ -41,13 +48,44 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Central(_Strict):
+class LinkSecurity(_Strict):
+    """How the mirror reaches one cluster: the project's client settings (FACTORY_SECURITY_PROTOCOL
+    ...), the password only from a file (a sites file is shared; its secrets are not). Paths
+    are relative to the sites file."""
+
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    ssl_cafile: Path | None = None
+    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    sasl_username: str | None = None
+    sasl_password_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> "LinkSecurity":
+        if self.security_protocol.startswith("SASL") and not (self.sasl_username and self.sasl_password_file):
+            raise ValueError(f"security_protocol {self.security_protocol} needs sasl_username and sasl_password_file")
+        return self
+
+    def resolved(self, base: Path) -> "LinkSecurity":
+        return self.model_copy(update={k: base / v for k in ("ssl_cafile", "sasl_password_file")
+                                       if (v := getattr(self, k)) is not None and not v.is_absolute()})
+
+
+class _Cluster(_Strict):
     bootstrap: str = Field(min_length=3)
+    security: LinkSecurity = LinkSecurity()
+
+    @property
+    def kafka(self) -> KafkaSettings:
+        """The project's client settings for this cluster (``factory mirror status``, central workers)."""
+        return KafkaSettings(bootstrap=self.bootstrap, **self.security.model_dump())
 
 
-class Site(_Strict):
+class Central(_Cluster):
+    pass
+
+
+class Site(_Cluster):
     name: str = Field(pattern=SITE_NAME)
-    bootstrap: str = Field(min_length=3)
     topic_prefix: str = "factory."
     plant: Path | None = None
     # The web port of the central worker that folds this site's mirror (`factory worker --site`).
@@ -118,7 +156,10 @@ def load_sites(path: Path | str) -> SitesConfig:
     except ValidationError as exc:
         problems = [f"{path}: {'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in exc.errors()]
         raise ConfigError("invalid sites file:\n  " + "\n  ".join(problems)) from None
-    # A relative plant path is the site file's neighbour, as a user writing it would mean.
-    sites = tuple(s if s.plant is None or s.plant.is_absolute() else s.model_copy(update={"plant": path.parent / s.plant})
+    # A relative path is the site file's neighbour, as a user writing it would mean.
+    base = path.parent
+    sites = tuple(s.model_copy(update={"security": s.security.resolved(base),
+                                       **({} if s.plant is None or s.plant.is_absolute() else {"plant": base / s.plant})})
                   for s in config.sites)
-    return config.model_copy(update={"sites": sites})
+    central = config.central.model_copy(update={"security": config.central.security.resolved(base)})
+    return config.model_copy(update={"sites": sites, "central": central})

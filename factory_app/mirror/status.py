@@ -76,7 +76,7 @@ class SiteStatus:
                            for t in sorted({p.topic for p in self.partitions})}}
 
 
-async def last_syncs(central: str, site: str) -> dict[tuple[str, int], tuple[int, float]]:
+async def last_syncs(central: kafka_clients.Cluster, site: str) -> dict[tuple[str, int], tuple[int, float]]:
     """(site topic, partition) -> (next site offset mirrored, sync time) from the central cluster."""
     out: dict[tuple[str, int], tuple[int, float]] = {}
     async with kafka_clients.consumer_of(central) as consumer:
@@ -98,7 +98,7 @@ async def last_syncs(central: str, site: str) -> dict[tuple[str, int], tuple[int
 async def site_ends(site: Site, topics: list[str], timeout: float) -> dict[tuple[str, int], int] | None:
     """End offsets (committed records) of the site's topics; None when the site does not answer."""
     async def ends() -> dict[tuple[str, int], int]:
-        async with kafka_clients.consumer_of(site.bootstrap, request_timeout_ms=int(timeout * 1000)) as consumer:
+        async with kafka_clients.consumer_of(site.kafka, request_timeout_ms=int(timeout * 1000)) as consumer:
             tps: list[TopicPartition] = []
             for topic in topics:
                 tps += await kafka_clients.partitions_of(consumer, topic)
@@ -115,7 +115,7 @@ async def mirror_status(config: SitesConfig, timeout: float = 10.0) -> list[Site
     for site in config.sites:
         topics = [site.topic_prefix + t for t in config.mirror.topics]
         # Syncs first: the site's end offsets read after them are never behind what they say.
-        syncs = await last_syncs(config.central.bootstrap, site.name)
+        syncs = await last_syncs(config.central.kafka, site.name)
         ends = await site_ends(site, topics, timeout)
         keys = sorted(set(syncs) | set(ends or {}))
         parts = [PartitionStatus(topic, partition, None if ends is None else ends.get((topic, partition), 0),

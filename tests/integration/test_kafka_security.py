@@ -62,7 +62,7 @@ def deployment(secure_kafka, tmp_path_factory):
                           **identity(secure_kafka))
     applied = factory(admin, "acls", "apply")
     assert applied.returncode == 0, applied.stderr
-    assert "5 principals" in applied.stdout
+    assert "6 principals" in applied.stdout
     return admin
 
 
@@ -103,6 +103,7 @@ async def _append(settings, topic: str) -> None:
     ("writer", events.COMMAND_RESULTS, events.COMMANDS),
     ("operator", events.COMMANDS, events.COMMAND_RESULTS),
     ("replay", None, events.COMMANDS),                      # replays only read
+    ("mirror", None, events.TELEMETRY),                     # the central mirror only reads the site
 ])
 def test_each_role_is_refused_by_the_broker_where_it_does_not_belong(secure_kafka, deployment, role, allowed,
                                                                        refused):
@@ -112,7 +113,7 @@ def test_each_role_is_refused_by_the_broker_where_it_does_not_belong(secure_kafk
         with pytest.raises(TopicAuthorizationFailedError):  # ...and the broker refuses the rest
             asyncio.run(_append(settings, refused))
     else:  # a principal that may write nowhere cannot even start an (idempotent) producer
-        with pytest.raises(KafkaAccessError, match="do not allow principal 'replay'.*ClusterAuthorizationFailed"):
+        with pytest.raises(KafkaAccessError, match=f"do not allow principal '{role}'.*ClusterAuthorizationFailed"):
             asyncio.run(_append(settings, refused))
 
 
@@ -177,3 +178,62 @@ def test_factory_broker_start_runs_a_secured_broker_and_says_how_to_connect(tmp_
         assert set(ROLES) <= set(files.users())
     finally:
         run("broker", "stop")
+
+
+def test_a_site_is_mirrored_over_sasl_ssl_by_its_mirror_principal(secure_kafka, deployment, kafka, tmp_path):
+    """The central MirrorMaker pulls a secured site as the site's ``mirror`` role (SCRAM over
+    TLS, the site's CA), into a plain central cluster; its properties hold no password."""
+    import yaml
+
+    from factory_app.mirror.process import MirrorMaker
+    from factory_app.mirror.sites import load_sites
+    from factory_app.mirror.status import mirror_status
+    from factory_app.settings import Settings
+    from tests.conftest import JAR_HOME
+
+    ingest = as_user(deployment, secure_kafka, "ingest")
+    sent = [events.Telemetry(event_id=f"m{i}", asset_id=f"oven-{i % 3}", event_time=1_800_000_000.0 + i,
+                             tag="temperature", value=float(i)) for i in range(60)]
+    asyncio.run(_append_events(ingest, sent))
+    files = secure_kafka.cfg.security_files
+    sites_file = tmp_path / "sites.yaml"
+    sites_file.write_text(yaml.safe_dump({
+        "central": {"bootstrap": kafka.cfg.bootstrap},
+        "sites": [{"name": "secured", "bootstrap": secure_kafka.cfg.bootstrap, "topic_prefix": deployment.kafka.topic_prefix,
+                   "security": {"security_protocol": "SASL_SSL", "ssl_cafile": str(files.ca_cert),
+                                "sasl_username": "mirror", "sasl_password_file": str(files.password_file("mirror"))}}],
+        "mirror": {"topics": ["telemetry"]}}))
+    config = load_sites(sites_file)
+    mirror = MirrorMaker(config, tmp_path / "mirror", JAR_HOME, die_with_parent=True)
+    central = Settings(bootstrap=kafka.cfg.bootstrap, topic_prefix=f"secured.{deployment.kafka.topic_prefix}")
+    replay = as_user(deployment, secure_kafka, "replay")
+    here = asyncio.run(read_topic(replay, events.TELEMETRY))
+    mirror.start()
+    try:
+        def arrived():
+            try:
+                there = asyncio.run(read_topic(central, events.TELEMETRY))
+            except Exception:  # noqa: BLE001 - the mirror has not created the central topic yet
+                return None
+            return there if sum(map(len, there.values())) >= sum(map(len, here.values())) else None
+        there = wait_until(arrived, 180, interval=1, what="the secured site's telemetry mirrored centrally")
+        assert {p: [(r.key, r.value) for r in recs] for p, recs in there.items() if recs} == \
+            {p: [(r.key, r.value) for r in recs] for p, recs in here.items() if recs}
+        (status,) = asyncio.run(mirror_status(config))  # read as the mirror principal too
+        assert status.reachable and status.lag == 0
+        properties = mirror.files.properties.read_text()
+        assert "secured.security.protocol = SASL_SSL" in properties
+        assert files.password("mirror") not in properties  # read from the mirror's secrets directory
+        assert mirror.pid() is not None, mirror.files.log_file.read_text()[-3000:]
+    finally:
+        mirror.stop()
+
+
+async def _append_events(settings, sent: list) -> None:
+    producer = await start_producer(settings)
+    try:
+        for event in sent:
+            await producer.send(settings.topic(events.TELEMETRY), events.encode(event), key=event.asset_id.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()

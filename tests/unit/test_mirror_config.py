@@ -110,3 +110,52 @@ def test_central_view_of_a_site(tmp_path):
     assert b.topic("commands") == "plant-b.b.commands" and b.worker.window_seconds == 5
     # Applying the view twice (a child inheriting FACTORY_SITE) changes nothing.
     assert central_settings(a, config, "plant-a") == a
+
+
+SECURED = """
+central: {bootstrap: "127.0.0.1:19392"}
+sites:
+  - name: plant-a
+    bootstrap: "127.0.0.1:19092"
+    security: {security_protocol: SASL_SSL, ssl_cafile: certs/ca.pem, sasl_username: mirror,
+               sasl_password_file: secrets/plant-a-mirror}
+  - {name: plant-b, bootstrap: "127.0.0.1:19192"}
+"""
+
+
+def test_a_secured_link_in_kafkas_names_without_its_password(tmp_path):
+    from factory_app.mirror.process import write_secrets
+
+    (tmp_path / "sites.yaml").write_text(SECURED)
+    config = load_sites(tmp_path / "sites.yaml")
+    site = config.site("plant-a")
+    assert site.security.ssl_cafile == tmp_path / "certs" / "ca.pem"  # next to the sites file
+    assert site.kafka.security_protocol == "SASL_SSL" and site.kafka.sasl_username == "mirror"
+    p = props(mm2_properties(config, secrets_dir=tmp_path / "run" / "secrets"))
+    assert p["plant-a.security.protocol"] == "SASL_SSL" and p["plant-a.sasl.mechanism"] == "SCRAM-SHA-512"
+    assert p["plant-a.ssl.truststore.type"] == "PEM"
+    assert p["plant-a.ssl.truststore.location"] == str(tmp_path / "certs" / "ca.pem")
+    assert p["plant-a.sasl.jaas.config"] == ('org.apache.kafka.common.security.scram.ScramLoginModule required '
+                                             f'username="mirror" password="${{dir:{tmp_path}/run/secrets:plant-a}}";')
+    assert p["config.providers"] == "dir"
+    assert not any(k.startswith(("plant-b.security", "central.security")) for k in p)  # plain links stay plain
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "plant-a-mirror").write_text("s3cret\n")
+    write_secrets(config, tmp_path / "run" / "secrets")
+    copy = tmp_path / "run" / "secrets" / "plant-a"
+    assert copy.read_text() == "s3cret"  # without the line end: Kafka takes a file's whole content
+    assert copy.stat().st_mode & 0o077 == 0 and (tmp_path / "run" / "secrets").stat().st_mode & 0o077 == 0
+
+
+def test_a_sasl_link_needs_a_user_and_a_password_file(tmp_path):
+    (tmp_path / "sites.yaml").write_text(SECURED.replace("sasl_username: mirror,", ""))
+    with pytest.raises(ConfigError, match="needs sasl_username and sasl_password_file"):
+        load_sites(tmp_path / "sites.yaml")
+
+
+def test_a_missing_password_file_is_named(tmp_path):
+    from factory_app.mirror.process import MirrorConfigError, write_secrets
+
+    (tmp_path / "sites.yaml").write_text(SECURED)
+    with pytest.raises(MirrorConfigError, match="password file of plant-a .*plant-a-mirror"):
+        write_secrets(load_sites(tmp_path / "sites.yaml"), tmp_path / "run")
