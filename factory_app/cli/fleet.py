@@ -15,7 +15,12 @@ from factory_app.cli.common import DEFAULT_SITES_FILE
 @click.option("--json", "as_json", is_flag=True, help="print JSON (every retained period)")
 @click.option("--periods", default=3, show_default=True, type=click.IntRange(min=1),
               help="how many of the newest event-time periods to show per site and type")
-def command(sites_file: str, as_json: bool, periods: int) -> None:
+@click.option("--serve", is_flag=True, help="serve the fleet page in the browser instead (until Ctrl-C)")
+@click.option("--port", envvar="FACTORY_FLEET_PORT", default=6095, show_default=True, help="the fleet page's port")
+@click.option("--host", envvar="FACTORY_FLEET_HOST", default="127.0.0.1", show_default=True)
+@click.option("--refresh", default=5.0, show_default=True, type=click.FloatRange(min=0.5),
+              help="seconds between two readings of the central workers (the page)")
+def command(sites_file: str, as_json: bool, periods: int, serve: bool, port: int, host: str, refresh: float) -> None:
     """Assets of every site (site, asset, type, state); availability / OEE per machine type, per
     site and across sites ("*"), since first seen and per event-time period (FACTORY_KPI_PERIOD_SECONDS,
     an hour by default), with the commands issued in each period by outcome; as the central
@@ -28,9 +33,18 @@ def command(sites_file: str, as_json: bool, periods: int) -> None:
     from factory_app.mirror.sites import load_sites
 
     try:
-        fleet = read_fleet(load_sites(sites_file))
+        config = load_sites(sites_file)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    if serve:
+        from aiohttp import web
+
+        from factory_app.ui.fleet_page import build_fleet_app
+
+        click.echo(f"fleet page: http://{host}:{port}/fleet (the central workers read every {refresh:g} s)")
+        web.run_app(build_fleet_app(config, refresh), host=host, port=port, print=None)
+        return
+    fleet = read_fleet(config)
     if as_json:
         click.echo(json.dumps(fleet, indent=2, sort_keys=True))
     else:

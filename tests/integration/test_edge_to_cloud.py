@@ -247,10 +247,44 @@ def test_sites_mirrored_through_kills_and_a_central_outage(edge, children):
         ledger = table_dump(views["plant-a"], "command_ledger")
         assert sum(sum(r["commands"].values()) for r in rows if r["site"] == "plant-a") == \
             sum(1 for e in ledger.values() if e.get("asset_id"))
+        check_fleet_page(edge, children)
         print(log_text(supervisor)[-2000:])
     finally:
         supervisor.stop(timeout=30)
         mirror.stop()
+
+
+def check_fleet_page(edge, children) -> None:
+    """`factory fleet --serve` in Debian's chromium: the newest period's rows and every asset
+    with its site, as the central workers answer (the sites are frozen: nothing changes)."""
+    from harness.browser import chromium_browser
+    from harness.helpers import get_json
+
+    port = free_port()
+    env = {**os.environ, **edge["plants"][0].settings.to_env(), "FACTORY_SITES": str(edge["sites_file"])}
+    server = Child("fleet-page", ["fleet", "--serve", "--port", str(port), "--refresh", "1"], edge["root"] / "logs",
+                   env=env)
+    children.append(server)
+    base = f"http://127.0.0.1:{port}"
+    def first_reading():
+        answer = get_json(f"{base}/api/fleet")
+        return answer if answer.get("read_at") else None
+    doc = wait_until(first_reading, 60, interval=0.5, what="the fleet page's first reading",
+                     abort=lambda: None if server.alive() else server.last_lines())
+    newest = max(r["start"] for r in doc["periods"])
+    want = sorted((r["site"], r["type"], str(r["assets"]), "-" if r["oee"] is None else f"{r['oee']:.3f}")
+                  for r in doc["periods"] if r["start"] == newest)
+    with chromium_browser() as browser:
+        page = browser.new_page()
+        page.goto(f"{base}/fleet")
+        page.wait_for_selector("body[data-loaded=yes]", timeout=60_000)
+        shown = sorted(tuple(page.locator(f"#periods tbody tr:nth-child({i + 1}) td").all_inner_texts()[j]
+                             for j in (0, 1, 2, 6)) for i in range(page.locator("#periods tbody tr").count()))
+        assert shown == want
+        sites = page.locator("#assets tbody tr").evaluate_all("rows => rows.map(r => r.dataset.site)")
+        assert sorted(set(sites)) == ["plant-a", "plant-b"] and len(sites) == len(doc["assets"])
+        assert page.locator("#unreachable").inner_text() == ""
+    server.stop(timeout=10)
 
 
 def test_verify_and_status_from_the_cli(edge):
