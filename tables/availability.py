@@ -58,14 +58,20 @@ def _delta(entry: Entry, tag: str | None) -> float:
     return 0.0 if tag is None else float(entry["last"].get(tag, 0) - entry["first"].get(tag, 0))
 
 
-def _with_kpis(entry: Entry, production: Production | None) -> Entry:
+def totals(entry: Entry, production: Production | None) -> tuple[dict[str, float], dict[str, float] | None]:
+    """The entry's seconds per machine state (the open interval up to the newest event time
+    included) and what was made (None without production facts): what ``figures`` rates."""
     seconds = dict(entry["seconds_in"])
     if entry["state"] is not None and entry["since"] is not None and entry["seen_until"] is not None:
         seconds[entry["state"]] = seconds.get(entry["state"], 0.0) + max(0.0, entry["seen_until"] - entry["since"])
     made = None if production is None else {
         "good": _delta(entry, production.good_counter), "bad": _delta(entry, production.bad_counter),
         "ideal_s": production.ideal_cycle_s * _delta(entry, production.cycle_counter)}
-    return {**entry, **figures(seconds, made)}
+    return seconds, made
+
+
+def _with_kpis(entry: Entry, production: Production | None) -> Entry:
+    return {**entry, **figures(*totals(entry, production))}
 
 
 def figures(seconds_in: dict[str, float], made: dict[str, float] | None) -> dict[str, float | None]:

@@ -1,18 +1,19 @@
 """The fleet across sites, read from the central workers (one per site): every site's assets
 with their state; availability / OEE per site and machine type and across sites, since each
-asset was first seen and per event-time period (``kpi_periods``, rated from the summed time and
-parts, never as a mean of ratios); commands issued per period by outcome (``command_periods``)."""
+asset was first seen (``availability``) and per event-time period (``kpi_periods``), both rated
+from the summed time and parts, never as a mean of ratios; commands issued per period by
+outcome (``command_periods``)."""
 
 from __future__ import annotations
 
 from collections import Counter
-from statistics import fmean
+from dataclasses import dataclass, field
 from typing import Any
 
-from factory_app.config import load_plant
+from factory_app.config import Production, load_plant
 from factory_app.mirror.sites import SitesConfig
 from factory_app.state_client import StateUnavailable, fetch_json
-from tables.availability import figures
+from tables.availability import figures, totals
 
 KPIS = ("availability", "performance", "quality", "oee")
 
@@ -25,21 +26,53 @@ def fleet_rows(states: dict[str, dict], types: dict[str, dict[str, str]]) -> lis
             for site in sorted(states) for asset, state in sorted(states[site].items())]
 
 
-def indicators(availability: dict[str, dict], types: dict[str, dict[str, str]]) -> dict[str, dict[str, dict]]:
-    """Mean KPIs per machine type, per site and over all sites ("*"), from each site's
-    availability table (asset -> entry). Pure; a KPI no asset has yet is None."""
-    groups: dict[tuple[str, str], list[dict]] = {}
+@dataclass
+class _Sums:
+    """Summed time per state and parts made by a group of assets, and the commands they were sent."""
+
+    assets: set = field(default_factory=set)
+    seconds: Counter = field(default_factory=Counter)
+    rated_seconds: Counter = field(default_factory=Counter)  # of the assets with production facts
+    made: Counter = field(default_factory=Counter)
+    rated: bool = False
+    commands: Counter = field(default_factory=Counter)
+
+    def add(self, member: tuple[str, str], seconds: dict[str, float], made: dict[str, float] | None) -> None:
+        self.assets.add(member)
+        self.seconds.update(seconds)
+        if made is not None:
+            self.rated = True
+            self.rated_seconds.update(seconds)
+            self.made.update(made)
+
+    def figures(self) -> dict[str, Any]:
+        """The group's figures: availability from every asset's time; performance and quality
+        from the rated assets' time and parts; OEE their product."""
+        availability = figures(dict(self.seconds), None)["availability"]
+        rated = figures(dict(self.rated_seconds), {k: self.made[k] for k in ("good", "bad", "ideal_s")}
+                        if self.rated else None)
+        parts = (availability, rated["performance"], rated["quality"])
+        return {"assets": len(self.assets), "availability": availability, "performance": rated["performance"],
+                "quality": rated["quality"], "oee": None if None in parts else parts[0] * parts[1] * parts[2]}
+
+
+def indicators(availability: dict[str, dict], types: dict[str, dict[str, str]],
+               facts: dict[str, dict[str, Production | None]]) -> dict[str, dict[str, dict]]:
+    """KPIs per machine type, per site and over all sites ("*"), since each asset was first
+    seen: rated from the summed time and parts of each site's availability table (asset ->
+    entry; ``facts``: site -> asset -> its production facts). Pure; a KPI no asset has is None."""
+    groups: dict[tuple[str, str], _Sums] = {}
     for site, entries in availability.items():
         for asset, entry in entries.items():
             if not entry:
                 continue
             kind = types.get(site, {}).get(asset, "?")
-            groups.setdefault((site, kind), []).append(entry)
-            groups.setdefault(("*", kind), []).append(entry)
+            seconds, made = totals(entry, facts.get(site, {}).get(asset))
+            for key in ((site, kind), ("*", kind)):
+                groups.setdefault(key, _Sums()).add((site, asset), seconds, made)
     out: dict[str, dict[str, dict]] = {}
-    for (site, kind), entries in sorted(groups.items()):
-        kpis = {k: _mean([e.get(k) for e in entries]) for k in KPIS}
-        out.setdefault(site, {})[kind] = {"assets": len(entries), **kpis}
+    for (site, kind), sums in sorted(groups.items()):
+        out.setdefault(site, {})[kind] = sums.figures()
     return out
 
 
@@ -49,45 +82,27 @@ def period_indicators(kpi: dict[str, dict], commands: dict[str, dict],
     reported, the figures rated from their summed time in each state and what the rated ones
     made, and the commands issued in the period by status. ``kpi``/``commands``: site -> asset ->
     the asset's ``kpi_periods`` / ``command_periods`` entry. Pure."""
-    groups: dict[tuple[str, str, float], dict[str, Any]] = {}
+    groups: dict[tuple[str, str, float], _Sums] = {}
+    ends: dict[float, float] = {}
 
-    def group(site: str, asset: str, period: dict) -> list[dict[str, Any]]:
+    def sums(site: str, asset: str, period: dict) -> list[_Sums]:
         kind = types.get(site, {}).get(asset, "?")
-        return [groups.setdefault((s, kind, period["start"]), {
-            "end": period["end"], "assets": set(), "seconds": Counter(), "rated_seconds": Counter(),
-            "made": Counter(), "rated": False, "commands": Counter()}) for s in (site, "*")]
+        ends[period["start"]] = period["end"]
+        return [groups.setdefault((s, kind, period["start"]), _Sums()) for s in (site, "*")]
 
     for site, entries in kpi.items():
         for asset, entry in entries.items():
             for period in (entry or {}).get("periods", []):
-                for g in group(site, asset, period):
-                    g["assets"].add((site, asset))
-                    g["seconds"].update(period["seconds_in"])
-                    if period["made"] is not None:
-                        g["rated"] = True
-                        g["rated_seconds"].update(period["seconds_in"])
-                        g["made"].update(period["made"])
+                for group in sums(site, asset, period):
+                    group.add((site, asset), period["seconds_in"], period["made"])
     for site, entries in commands.items():
         for asset, entry in entries.items():
             for period in (entry or {}).get("periods", []):
-                for g in group(site, asset, period):
-                    g["commands"].update(period["counts"])
-    rows = []
-    for (site, kind, start), g in sorted(groups.items(), key=lambda kv: (kv[0][0] == "*", kv[0])):
-        availability = figures(dict(g["seconds"]), None)["availability"]
-        rated = figures(dict(g["rated_seconds"]), {k: g["made"][k] for k in ("good", "bad", "ideal_s")}
-                        if g["rated"] else None)
-        parts = (availability, rated["performance"], rated["quality"])
-        rows.append({"site": site, "type": kind, "start": start, "end": g["end"], "assets": len(g["assets"]),
-                     "availability": availability, "performance": rated["performance"], "quality": rated["quality"],
-                     "oee": None if None in parts else parts[0] * parts[1] * parts[2],
-                     "seconds_in": dict(g["seconds"]), "commands": dict(sorted(g["commands"].items()))})
-    return rows
-
-
-def _mean(values: list) -> float | None:
-    present = [v for v in values if v is not None]
-    return fmean(present) if present else None
+                for group in sums(site, asset, period):
+                    group.commands.update(period["counts"])
+    return [{"site": site, "type": kind, "start": start, "end": ends[start], **group.figures(),
+             "seconds_in": dict(group.seconds), "commands": dict(sorted(group.commands.items()))}
+            for (site, kind, start), group in sorted(groups.items(), key=lambda kv: (kv[0][0] == "*", kv[0]))]
 
 
 def read_fleet(config: SitesConfig, host: str = "127.0.0.1", timeout: float = 5.0) -> dict[str, Any]:
@@ -97,11 +112,14 @@ def read_fleet(config: SitesConfig, host: str = "127.0.0.1", timeout: float = 5.
     kpi: dict[str, dict] = {}
     commands: dict[str, dict] = {}
     types: dict[str, dict[str, str]] = {}
+    facts: dict[str, dict[str, Production | None]] = {}
     missing: dict[str, str] = {}
     for site in config.sites:
         base = f"http://{host}:{site.central_web_port}"
         if site.plant is not None:
-            types[site.name] = {a.id: a.type for a in load_plant(site.plant).assets}
+            assets = load_plant(site.plant).assets
+            types[site.name] = {a.id: a.type for a in assets}
+            facts[site.name] = {a.id: a.production for a in assets}
         try:
             states[site.name] = fetch_json(base, "/state/", timeout) or {}
             availability[site.name] = _table(base, "availability", timeout)
@@ -109,7 +127,7 @@ def read_fleet(config: SitesConfig, host: str = "127.0.0.1", timeout: float = 5.
             commands[site.name] = _table(base, "command_periods", timeout)
         except StateUnavailable as exc:
             missing[site.name] = str(exc)
-    return {"assets": fleet_rows(states, types), "indicators": indicators(availability, types),
+    return {"assets": fleet_rows(states, types), "indicators": indicators(availability, types, facts),
             "periods": period_indicators(kpi, commands, types), "unreachable": missing}
 
 

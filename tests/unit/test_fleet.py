@@ -14,16 +14,32 @@ def test_rows_keep_the_site_of_same_named_assets():
         [("plant-a", "press-1", "press", "running"), ("plant-b", "press-1", "press", "faulted")]
 
 
-def test_indicators_per_site_and_across_sites():
-    out = indicators({"plant-a": {"press-1": {"availability": 0.8, "oee": 0.5}, "press-2": {"availability": 0.6},
-                                  "oven-1": None},
-                      "plant-b": {"press-1": {"availability": 1.0, "oee": 0.7}}}, TYPES)
-    assert out["plant-a"]["press"]["assets"] == 2
-    assert out["plant-a"]["press"]["availability"] == pytest.approx(0.7)
-    assert out["plant-a"]["press"]["oee"] == pytest.approx(0.5)  # press-2 has none yet: not counted as 0
-    assert out["*"]["press"]["availability"] == pytest.approx(0.8)
-    assert out["*"]["press"]["oee"] == pytest.approx(0.6)
-    assert out["plant-b"]["press"]["quality"] is None
+def entry(seconds, state=None, since=None, until=None, first=None, last=None):
+    return {"seconds_in": seconds, "state": state, "since": since, "seen_until": until,
+            "first": first or {}, "last": last or {}}
+
+
+def test_indicators_since_first_seen_are_rated_from_summed_time_and_parts():
+    from factory_app.config import Production
+
+    press = Production(ideal_cycle_s=2.0)
+    facts = {"plant-a": {"press-1": press, "press-2": press, "oven-1": None}, "plant-b": {"press-1": press}}
+    out = indicators({"plant-a": {
+        # 100 s closed + the open running interval up to the newest event: 100 s running of 200
+        "press-1": entry({"faulted": 100.0}, "running", 100.0, 200.0,
+                         {"cycle_counter": 0, "good_parts": 0, "bad_parts": 0},
+                         {"cycle_counter": 40, "good_parts": 36, "bad_parts": 4}),
+        "press-2": entry({"running": 600.0}, first={"cycle_counter": 0}, last={"cycle_counter": 100}),
+        "oven-1": None},
+        "plant-b": {"press-1": entry({"idle": 200.0})}}, TYPES, facts)
+    a = out["plant-a"]["press"]
+    assert a["assets"] == 2
+    assert a["availability"] == pytest.approx(700 / 800)  # summed, not the mean of 0.5 and 1.0
+    assert a["performance"] == pytest.approx(2.0 * 140 / 700)
+    assert a["quality"] == pytest.approx(36 / 40)
+    assert out["*"]["press"]["assets"] == 3
+    assert out["*"]["press"]["availability"] == pytest.approx(700 / 1000)
+    assert out["plant-b"]["press"]["quality"] is None and out["plant-b"]["press"]["availability"] == 0.0
     assert "oven" not in out["plant-a"]  # an asset without an entry yet
 
 
