@@ -8,7 +8,7 @@ from agents.runtime import LiveContext, Processor, ReplayStep
 from factory_app import events
 from factory_app.config import PlantConfig, Production
 from factory_app.settings import Settings
-from tables.asset_state import already_applied, remember_id, seen_before
+from tables.asset_state import fold_per_asset
 from tables.availability import apply_availability
 from tables.definitions import projection_table
 
@@ -23,15 +23,7 @@ def step(table, event, production: Production | None, offset: int | None = None,
     state transition would count its interval twice).
 
     ``production``: the event's asset's facts from the plant file (None: availability only)."""
-    previous = table.get(event.asset_id)
-    if already_applied(previous, offset) or seen_before(previous, event.event_id, offset):
-        return
-    entry = apply_availability(previous, event, production)
-    if entry is not None:
-        entry = entry if offset is None else {**entry, "offset": offset}
-        if horizon > 0:
-            remember_id(entry, event.event_id, offset, horizon)
-        table[event.asset_id] = entry
+    fold_per_asset(table, event, lambda previous: apply_availability(previous, event, production), offset, horizon)
 
 
 def _register(ctx: LiveContext) -> dict[str, faust.Table]:

@@ -9,7 +9,7 @@ from agents.runtime import LiveContext, Processor, ReplayStep
 from factory_app import events
 from factory_app.config import PlantConfig, Production
 from factory_app.settings import Settings
-from tables.asset_state import already_applied, remember_id, seen_before
+from tables.asset_state import fold_per_asset
 from tables.definitions import projection_table
 from tables.kpi_periods import apply_kpi_periods
 
@@ -22,15 +22,8 @@ def step(table, event, production: Production | None, size: float, keep: int,
     """Fold one event into the ``kpi_periods`` table (mapping-like); shared with replays.
     Idempotent by offset, and by event id within the asset's last ``horizon`` events (a
     mirror's re-sent run would otherwise count its time twice)."""
-    previous = table.get(event.asset_id)
-    if already_applied(previous, offset) or seen_before(previous, event.event_id, offset):
-        return
-    entry = apply_kpi_periods(previous, event, production, size, keep)
-    if entry is not None:
-        entry = entry if offset is None else {**entry, "offset": offset}
-        if horizon > 0:
-            remember_id(entry, event.event_id, offset, horizon)
-        table[event.asset_id] = entry
+    fold_per_asset(table, event, lambda previous: apply_kpi_periods(previous, event, production, size, keep),
+                   offset, horizon)
 
 
 def _register(ctx: LiveContext) -> dict[str, faust.Table]:

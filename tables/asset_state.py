@@ -85,3 +85,20 @@ def remember_id(value: dict, event_id: str, offset: int | None, horizon: int) ->
     while len(recent) > horizon:
         del recent[next(iter(recent))]
     value["recent_ids"] = recent
+
+
+def fold_per_asset(table, event, fold, offset: int | None = None, horizon: int = 0) -> None:
+    """Write ``fold(previous value)`` at ``event``'s asset key of ``table`` (mapping-like), unless
+    that key already absorbed the event: by offset, and with ``horizon`` > 0 by event id among
+    the asset's last ``horizon`` events (a mirror's re-sent copy at a new offset). The written
+    value remembers both; ``fold`` returning None writes nothing. For the per-asset analytics."""
+    previous = table.get(event.asset_id)
+    if already_applied(previous, offset) or seen_before(previous, event.event_id, offset):
+        return
+    entry = fold(previous)
+    if entry is None:
+        return
+    entry = entry if offset is None else {**entry, "offset": offset}
+    if horizon > 0:
+        remember_id(entry, event.event_id, offset, horizon)
+    table[event.asset_id] = entry
