@@ -44,22 +44,29 @@ CENTRAL_TOPIC = "plant-a.factory.telemetry"
 PARTITIONS = 8
 
 
-async def _watch(bootstrap: str, topic: str, expect: int, stop_at: float, seen: list[tuple[float, int]]) -> None:
-    """Note (arrival time, append time ms) of every record of ``topic`` until ``expect`` or ``stop_at``."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed",
-                                auto_offset_reset="latest", fetch_max_wait_ms=50)
+async def _tail(bootstrap: str, topic: str, done, stop_at: float, on_records, **options) -> None:
+    """Read ``topic`` from its current end, handing each fetched batch to ``on_records(arrival
+    time, records)``, until ``done()`` or ``stop_at``."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="latest", **options)
     await consumer.start()
     try:
         tps = await kafka_clients.partitions_of(consumer, topic)
         consumer.assign(tps)
         await consumer.seek_to_end(*tps)
-        while len(seen) < expect and time.monotonic() < stop_at:
+        while not done() and time.monotonic() < stop_at:
             batch = await consumer.getmany(timeout_ms=200)
             now = time.time()
             for records in batch.values():
-                seen.extend((now, r.timestamp) for r in records)
+                on_records(now, records)
     finally:
         await consumer.stop()
+
+
+async def _watch(bootstrap: str, topic: str, expect: int, stop_at: float, seen: list[tuple[float, int]]) -> None:
+    """Note (arrival time, append time ms) of every record of ``topic`` until ``expect`` or ``stop_at``."""
+    await _tail(bootstrap, topic, lambda: len(seen) >= expect, stop_at,
+                lambda now, records: seen.extend((now, r.timestamp) for r in records),
+                isolation_level="read_committed", fetch_max_wait_ms=50)
 
 
 async def _produce(bootstrap: str, n: int, rate: float | None, first: int) -> None:
@@ -98,26 +105,17 @@ async def _watch_state(bootstrap: str, topic: str, sent: dict[str, list[float]],
     """Lag of each event of ``sent`` (asset -> append times, in order) until it shows in the
     worker's ``asset_state`` changelog ``topic``: the first value of its asset whose event
     count reaches it. A value may show several of an asset's events at once (one batch)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="latest", fetch_max_wait_ms=20)
-    await consumer.start()
     shown: dict[str, int] = {}
-    try:
-        tps = await kafka_clients.partitions_of(consumer, topic)
-        consumer.assign(tps)
-        await consumer.seek_to_end(*tps)
-        while len(lags) < expect and time.monotonic() < stop_at:
-            batch = await consumer.getmany(timeout_ms=200)
-            now = time.time()
-            for records in batch.values():
-                for r in records:
-                    asset, value = json.loads(r.key), json.loads(r.value) if r.value else None
-                    if asset not in sent or not value:
-                        continue
-                    count, before = value["events"], shown.get(asset, 0)
-                    lags.extend(now - t for t in sent[asset][before:count])
-                    shown[asset] = max(before, count)
-    finally:
-        await consumer.stop()
+
+    def note(now: float, records) -> None:
+        for r in records:
+            asset, value = json.loads(r.key), json.loads(r.value) if r.value else None
+            if asset not in sent or not value:
+                continue
+            count, before = value["events"], shown.get(asset, 0)
+            lags.extend(now - t for t in sent[asset][before:count])
+            shown[asset] = max(before, count)
+    await _tail(bootstrap, topic, lambda: len(lags) >= expect, stop_at, note, fetch_max_wait_ms=20)
 
 
 async def _produce_events(bootstrap: str, topic: str, n: int, rate: float, sent: dict[str, list[float]]) -> None:

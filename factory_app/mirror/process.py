@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,7 +92,11 @@ class MirrorMaker:
                            log4j_config=log4j, logs_dir=self.files.log_file.parent)
         self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                       start_new_session=True,
-                                      preexec_fn=die_with_parent() if self.die_with_parent else None)
+                                      # SIGKILL, not SIGTERM: with its clusters gone, MirrorMaker's graceful
+                                      # shutdown was seen hanging for minutes, an orphan a new supervisor
+                                      # would take for a running mirror. A killed mirror is the at-least-once
+                                      # case the central folds handle.
+                                      preexec_fn=die_with_parent(signal.SIGKILL) if self.die_with_parent else None)
         self.files.pid_file.write_text(str(self._proc.pid))
         return self._proc.pid
 

@@ -96,10 +96,11 @@ class Site(_Cluster):
 
 
 class MirrorOptions(_Strict):
-    # MirrorMaker's exactly-once source mode (KIP-618). Off by default: with it on, after the
-    # central cluster came back from an outage one site's flow never resumed (2 runs of 2,
-    # MirrorMaker 4.3.1; docs/edge-to-cloud.md). At-least-once re-sends a run of records
-    # after a crash; the central folds skip those copies by event id (``dedup_horizon``).
+    # MirrorMaker's exactly-once source mode (KIP-618). Off by default: a first evaluation saw
+    # one site's flow never resume after a central outage (2 runs of 2, MirrorMaker 4.3.1),
+    # not reproduced since (docs/edge-to-cloud.md); a restarted exactly-once task also waits
+    # for its predecessor's transaction. At-least-once re-sends a run of records after a
+    # crash; the central folds skip those copies by event id (``dedup_horizon``).
     exactly_once: bool = False
     # How many recent event ids per asset the central folds remember to skip a re-sent copy:
     # a mirror re-sends at most ~commit_interval_ms of a site's records after a crash, so this
