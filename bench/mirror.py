@@ -1,6 +1,6 @@
 """Mirror throughput and lag: a site cluster, a central cluster, MirrorMaker 2 between them.
 
-  python -m bench.mirror [--rate 500] [--seconds 60] [--burst 50000]
+  python -m bench.mirror [--rate 500] [--seconds 60] [--burst 50000] [--exactly-once --name mirror-eos]
 
 Three measurements in one run, each side by side with the site's own:
 1. Steady rate: telemetry appended to the site at ``--rate`` events/s for ``--seconds``; one
@@ -176,13 +176,13 @@ def _state(site_broker, config: SitesConfig, root: Path, rate: float, seconds: f
             "workers": "one per side, telemetry-state only, default batching (fetch_max_wait_ms 20)"}
 
 
-def measure(rate: float, seconds: float, burst: int, log) -> dict:
+def measure(rate: float, seconds: float, burst: int, log, exactly_once: bool = False) -> dict:
     with bench_broker() as (site, site_root), bench_broker() as (central, _):
         asyncio.run(ensure_topics(site.cfg.bootstrap, [TopicSpec(SITE_TOPIC, PARTITIONS, 1, {})]))
         config = SitesConfig.model_validate({"central": {"bootstrap": central.cfg.bootstrap},
                                              "sites": [{"name": "plant-a", "bootstrap": site.cfg.bootstrap,
                                                         "central_web_port": free_port()}],
-                                             "mirror": {"topics": ["telemetry"]}})
+                                             "mirror": {"topics": ["telemetry"], "exactly_once": exactly_once}})
         mirror = MirrorMaker(config, Path(site_root) / "mirror", REPO / ".factory", die_with_parent=True)
         mirror.start()
         try:
@@ -218,7 +218,7 @@ def measure(rate: float, seconds: float, burst: int, log) -> dict:
         finally:
             mirror.stop()
     return {"steady": steady, "burst": bursts, "state": state,
-            "mirror": "MirrorMaker 2 4.3.1, at-least-once, 1 s commits"}
+            "mirror": f"MirrorMaker 2 4.3.1, {'exactly-once' if exactly_once else 'at-least-once'}, 1 s commits"}
 
 
 def main() -> None:
@@ -227,8 +227,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--burst", type=int, default=50_000)
     ap.add_argument("--name", default="mirror")
+    ap.add_argument("--exactly-once", action="store_true", help="MirrorMaker's exactly-once source mode")
     args = ap.parse_args()
-    result = measure(args.rate, args.seconds, args.burst, log_stderr)
+    result = measure(args.rate, args.seconds, args.burst, log_stderr, exactly_once=args.exactly_once)
     print(json.dumps(result, indent=2))
     write_result(args.name, result)
 

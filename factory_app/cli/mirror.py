@@ -166,7 +166,8 @@ def _supervisor_pid(mirror) -> int | None:
 @command.command()
 @sites_option
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
-@click.option("--wait", is_flag=True, help="show progress until every site's lag is 0 (exit 1 if a site is unreachable)")
+@click.option("--wait", is_flag=True, help="show progress until every site's records as of now are mirrored "
+              "(exit 1 if a site is unreachable)")
 @click.option("--timeout", type=float, default=600.0, show_default=True, help="seconds --wait waits at most")
 @click.pass_obj
 def status(settings: Settings, sites_file: str, as_json: bool, wait: bool, timeout: float) -> None:
@@ -192,17 +193,21 @@ def status(settings: Settings, sites_file: str, as_json: bool, wait: bool, timeo
 def _wait_caught_up(mirror, statuses, timeout: float):
     from rich.progress import Progress
 
-    from factory_app.mirror.status import mirror_status
+    from factory_app.mirror.status import mirror_status, progress_to, targets_of
 
     deadline = time.monotonic() + timeout
+    # The sites' end offsets when the wait began: a live site keeps appending, so "lag 0" may never come.
+    targets = targets_of(statuses)
     with Progress(transient=True) as progress:
         tasks = {s.site: progress.add_task(f"{s.site}", total=None) for s in statuses}
         while True:
+            targets = targets_of(statuses, targets)  # a site unreachable at first gets its target when it answers
+            done = progress_to(statuses, targets)
             for s in statuses:
-                d = s.as_dict()
-                progress.update(tasks[s.site], total=d["site_end"] or None, completed=d["mirrored"],
-                                description=f"{s.site}: lag {d['lag'] if s.reachable else 'site unreachable'}")
-            if all(s.reachable and s.lag == 0 for s in statuses) or time.monotonic() > deadline:
+                mirrored, wanted = done[s.site]
+                progress.update(tasks[s.site], total=wanted or None, completed=mirrored,
+                                description=f"{s.site}: lag {s.lag if s.reachable else 'site unreachable'}")
+            if all(s.reachable and done[s.site][0] >= done[s.site][1] for s in statuses) or time.monotonic() > deadline:
                 return statuses
             time.sleep(1.0)
             statuses = asyncio.run(mirror_status(mirror.config))

@@ -139,3 +139,26 @@ def render(statuses: list[SiteStatus], now: float | None = None) -> str:
             lines.append(f"  {topic} -> {mirrored_topic(s.site, topic)}: mirrored {t['mirrored']}"
                          + ("" if t["lag"] is None else f", lag {t['lag']}"))
     return "\n".join(lines)
+
+
+def targets_of(statuses: list[SiteStatus], targets: dict | None = None) -> dict[tuple[str, str, int], int]:
+    """The site end offsets to wait for: those of ``statuses``, keeping ``targets`` already
+    fixed (a live site keeps appending; waiting for lag 0 could never end)."""
+    out = dict(targets or {})
+    for s in statuses:
+        if s.reachable:
+            for p in s.partitions:
+                if p.site_end is not None:
+                    out.setdefault((s.site, p.topic, p.partition), p.site_end)
+    return out
+
+
+def progress_to(statuses: list[SiteStatus], targets: dict[tuple[str, str, int], int]) -> dict[str, tuple[int, int]]:
+    """Per site: (records mirrored towards the targets, records the targets ask for). Pure."""
+    out: dict[str, tuple[int, int]] = {}
+    for s in statuses:
+        mirrored = {(p.topic, p.partition): p.mirrored for p in s.partitions}
+        mine = {(t, p): end for (site, t, p), end in targets.items() if site == s.site}
+        done = sum(min(mirrored.get(tp, 0), end) for tp, end in mine.items())
+        out[s.site] = (done, sum(mine.values()))
+    return out

@@ -159,3 +159,19 @@ def test_a_missing_password_file_is_named(tmp_path):
     (tmp_path / "sites.yaml").write_text(SECURED)
     with pytest.raises(MirrorConfigError, match="password file of plant-a .*plant-a-mirror"):
         write_secrets(load_sites(tmp_path / "sites.yaml"), tmp_path / "run")
+
+
+def test_waiting_aims_at_the_sites_ends_when_the_wait_began():
+    from factory_app.mirror.status import progress_to, targets_of
+
+    first = [SiteStatus("plant-a", True, [PartitionStatus("t", 0, 100, 40, None), PartitionStatus("t", 1, 10, 10, None)]),
+             SiteStatus("plant-b", False, [])]
+    targets = targets_of(first)
+    assert targets == {("plant-a", "t", 0): 100, ("plant-a", "t", 1): 10}
+    assert progress_to(first, targets) == {"plant-a": (50, 110), "plant-b": (0, 0)}
+    # The live site appended more meanwhile: its target does not move; plant-b answers now.
+    later = [SiteStatus("plant-a", True, [PartitionStatus("t", 0, 180, 120, None), PartitionStatus("t", 1, 30, 10, None)]),
+             SiteStatus("plant-b", True, [PartitionStatus("t", 0, 5, 0, None)])]
+    targets = targets_of(later, targets)
+    assert targets[("plant-a", "t", 0)] == 100 and targets[("plant-b", "t", 0)] == 5
+    assert progress_to(later, targets) == {"plant-a": (110, 110), "plant-b": (0, 5)}
