@@ -21,8 +21,8 @@ import msgspec
 from agents.control import decide, rules_by_asset
 from agents.runtime import LiveContext, Processor, ReplayStep
 from factory_app import events, metrics
+from factory_app.command_diff import diff
 from factory_app.config import PlantConfig, load_plant
-from factory_app.replay.whatif import diff
 from factory_app.settings import Settings
 from tables.asset_state import already_applied, apply_event
 from tables.definitions import projection_table

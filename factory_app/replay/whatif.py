@@ -18,13 +18,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
 from aiokafka import TopicPartition
 
 from agents import control
 from factory_app import rules as rule_kinds
 from agents.runtime import fold_atomically
 from factory_app import events
+from factory_app.command_diff import Diff, diff
 from factory_app.config import PlantConfig
 from factory_app.replay.groups import committed_offsets
 from factory_app.replay.log_reader import Record, end_offsets, read_until
@@ -54,33 +54,6 @@ class RuleRun:
         except Exception:  # noqa: S112 (the live runtime dead-letters a processing error; nothing issued)
             return
         self.commands.extend((c, record.partition, record.offset) for c in issued)
-
-
-@dataclass
-class Diff:
-    """Commands of ``a`` against ``b`` paired by id."""
-
-    only_a: list[events.Command]
-    only_b: list[events.Command]
-    changed: list[tuple[events.Command, events.Command]]
-
-    @property
-    def empty(self) -> bool:
-        return not (self.only_a or self.only_b or self.changed)
-
-
-def _content(cmd: events.Command) -> bytes:
-    return msgspec.json.encode(cmd)
-
-
-def diff(a: list[events.Command], b: list[events.Command]) -> Diff:
-    """Pair ``a`` and ``b`` by command id; a pure function of the two lists."""
-    by_a = {c.command_id: c for c in a}
-    by_b = {c.command_id: c for c in b}
-    return Diff(only_a=[c for cid, c in by_a.items() if cid not in by_b],
-                only_b=[c for cid, c in by_b.items() if cid not in by_a],
-                changed=[(by_a[cid], by_b[cid]) for cid in by_a.keys() & by_b.keys()
-                         if _content(by_a[cid]) != _content(by_b[cid])])
 
 
 def in_span(cmd: events.Command, since: float | None, until: float | None) -> bool:

@@ -10,7 +10,8 @@ from agents.shadow import compare, step
 from factory_app import events
 from factory_app.config import load_plant
 from factory_app.config.rule_edits import parse_set, with_rule_params
-from factory_app.replay.whatif import diff, in_span, summarize
+from factory_app.command_diff import diff
+from factory_app.replay.whatif import in_span, summarize
 from harness.plant import REPO
 
 
