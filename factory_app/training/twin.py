@@ -65,21 +65,27 @@ async def recorded(settings: Settings, plant: PlantConfig, since: float | None, 
     return series, span
 
 
-def _at(readings: list, t: float) -> float:
-    """The last value at or before ``t`` (a sample-and-hold signal)."""
-    i = bisect_right([r[0] for r in readings], t) - 1
-    return float(readings[max(i, 0)][1])
+class _Series:
+    """Time-sorted readings ``(event_time, value)`` with their times kept apart, so a lookup is a
+    binary search (a fit looks values up thousands of times per replay)."""
 
+    def __init__(self, readings: list):
+        self.times = [r[0] for r in readings]
+        self.values = [float(r[1]) for r in readings]
 
-def _interp(readings: list, t: float) -> float:
-    times = [r[0] for r in readings]
-    i = bisect_right(times, t)
-    if i <= 0:
-        return float(readings[0][1])
-    if i >= len(readings):
-        return float(readings[-1][1])
-    (t0, v0), (t1, v1) = readings[i - 1], readings[i]
-    return float(v0) + (float(v1) - float(v0)) * (t - t0) / (t1 - t0) if t1 > t0 else float(v1)
+    def at(self, t: float) -> float:
+        """The last value at or before ``t`` (a sample-and-hold signal)."""
+        return self.values[max(bisect_right(self.times, t) - 1, 0)]
+
+    def interp(self, t: float) -> float:
+        """The value at ``t`` interpolated between its neighbours (held beyond the ends)."""
+        i = bisect_right(self.times, t)
+        if i <= 0:
+            return self.values[0]
+        if i >= len(self.times):
+            return self.values[-1]
+        t0, t1, v0, v1 = self.times[i - 1], self.times[i], self.values[i - 1], self.values[i]
+        return v0 + (v1 - v0) * (t - t0) / (t1 - t0) if t1 > t0 else v1
 
 
 def oven(temperature: list, power: list, lag_s: float) -> dict:
@@ -92,10 +98,11 @@ def oven(temperature: list, power: list, lag_s: float) -> dict:
     grid = np.arange(start, end, GRID_S)
     if len(grid) < 10:
         raise CalibrationError(f"only {end - start:.0f} s of an oven's history in the span")
-    temps = np.array([_interp(temperature, t) for t in grid])
-    element, elements = _at(power, grid[0]), []
+    temperature_s, power_s = _Series(temperature), _Series(power)
+    temps = np.array([temperature_s.interp(t) for t in grid])
+    element, elements = power_s.at(grid[0]), []
     for t in grid:  # the model's own first-order lag of the heater power
-        element += (_at(power, t) - element) * (1 - np.exp(-GRID_S / lag_s))
+        element += (power_s.at(t) - element) * (1 - np.exp(-GRID_S / lag_s))
         elements.append(element)
     slope = np.gradient(temps, GRID_S)
     design = np.column_stack([np.array(elements), -temps, np.ones_like(temps)])
@@ -146,13 +153,14 @@ def replay_error(params: dict, temperature: list, power: list) -> float:
     model = model_for("oven", params)
     model.ripple = 0.0
     t = max(temperature[0][0], power[0][0])
-    model.temperature, model.element = _interp(temperature, t), _at(power, t)
+    power_s = _Series(power)
+    model.temperature, model.element = _Series(temperature).interp(t), power_s.at(t)
     errors = []
     for when, value in temperature:
         if when < t:
             continue
         while t + 0.1 <= when:
-            model.heater_power = _at(power, t)
+            model.heater_power = power_s.at(t)
             model.step(0.1)
             t += 0.1
         errors.append((model.temperature - float(value)) ** 2)
