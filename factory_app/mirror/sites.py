@@ -76,7 +76,7 @@ class _Cluster(_Strict):
 
     @property
     def kafka(self) -> KafkaSettings:
-        """The project's client settings for this cluster (``factory mirror status``, central workers)."""
+        """The project's client settings for this cluster, as the mirror signs in (``factory mirror status``)."""
         return KafkaSettings(bootstrap=self.bootstrap, **self.security.model_dump())
 
 
