@@ -30,7 +30,7 @@ def _mirror(settings: Settings, sites_file: str, supervised: bool = False):
     from factory_app.mirror.process import MirrorMaker
 
     config = _load(sites_file)
-    replication = min(3, len(config.central.bootstrap.split(",")))
+    replication = config.central.kafka.replication
     # Under the supervisor, MirrorMaker dies with it (the supervisor is what keeps it running).
     return MirrorMaker(config, settings.home / "mirror", BrokerSettings().kafka_jars or settings.home,
                        replication=replication, die_with_parent=supervised)
@@ -60,7 +60,7 @@ def config_(sites_file: str, secrets_dir: Path) -> None:
     from factory_app.mirror.mm2_config import mm2_properties
 
     config = _load(sites_file)
-    click.echo(mm2_properties(config, replication=min(3, len(config.central.bootstrap.split(","))),
+    click.echo(mm2_properties(config, replication=config.central.kafka.replication,
                               secrets_dir=secrets_dir), nl=False)
 
 
