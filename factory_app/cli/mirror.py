@@ -198,6 +198,7 @@ def _wait_caught_up(mirror, statuses, timeout: float):
     deadline = time.monotonic() + timeout
     # The sites' end offsets when the wait began: a live site keeps appending, so "lag 0" may never come.
     targets = targets_of(statuses)
+    cursors: dict = {}  # read each site's offset syncs once, then only the new ones each second
     with Progress(transient=True) as progress:
         tasks = {s.site: progress.add_task(f"{s.site}", total=None) for s in statuses}
         while True:
@@ -210,4 +211,4 @@ def _wait_caught_up(mirror, statuses, timeout: float):
             if all(s.reachable and done[s.site][0] >= done[s.site][1] for s in statuses) or time.monotonic() > deadline:
                 return statuses
             time.sleep(1.0)
-            statuses = asyncio.run(mirror_status(mirror.config))
+            statuses = asyncio.run(mirror_status(mirror.config, cursors=cursors))

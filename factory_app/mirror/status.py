@@ -76,23 +76,43 @@ class SiteStatus:
                            for t in sorted({p.topic for p in self.partitions})}}
 
 
-async def last_syncs(central: kafka_clients.Cluster, site: str) -> dict[tuple[str, int], tuple[int, float]]:
-    """(site topic, partition) -> (next site offset mirrored, sync time) from the central cluster."""
-    out: dict[tuple[str, int], tuple[int, float]] = {}
+@dataclass
+class SyncCursor:
+    """Where a reader of one site's offset syncs stopped, and the last sync per site partition
+    it read: the next read goes on from there. The topic is compacted, but its active segment
+    keeps every sync (one per partition per commit) for as long as the mirror runs, so reading
+    it from offset 0 at every check would cost more the longer the run."""
+    positions: dict[int, int] = field(default_factory=dict)  # sync-topic partition -> next offset to read
+    syncs: dict[tuple[str, int], tuple[int, float]] = field(default_factory=dict)
+
+
+async def last_syncs(central: kafka_clients.Cluster, site: str,
+                     cursor: SyncCursor | None = None) -> dict[tuple[str, int], tuple[int, float]]:
+    """(site topic, partition) -> (next site offset mirrored, sync time) from the central cluster.
+    With ``cursor``, reads on from where it stopped and moves it (only when the read completes)."""
+    cursor = cursor or SyncCursor()
     async with kafka_clients.consumer_of(central) as consumer:
         tps = await kafka_clients.partitions_of(consumer, offset_syncs_topic(site))
         if not tps:
-            return out
+            cursor.positions, cursor.syncs = {}, {}
+            return {}
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
-        await consumer.seek_to_beginning(*tps)
+        positions, out = dict(cursor.positions), dict(cursor.syncs)
+        if any(positions.get(tp.partition, 0) > ends[tp] for tp in tps):  # the topic was deleted and made anew
+            positions, out = {}, {}
+        starts = await consumer.beginning_offsets(tps)
+        for tp in tps:
+            consumer.seek(tp, max(positions.get(tp.partition, 0), starts[tp]))
         while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
             batch = await consumer.getmany(timeout_ms=1000)
             for records in batch.values():
                 for rec in records:
                     topic, partition, upstream, _ = decode_offset_sync(rec.key, rec.value)
                     out[(topic, partition)] = (upstream + 1, rec.timestamp / 1000)
-    return out
+        cursor.positions = {tp.partition: await consumer.position(tp) for tp in tps}
+        cursor.syncs = out
+    return dict(out)
 
 
 async def site_ends(site: Site, topics: list[str], timeout: float) -> dict[tuple[str, int], int] | None:
@@ -109,13 +129,16 @@ async def site_ends(site: Site, topics: list[str], timeout: float) -> dict[tuple
         return None
 
 
-async def mirror_status(config: SitesConfig, timeout: float = 10.0) -> list[SiteStatus]:
-    """Per site: each mirrored partition's site end offset, mirrored position and last sync."""
+async def mirror_status(config: SitesConfig, timeout: float = 10.0,
+                        cursors: dict[str, SyncCursor] | None = None) -> list[SiteStatus]:
+    """Per site: each mirrored partition's site end offset, mirrored position and last sync.
+    A caller that checks again and again passes the same ``cursors`` (site -> SyncCursor)."""
     out = []
     for site in config.sites:
         topics = [site.topic_prefix + t for t in config.mirror.topics]
         # Syncs first: the site's end offsets read after them are never behind what they say.
-        syncs = await last_syncs(config.central.kafka, site.name)
+        cursor = None if cursors is None else cursors.setdefault(site.name, SyncCursor())
+        syncs = await last_syncs(config.central.kafka, site.name, cursor)
         ends = await site_ends(site, topics, timeout)
         keys = sorted(set(syncs) | set(ends or {}))
         parts = [PartitionStatus(topic, partition, None if ends is None else ends.get((topic, partition), 0),

@@ -67,6 +67,7 @@ def publish(statuses: list[SiteStatus], now: float) -> None:
 async def supervise(mirror: MirrorMaker, stop: asyncio.Event, *, check_s: float = 5.0, stall_s: float = 60.0) -> None:
     """Run ``mirror`` until ``stop``; restart it when it exits or a site stalls."""
     watch = StallWatch(stall_s)
+    cursors: dict = {}  # the offset syncs read so far, per site: each check reads only the new ones
     mirror.start()
     try:
         while not stop.is_set():
@@ -83,7 +84,7 @@ async def supervise(mirror: MirrorMaker, stop: asyncio.Event, *, check_s: float 
                 watch.reset(now)
                 continue
             try:
-                statuses = await mirror_status(mirror.config, timeout=5)
+                statuses = await mirror_status(mirror.config, timeout=5, cursors=cursors)
             except Exception as exc:  # noqa: BLE001 - the central cluster does not answer: nothing to judge
                 log.info("central cluster not answering (%s); MirrorMaker retries by itself", exc)
                 watch.reset(now)
