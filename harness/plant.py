@@ -16,7 +16,7 @@ import yaml
 from asyncua import Client, ua
 
 from factory_app.broker.node import free_port
-from factory_app.children import Child
+from factory_app.children import Child, stop_together
 from factory_app.config import PlantConfig, load_plant
 from factory_app.settings import Settings
 from factory_app.topics import create_source_topics
@@ -79,9 +79,7 @@ class Plant:
                                         env=settings.to_env())
 
     def stop(self) -> None:
-        for child in self.children.values():
-            if child.alive():
-                child.stop(timeout=15)
+        stop_together(list(self.children.values()), timeout=15)
 
 
 async def opc_read(plant: Plant, asset_id: str, tag: str):

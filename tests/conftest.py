@@ -11,7 +11,7 @@ import pytest
 
 from factory_app.broker.node import BrokerError, LocalBroker, NodeConfig, free_port
 from factory_app.broker.versions import DEFAULT_KAFKA_VERSION
-from factory_app.children import Child
+from factory_app.children import Child, stop_together
 from factory_app.settings import Settings
 from factory_app.topics import create_source_topics
 
@@ -94,6 +94,4 @@ def children():
     """Collects child processes and stops every one of them, whatever the test's outcome."""
     started: list[Child] = []
     yield started
-    for child in started:
-        if child.alive():
-            child.stop(timeout=15)
+    stop_together(started, timeout=15)
