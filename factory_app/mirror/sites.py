@@ -16,7 +16,7 @@
           sasl_username: mirror     # the site's `mirror` role (factory acls): reads the source topics
           sasl_password_file: secrets/plant-b-mirror
     mirror:
-      exactly_once: false          # MirrorMaker 2's exactly-once source mode (see docs/edge-to-cloud.md)
+      exactly_once: true           # MirrorMaker 2's exactly-once source mode, the default (docs/edge-to-cloud.md)
       topics: [telemetry, commands, command-results]
 
 Site identity rides in the topic name (MirrorMaker's default replication policy prefixes
@@ -96,15 +96,16 @@ class Site(_Cluster):
 
 
 class MirrorOptions(_Strict):
-    # MirrorMaker's exactly-once source mode (KIP-618). Off by default: a first evaluation saw
-    # one site's flow never resume after a central outage (2 runs of 2, MirrorMaker 4.3.1),
-    # not reproduced since (docs/edge-to-cloud.md); a restarted exactly-once task also waits
-    # for its predecessor's transaction. At-least-once re-sends a run of records after a
-    # crash; the central folds skip those copies by event id (``dedup_horizon``).
-    exactly_once: bool = False
-    # How many recent event ids per asset the central folds remember to skip a re-sent copy:
-    # a mirror re-sends at most ~commit_interval_ms of a site's records after a crash, so this
-    # must exceed an asset's events in that time (256: 128 events/s per asset at 1 s, 2x margin).
+    # MirrorMaker's exactly-once source mode (KIP-618), on by default: records and source
+    # offsets commit in one transaction, so no copy ever becomes visible centrally. In
+    # at-least-once mode a restarted task re-sends everything delivered since its last offset
+    # commit, and a central outage (Connect revokes its tasks when the coordinator has been
+    # unreachable for 3 s) can make that hundreds of records per asset: more than any
+    # ``dedup_horizon`` the central folds can afford (docs/edge-to-cloud.md).
+    exactly_once: bool = True
+    # How many recent event ids per asset the central folds remember to skip a re-sent copy
+    # (a second line behind exactly-once; in at-least-once mode it covers a killed mirror's
+    # re-send of ~commit_interval_ms of records, not the re-send after a central outage).
     dedup_horizon: int = Field(default=256, ge=1)
     # Logical source topic names (never the changelogs: tables are rebuilt centrally from the log).
     topics: tuple[str, ...] = DEFAULT_TOPICS

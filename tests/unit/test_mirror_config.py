@@ -32,7 +32,7 @@ def test_sites_file_defaults_and_relative_plant(tmp_path):
     config = load_sites(tmp_path / "sites.yaml")
     assert [s.name for s in config.sites] == ["plant-a", "plant-b"]
     assert config.site("plant-a").plant == tmp_path / "plant-a.yaml"  # next to the sites file
-    assert not config.mirror.exactly_once and config.mirror.topics == ("telemetry", "commands", "command-results")
+    assert config.mirror.exactly_once and config.mirror.topics == ("telemetry", "commands", "command-results")
 
 
 @pytest.mark.parametrize("doc, problem", [
@@ -65,14 +65,15 @@ def test_mm2_properties_pull_every_site_into_central_only(tmp_path):
     assert p["plant-b->central.topics"].startswith(r"b\.telemetry")
     assert p["offset-syncs.topic.location"] == "target"  # nothing written to a site
     assert p["central.offset.flush.interval.ms"] == "1000"  # a worker setting: the target's key
-    assert "central.exactly.once.source.support" not in p  # at-least-once by default
+    assert p["central.exactly.once.source.support"] == "enabled"  # exactly-once by default
     assert p["consumer.isolation.level"] == "read_committed"
 
 
-def test_exactly_once_mode_on_request():
-    config = SitesConfig.model_validate({"central": {"bootstrap": "x:1"}, "sites": [{"name": "a", "bootstrap": "y:2"}],
-                                         "mirror": {"exactly_once": True}})
-    assert props(mm2_properties(config))["central.exactly.once.source.support"] == "enabled"
+def test_exactly_once_by_default_at_least_once_on_request():
+    site = {"central": {"bootstrap": "x:1"}, "sites": [{"name": "a", "bootstrap": "y:2"}]}
+    assert props(mm2_properties(SitesConfig.model_validate(site)))["central.exactly.once.source.support"] == "enabled"
+    at_least_once = SitesConfig.model_validate(site | {"mirror": {"exactly_once": False}})
+    assert "central.exactly.once.source.support" not in props(mm2_properties(at_least_once))
 
 
 def test_offset_sync_decoding():
