@@ -159,7 +159,7 @@ def test_sites_mirrored_through_kills_and_a_central_outage(edge, children):
     views = {name: central_settings(site.updated({"home": str(edge["root"] / f"central-{name}")}), config, name)
              for name, site in (("plant-a", site_a), ("plant-b", site_b))}
     supervisor = Child("mirror", ["mirror", "run", "--sites", str(edge["sites_file"]), "--metrics-port",
-                                  str(free_port()), "--stall-timeout", "30"], edge["root"] / "logs", env=mirror_env)
+                                  str(free_port()), "--stall-timeout", "60"], edge["root"] / "logs", env=mirror_env)
     children.append(supervisor)
     try:
         for name, view in views.items():

@@ -71,7 +71,9 @@ def test_mm2_properties_pull_every_site_into_central_only(tmp_path):
 
 def test_exactly_once_by_default_at_least_once_on_request():
     site = {"central": {"bootstrap": "x:1"}, "sites": [{"name": "a", "bootstrap": "y:2"}]}
-    assert props(mm2_properties(SitesConfig.model_validate(site)))["central.exactly.once.source.support"] == "enabled"
+    eos = props(mm2_properties(SitesConfig.model_validate(site)))
+    assert eos["central.exactly.once.source.support"] == "enabled"
+    assert eos["central.producer.transaction.timeout.ms"] == "10000"  # a killed mirror's transactions end soon
     at_least_once = SitesConfig.model_validate(site | {"mirror": {"exactly_once": False}})
     assert "central.exactly.once.source.support" not in props(mm2_properties(at_least_once))
 
