@@ -50,15 +50,16 @@ def usable(cache: Path) -> bool:
 
 async def initialised_server(make: Callable[[], Server], cache: Path | None) -> Server:
     """A new server from ``make()``, its address space initialised (from ``cache`` when it can be)."""
-    if cache is None:
+    async def initialised(shelf: Path | None = None) -> Server:
         server = make()
-        await server.init()
+        await server.init(shelf)  # no shelf, or none there yet: builds it (then writes the shelf)
         return server
+
+    if cache is None:
+        return await initialised()
     if cache.is_dir():
         if usable(cache):
-            server = make()
-            await server.init(cache / SHELF)
-            return server
+            return await initialised(cache / SHELF)
         log.warning("address-space cache %s is unreadable; building it again", cache)
         shutil.rmtree(cache, ignore_errors=True)
     try:
@@ -66,12 +67,9 @@ async def initialised_server(make: Callable[[], Server], cache: Path | None) -> 
         building = Path(tempfile.mkdtemp(dir=cache.parent, prefix=f".{cache.name}-"))
     except OSError as exc:
         log.info("no address-space cache (%s); building the standard address space", exc)
-        server = make()
-        await server.init()
-        return server
+        return await initialised()
     try:
-        server = make()
-        await server.init(building / SHELF)  # builds it in memory, then writes the shelf
+        server = await initialised(building / SHELF)
         (building / SHELF).touch()  # asyncua looks for this name; dbm.dumb writes only .dat/.dir
         try:
             os.rename(building, cache)  # atomic: whoever reads it sees all of it
@@ -80,8 +78,6 @@ async def initialised_server(make: Callable[[], Server], cache: Path | None) -> 
         return server
     except Exception as exc:  # noqa: BLE001 - e.g. a full disk while writing the shelf
         log.warning("could not cache the address space (%s); building it without the cache", exc)
-        server = make()
-        await server.init()
-        return server
+        return await initialised()
     finally:
         shutil.rmtree(building, ignore_errors=True)

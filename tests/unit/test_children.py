@@ -7,11 +7,13 @@ import signal
 
 from factory_app.children import Child, stop_together, wait_until
 
-# A child that says it is up, then waits; with "stubborn" it ignores SIGTERM.
-CHILD = ("import signal, sys, time\n"
+# A child that says it is up, then waits for a signal; with "stubborn" it ignores SIGTERM.
+# SIGALRM ends it after 600 s whatever happens to the test (a stubborn orphan does not linger).
+CHILD = ("import signal, sys\n"
          "if sys.argv[1] == 'stubborn': signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
          "print('up', flush=True)\n"
-         "time.sleep(600)\n")
+         "signal.alarm(600)\n"
+         "while True: signal.pause()\n")
 
 
 def child(tmp_path, name: str, kind: str) -> Child:
