@@ -44,14 +44,15 @@ def kafka_version() -> str:
     return os.environ.get("FACTORY_KAFKA_VERSION", DEFAULT_KAFKA_VERSION)
 
 
-def started_broker(root: Path, **config) -> LocalBroker:
-    """A real single-node KRaft broker on free loopback ports (the caller stops it).
+def started_broker(root: Path, extra: tuple[tuple[str, str], ...] = (), **config) -> LocalBroker:
+    """A real single-node KRaft broker on free loopback ports (the caller stops it), with the
+    test configs and ``extra`` broker configs.
 
     A port found free can be taken by another process before the broker binds it, so a
     failed start is retried on fresh ports."""
     for attempt in range(3):
         broker = LocalBroker(NodeConfig(root=root / f"try-{attempt}", version=kafka_version(), port=free_port(),
-                                        controller_port=free_port(), jar_home=JAR_HOME, extra=TEST_BROKER_CONFIGS,
+                                        controller_port=free_port(), jar_home=JAR_HOME, extra=TEST_BROKER_CONFIGS + extra,
                                         die_with_parent=True, **config))
         try:
             broker.start(timeout=120)

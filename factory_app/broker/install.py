@@ -55,5 +55,6 @@ def fetch_with_maven(pom: Path, properties: dict[str, str], libs: Path, what: st
         raise BrokerInstallError(
             f"mvn failed for {what} (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
         )
+    shutil.rmtree(libs, ignore_errors=True)  # an older fetch that lacks a newer dependency
     staging.rename(libs)
     return libs

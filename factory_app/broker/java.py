@@ -19,7 +19,7 @@ appender.file.name = FILE
 appender.file.fileName = {log_file}
 appender.file.layout.type = PatternLayout
 appender.file.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
+rootLogger.level = {level}
 rootLogger.appenderRef.file.ref = FILE
 logger.kafka.name = kafka
 logger.kafka.level = INFO
@@ -39,10 +39,10 @@ def java_command(libs: Path, main: str, *args: str, heap: str, log4j_config: Pat
     ]
 
 
-def write_log4j_config(path: Path, log_file: Path) -> Path:
+def write_log4j_config(path: Path, log_file: Path, level: str = "INFO") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(LOG4J2_CONFIG.format(log_file=log_file.resolve()))
+    path.write_text(LOG4J2_CONFIG.format(log_file=log_file.resolve(), level=level))
     return path
 
 

@@ -47,6 +47,17 @@ def _security_props(alias: str, sec: LinkSecurity, secrets_dir: Path) -> dict[st
     return props
 
 
+def admin_properties(config: SitesConfig, secrets_dir: Path = Path("secrets")) -> str:
+    """Client properties for Kafka's admin tools against the central cluster (their
+    ``--command-config``), signing in as the mirror does."""
+    prefix = f"{CENTRAL}."
+    props = {k[len(prefix):]: v for k, v in _security_props(CENTRAL, config.central.security, secrets_dir).items()}
+    if CENTRAL in secured_aliases(config):
+        props["config.providers"] = "dir"
+        props["config.providers.dir.class"] = "org.apache.kafka.common.config.provider.DirectoryConfigProvider"
+    return "".join(f"{k} = {v}\n" for k, v in props.items())
+
+
 def mm2_properties(config: SitesConfig, *, replication: int = 1, secrets_dir: Path = Path("secrets")) -> str:
     """The ``mm2.properties`` of ``config``'s mirror (``secrets_dir``: where the running mirror
     keeps its copies of the SASL passwords)."""

@@ -31,7 +31,7 @@ MAIN = "org.apache.kafka.connect.mirror.MirrorMaker"
 def ensure_mirror_jars(jar_home: Path, version: str = MIRROR_VERSION) -> Path:
     """The jar folder of MirrorMaker ``version``, fetched with Maven when missing."""
     libs = jar_home / f"mirror-{version}" / "libs"
-    if any(libs.glob("connect-mirror-*.jar")):
+    if any(libs.glob("connect-mirror-*.jar")) and any(libs.glob("kafka-tools-*.jar")):
         return libs
     log.info("fetching Apache Kafka MirrorMaker 2 (connect-mirror %s) from Maven Central into %s", version, libs)
     return fetch_with_maven(POM, {"mirror.version": version}, libs, f"connect-mirror {version}")

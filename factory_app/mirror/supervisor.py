@@ -6,6 +6,9 @@ down, has become unresponsive") and mirrored nothing more, while the process loo
 A restart resumes from the offsets it committed; in exactly-once mode nothing is doubled.
 So the supervisor watches what matters, progress: a site with records to mirror whose
 mirrored position has not moved for ``stall_s`` while both ends answer is restarted.
+In exactly-once mode a site quiet for ``sweep_s`` also has the mirror's hanging transactions
+looked for and, once confirmed, aborted (factory_app/mirror/hanging.py): those a restart
+cannot clear.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Gauge
 
-from factory_app.mirror.process import MirrorMaker
+from factory_app import kafka_clients
+from factory_app.mirror.hanging import HangingWatch, TransactionsTool, sweep
+from factory_app.mirror.mm2_config import admin_properties
+from factory_app.mirror.process import MirrorMaker, ensure_mirror_jars
 from factory_app.mirror.status import SiteStatus, mirror_status
 
 log = logging.getLogger(__name__)
@@ -28,6 +34,10 @@ SYNC_AGE = Gauge("factory_mirror_last_sync_age_seconds", "Seconds since MirrorMa
                  ["site"])
 REACHABLE = Gauge("factory_mirror_site_reachable", "1 when the site's cluster answered the last check.", ["site"])
 RESTARTS = Counter("factory_mirror_restarts_total", "MirrorMaker restarts by the supervisor, by reason.", ["reason"])
+ABORTED = Counter("factory_mirror_hanging_transactions_aborted_total",
+                  "Hanging transactions on the mirror's central topics aborted by the supervisor.")
+SWEEP_FAILURES = Counter("factory_mirror_hanging_sweep_failures_total",
+                         "Hanging-transaction sweeps that could not ask the central cluster.")
 
 
 @dataclass
@@ -49,6 +59,10 @@ class StallWatch:
                 out.append(s.site)
         return out
 
+    def quiet_s(self, now: float) -> float:
+        """The longest a site with records to mirror has not moved (as of the last ``stalled``)."""
+        return max((now - since for _, since in self._since.values()), default=0.0)
+
     def reset(self, now: float) -> None:
         self._since = {site: (mirrored, now) for site, (mirrored, _) in self._since.items()}
 
@@ -64,9 +78,43 @@ def publish(statuses: list[SiteStatus], now: float) -> None:
             SYNC_AGE.labels(s.site).set(max(0.0, now - d["last_sync"]))
 
 
-async def supervise(mirror: MirrorMaker, stop: asyncio.Event, *, check_s: float = 5.0, stall_s: float = 60.0) -> None:
-    """Run ``mirror`` until ``stop``; restart it when it exits or a site stalls."""
+class HangingSweeper:
+    """When to look for the mirror's hanging transactions, and doing it (exactly-once only)."""
+
+    def __init__(self, mirror: MirrorMaker, sweep_s: float):
+        self.mirror, self.sweep_s = mirror, sweep_s
+        self.watch = HangingWatch()
+        self.last = float("-inf")
+        self._tool: TransactionsTool | None = None
+
+    def wanted(self, quiet_s: float, now: float) -> bool:
+        return self.watch.due(now) or (quiet_s >= self.sweep_s and now - self.last >= self.sweep_s)
+
+    async def sweep(self, now: float) -> int:
+        """Transactions aborted by this sweep (0 also when the central cluster did not answer)."""
+        self.last = now
+        config = self.mirror.config
+        try:
+            if self._tool is None:
+                self._tool = TransactionsTool(ensure_mirror_jars(self.mirror.jar_home), config.central.bootstrap,
+                                              self.mirror.files.root / "tools",
+                                              admin_properties(config, self.mirror.files.secrets))
+            brokers = await kafka_clients.broker_ids_async(config.central.kafka)
+            aborted = await sweep(self._tool, self.watch, brokers, [s.name for s in config.sites], now)
+        except Exception as exc:  # noqa: BLE001 - the centre not answering (or no tool) is retried next sweep
+            log.info("could not look for hanging transactions: %s", exc)
+            SWEEP_FAILURES.inc()
+            return 0
+        ABORTED.inc(len(aborted))
+        return len(aborted)
+
+
+async def supervise(mirror: MirrorMaker, stop: asyncio.Event, *, check_s: float = 5.0, stall_s: float = 60.0,
+                    sweep_s: float = 20.0) -> None:
+    """Run ``mirror`` until ``stop``; restart it when it exits or a site stalls; in exactly-once
+    mode, abort the mirror's hanging transactions when a site is quiet for ``sweep_s``."""
     watch = StallWatch(stall_s)
+    sweeper = HangingSweeper(mirror, sweep_s) if mirror.config.mirror.exactly_once else None
     cursors: dict = {}  # the offset syncs read so far, per site: each check reads only the new ones
     mirror.start()
     try:
@@ -91,6 +139,14 @@ async def supervise(mirror: MirrorMaker, stop: asyncio.Event, *, check_s: float 
                 continue
             publish(statuses, now)
             stalled = watch.stalled(statuses, now)
+            if sweeper is not None and sweeper.wanted(watch.quiet_s(now), now) and await sweeper.sweep(now):
+                # Its offsets reader may have given up on the blocked partition: start afresh.
+                log.warning("restarting MirrorMaker after aborting hanging transactions")
+                RESTARTS.labels("hanging").inc()
+                mirror.stop(timeout=20)
+                mirror.start()
+                watch.reset(time.time())
+                continue
             if stalled:
                 log.warning("mirroring of %s has not moved for %.0f s with records to mirror; restarting MirrorMaker",
                             ", ".join(stalled), stall_s)
