@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from prometheus_client import Counter, Gauge
 
 from factory_app import kafka_clients
-from factory_app.mirror.hanging import HangingWatch, TransactionsTool, sweep
+from factory_app.mirror.hanging import CONFIRM_S, HangingWatch, TransactionsTool, sweep
 from factory_app.mirror.mm2_config import admin_properties
 from factory_app.mirror.process import MirrorMaker, ensure_mirror_jars
 from factory_app.mirror.status import SiteStatus, mirror_status
@@ -79,16 +79,22 @@ def publish(statuses: list[SiteStatus], now: float) -> None:
 
 
 class HangingSweeper:
-    """When to look for the mirror's hanging transactions, and doing it (exactly-once only)."""
+    """When to look for the mirror's hanging transactions, and doing it (exactly-once only).
 
-    def __init__(self, mirror: MirrorMaker, sweep_s: float):
-        self.mirror, self.sweep_s = mirror, sweep_s
-        self.watch = HangingWatch()
-        self.last = float("-inf")
+    A site that stops moving is the usual sign (MirrorMaker's own offsets reader is blocked);
+    a hanging transaction on a mirrored topic alone leaves the mirror moving while the central
+    workers, reading committed records, stop at it: hence also a sweep every ``every_s``."""
+
+    def __init__(self, mirror: MirrorMaker, sweep_s: float, *, started: float, every_s: float = 300.0,
+                 confirm_s: float = CONFIRM_S):
+        self.mirror, self.sweep_s, self.every_s = mirror, sweep_s, every_s
+        self.watch = HangingWatch(confirm_s)
+        self.last = started
         self._tool: TransactionsTool | None = None
 
     def wanted(self, quiet_s: float, now: float) -> bool:
-        return self.watch.due(now) or (quiet_s >= self.sweep_s and now - self.last >= self.sweep_s)
+        since = now - self.last
+        return self.watch.due(now) or since >= self.every_s or (quiet_s >= self.sweep_s and since >= self.sweep_s)
 
     async def sweep(self, now: float) -> int:
         """Transactions aborted by this sweep (0 also when the central cluster did not answer)."""
@@ -110,11 +116,13 @@ class HangingSweeper:
 
 
 async def supervise(mirror: MirrorMaker, stop: asyncio.Event, *, check_s: float = 5.0, stall_s: float = 60.0,
-                    sweep_s: float = 20.0) -> None:
+                    sweep_s: float = 20.0, sweep_every_s: float = 300.0, confirm_s: float = CONFIRM_S) -> None:
     """Run ``mirror`` until ``stop``; restart it when it exits or a site stalls; in exactly-once
-    mode, abort the mirror's hanging transactions when a site is quiet for ``sweep_s``."""
+    mode, abort the mirror's hanging transactions (looked for when a site is quiet for
+    ``sweep_s`` and every ``sweep_every_s``; aborted when listed again ``confirm_s`` later)."""
     watch = StallWatch(stall_s)
-    sweeper = HangingSweeper(mirror, sweep_s) if mirror.config.mirror.exactly_once else None
+    sweeper = (HangingSweeper(mirror, sweep_s, started=time.time(), every_s=sweep_every_s, confirm_s=confirm_s)
+               if mirror.config.mirror.exactly_once else None)
     cursors: dict = {}  # the offset syncs read so far, per site: each check reads only the new ones
     mirror.start()
     try:

@@ -17,10 +17,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from factory_app import kafka_clients
-from factory_app.mirror.hanging import HangingWatch
 from factory_app.mirror.process import MirrorMaker
 from factory_app.mirror.sites import SitesConfig
-from factory_app.mirror.supervisor import HangingSweeper
+from factory_app.mirror.supervisor import ABORTED, HangingSweeper, supervise
 from tests.conftest import JAR_HOME, started_broker
 
 pytestmark = pytest.mark.integration
@@ -99,8 +98,8 @@ def test_the_sweep_aborts_the_mirrors_hanging_transactions_only(unverified_broke
 
     config = SitesConfig.model_validate({"central": {"bootstrap": bootstrap},
                                          "sites": [{"name": SITE, "bootstrap": "127.0.0.1:9"}]})
-    sweeper = HangingSweeper(MirrorMaker(config, tmp_path / "mirror", JAR_HOME), sweep_s=20)
-    sweeper.watch = HangingWatch(confirm_s=60)
+    sweeper = HangingSweeper(MirrorMaker(config, tmp_path / "mirror", JAR_HOME), sweep_s=20, started=1000.0,
+                             confirm_s=60)
     # First listing: noted, not yet aborted (it could be a live transaction seen mid-commit).
     assert asyncio.run(sweeper.sweep(now=1000.0)) == 0
     assert asyncio.run(committed_and_end(bootstrap, MIRRORED))[0] == 1
@@ -112,3 +111,50 @@ def test_the_sweep_aborts_the_mirrors_hanging_transactions_only(unverified_broke
     # Someone else's topic is left as it was.
     assert asyncio.run(committed_and_end(bootstrap, FOREIGN))[:3] == (1, 4, [b"before"])
     assert asyncio.run(sweeper.sweep(now=1200.0)) == 0
+
+
+def test_the_supervisor_frees_a_mirrored_topic_a_hanging_transaction_blocks(unverified_broker, tmp_path):
+    """The whole loop with a real MirrorMaker: a hanging transaction at the head of the central
+    copy of a site's telemetry hides everything the mirror commits behind it from the central
+    workers, while the mirror itself moves on. The supervisor's periodic sweep finds it, aborts
+    it when listed again, and the site's records become readable centrally."""
+    bootstrap = unverified_broker.cfg.bootstrap
+    site = "plant-y"  # the broker is both the site and the centre: the site's topics are hy.*
+    central_topic = f"{site}.hy.telemetry"
+    site_topics = [f"hy.{t}" for t in ("telemetry", "commands", "command-results")]
+    asyncio.run(kafka_clients.ensure_topics(bootstrap, [kafka_clients.TopicSpec(t, 1, 1)
+                                                        for t in (*site_topics, central_topic)]))
+    asyncio.run(leave_hanging(bootstrap, central_topic, [b"from-a-dead-producer"]))
+    values = [f"event-{i}".encode() for i in range(20)]
+    for value in values:
+        asyncio.run(append(bootstrap, "hy.telemetry", value))
+    assert asyncio.run(committed_and_end(bootstrap, central_topic))[0] == 0  # hidden from committed readers
+
+    config = SitesConfig.model_validate({"central": {"bootstrap": bootstrap},
+                                         "sites": [{"name": site, "bootstrap": bootstrap, "topic_prefix": "hy."}]})
+    mirror = MirrorMaker(config, tmp_path / "mirror", JAR_HOME, die_with_parent=True)
+
+    async def scenario() -> list[bytes]:
+        stop = asyncio.Event()
+        supervisor = asyncio.create_task(supervise(mirror, stop, check_s=1, stall_s=600, sweep_s=600,
+                                                   sweep_every_s=3, confirm_s=4))
+        try:
+            deadline = asyncio.get_running_loop().time() + 240
+            while asyncio.get_running_loop().time() < deadline and not supervisor.done():
+                committed = (await committed_and_end(bootstrap, central_topic))[2]
+                if len(committed) >= len(values):
+                    return committed
+                await asyncio.sleep(1)  # polling interval of the condition, not a wait for time
+            raise AssertionError(f"the site's records never became readable centrally; mirror log "
+                                 f"{mirror.files.log_file}, supervisor done: {supervisor.done()}")
+        finally:
+            stop.set()
+            await supervisor
+
+    before = ABORTED._value.get()
+    try:
+        committed = asyncio.run(scenario())
+    finally:
+        mirror.stop(kill=True)
+    assert committed == values  # each once, in the site's order; the dead producer's record aborted
+    assert ABORTED._value.get() - before == 1

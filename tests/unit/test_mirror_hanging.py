@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from factory_app.mirror.hanging import HangingWatch, OpenTransaction, owned_by_mirror, parse_find_hanging
+from factory_app.mirror.process import MirrorMaker
+from factory_app.mirror.sites import SitesConfig
 from factory_app.mirror.status import PartitionStatus, SiteStatus
-from factory_app.mirror.supervisor import StallWatch
+from factory_app.mirror.supervisor import HangingSweeper, StallWatch
 
 # As TransactionsCommand prints it: columns padded to the widest cell, each followed by a tab.
 TABLE = (
@@ -72,3 +74,18 @@ def test_quiet_time_is_that_of_the_longest_stuck_site_with_records_to_mirror():
     assert watch.quiet_s(40) == 15  # b: nothing to mirror at 25, not moved since
     watch.reset(41)
     assert watch.quiet_s(41) == 0
+
+
+def test_the_supervisor_sweeps_when_a_site_is_quiet_every_few_minutes_and_when_a_listing_is_due(tmp_path):
+    config = SitesConfig.model_validate({"central": {"bootstrap": "127.0.0.1:9"},
+                                         "sites": [{"name": "plant-a", "bootstrap": "127.0.0.1:9"}]})
+    sweeper = HangingSweeper(MirrorMaker(config, tmp_path, tmp_path), sweep_s=20, started=0, every_s=300,
+                             confirm_s=85)
+    assert not sweeper.wanted(quiet_s=19, now=30)
+    assert sweeper.wanted(quiet_s=20, now=30)
+    sweeper.last = 30  # swept then
+    assert not sweeper.wanted(quiet_s=40, now=45)  # not again within sweep_s
+    assert sweeper.wanted(quiet_s=40, now=50)
+    assert not sweeper.wanted(quiet_s=0, now=329) and sweeper.wanted(quiet_s=0, now=330)  # every_s
+    sweeper.watch.listed([OpenTransaction("plant-a.t", 0, 7, 100)], now=30)
+    assert not sweeper.wanted(quiet_s=0, now=114) and sweeper.wanted(quiet_s=0, now=115)  # to be listed again
