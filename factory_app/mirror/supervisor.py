@@ -6,9 +6,9 @@ down, has become unresponsive") and mirrored nothing more, while the process loo
 A restart resumes from the offsets it committed; in exactly-once mode nothing is doubled.
 So the supervisor watches what matters, progress: a site with records to mirror whose
 mirrored position has not moved for ``stall_s`` while both ends answer is restarted.
-In exactly-once mode a site quiet for ``sweep_s`` also has the mirror's hanging transactions
-looked for and, once confirmed, aborted (factory_app/mirror/hanging.py): those a restart
-cannot clear.
+In exactly-once mode it also looks for the mirror's hanging transactions, which no restart
+clears (when a site is quiet for ``sweep_s``, and every ``sweep_every_s``), and aborts each
+one listed again a transaction timeout later (factory_app/mirror/hanging.py).
 """
 
 from __future__ import annotations
