@@ -60,7 +60,7 @@ class SimEndpoint:
         self.speed = speed
         self.tick_s = tick_s
         self._user_manager = user_manager
-        self.server = Server(user_manager=user_manager)  # replaced at start by an initialised one
+        self.server: Server = None  # type: ignore[assignment]  # made at start: initialising takes I/O
         self._security = security
         models = models or {}
         self.assets = [SimAsset(config=a, model=physics.model_for(a.type, models.get(a.id)), ns=0) for a in assets]
@@ -90,7 +90,8 @@ class SimEndpoint:
                 await self._task
             except asyncio.CancelledError:
                 pass
-        await self.server.stop()
+        if self.server is not None:
+            await self.server.stop()
 
     async def _build(self, sa: SimAsset) -> None:
         cfg = sa.config
