@@ -138,12 +138,22 @@ async def sweep(tool: TransactionsTool, watch: HangingWatch, broker_ids: list[in
     found: set[OpenTransaction] = set()
     for broker in broker_ids:
         found |= {t for t in await tool.find_hanging(broker) if owned_by_mirror(t.topic, sites)}
+    confirmed = watch.listed(sorted(found, key=lambda t: (t.topic, t.partition)), now)
+    for txn in sorted(found - set(confirmed), key=lambda t: (t.topic, t.partition)):
+        log.warning("hanging transaction listed on %s[%d] (producer %d, open since offset %d): aborted if "
+                    "still listed %.0f s after its first listing", txn.topic, txn.partition, txn.producer_id,
+                    txn.start_offset, watch.confirm_s)
     aborted = []
-    for txn in watch.listed(sorted(found, key=lambda t: (t.topic, t.partition)), now):
+    for txn in confirmed:
         try:
             await tool.abort(txn)
         except RuntimeError as exc:
-            log.error("could not abort the hanging transaction %s: %s", txn, exc)
+            if "Could not find any open transactions" in str(exc):  # it ended between the listing and now
+                log.info("the transaction on %s[%d] open since offset %d has ended", txn.topic, txn.partition,
+                         txn.start_offset)
+                watch.forget(txn)
+            else:
+                log.error("could not abort the hanging transaction %s: %s", txn, exc)
             continue
         log.warning("aborted a hanging transaction on %s[%d] (producer %d, open since offset %d)",
                     txn.topic, txn.partition, txn.producer_id, txn.start_offset)
