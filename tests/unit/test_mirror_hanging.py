@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from factory_app.mirror.hanging import HangingWatch, OpenTransaction, owned_by_mirror, parse_find_hanging
+from factory_app.mirror.hanging import (HangingWatch, OpenTransaction, abort_order, owned_by_mirror,
+                                        parse_find_hanging)
 from factory_app.mirror.process import MirrorMaker
 from factory_app.mirror.sites import SitesConfig
 from factory_app.mirror.status import PartitionStatus, SiteStatus
@@ -89,3 +90,12 @@ def test_the_supervisor_sweeps_when_a_site_is_quiet_every_few_minutes_and_when_a
     assert not sweeper.wanted(quiet_s=0, now=329) and sweeper.wanted(quiet_s=0, now=330)  # every_s
     sweeper.watch.listed([OpenTransaction("plant-a.t", 0, 7, 100)], now=30)
     assert not sweeper.wanted(quiet_s=0, now=114) and sweeper.wanted(quiet_s=0, now=115)  # to be listed again
+
+
+def test_mirrormakers_offsets_are_aborted_before_the_mirrored_records():
+    # Whatever the site is called: a split transaction may re-send records, never lose them.
+    txns = [OpenTransaction("a-site.factory.telemetry", 1, 5, 3335),
+            OpenTransaction("mm2-offsets.a-site.internal", 21, 5, 48),
+            OpenTransaction("a-site.factory.commands", 0, 5, 10)]
+    assert [t.topic for t in sorted(txns, key=abort_order)] == [
+        "mm2-offsets.a-site.internal", "a-site.factory.commands", "a-site.factory.telemetry"]
