@@ -12,11 +12,13 @@ and only that one.
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from factory_app import kafka_clients
+from factory_app.children import wait_until
 from factory_app.mirror.process import MirrorMaker
 from factory_app.mirror.sites import SitesConfig
 from factory_app.mirror.supervisor import ABORTED, HangingSweeper, supervise
@@ -134,27 +136,23 @@ def test_the_supervisor_frees_a_mirrored_topic_a_hanging_transaction_blocks(unve
                                          "sites": [{"name": site, "bootstrap": bootstrap, "topic_prefix": "hy."}]})
     mirror = MirrorMaker(config, tmp_path / "mirror", JAR_HOME, die_with_parent=True)
 
-    async def scenario() -> list[bytes]:
-        stop = asyncio.Event()
-        supervisor = asyncio.create_task(supervise(mirror, stop, check_s=1, stall_s=600, sweep_s=600,
-                                                   sweep_every_s=3, confirm_s=4))
-        try:
-            deadline = asyncio.get_running_loop().time() + 240
-            while asyncio.get_running_loop().time() < deadline and not supervisor.done():
-                committed = (await committed_and_end(bootstrap, central_topic))[2]
-                if len(committed) >= len(values):
-                    return committed
-                await asyncio.sleep(1)  # polling interval of the condition, not a wait for time
-            raise AssertionError(f"the site's records never became readable centrally; mirror log "
-                                 f"{mirror.files.log_file}, supervisor done: {supervisor.done()}")
-        finally:
-            stop.set()
-            await supervisor
-
+    # The supervisor on its own event loop in a thread; this thread waits on the condition.
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    supervisor = threading.Thread(target=loop.run_until_complete, args=(
+        supervise(mirror, stop, check_s=1, stall_s=600, sweep_s=600, sweep_every_s=3, confirm_s=4),), daemon=True)
     before = ABORTED._value.get()
+    supervisor.start()
     try:
-        committed = asyncio.run(scenario())
+        wait_until(lambda: len(asyncio.run(committed_and_end(bootstrap, central_topic))[2]) >= len(values), 240,
+                   interval=1, what=f"the site's records readable centrally (mirror log {mirror.files.log_file})",
+                   abort=lambda: None if supervisor.is_alive() else "the supervisor ended")
     finally:
+        loop.call_soon_threadsafe(stop.set)
+        supervisor.join(60)
+        if not supervisor.is_alive():
+            loop.close()
         mirror.stop(kill=True)
+    committed = asyncio.run(committed_and_end(bootstrap, central_topic))[2]
     assert committed == values  # each once, in the site's order; the dead producer's record aborted
     assert ABORTED._value.get() - before == 1
