@@ -190,7 +190,13 @@ class PartitionBatchConsumer(faust_aiokafka.Consumer):
     async def _deliver_each(self, tp: TP, batch: list) -> None:
         """Faust's own per-message path, for topics no batch handler took."""
         callback = self.callback
+        acks = self.app.topics.acks_enabled_for(tp.topic)
         for record in batch:
+            read = self._read_offset[tp]
+            if acks and read is not None and record.offset - read > 1:
+                # Offsets the log skipped (transaction markers, aborted records): recorded as
+                # Faust's own loop does, or its commit stops for good before a gap of two or more.
+                await self._add_gap(tp, read + 1, record.offset - 1)
             message = self._to_message(tp, record)
             await self.wait_first(callback(message), self.suspend_flow.wait())
             self._read_offset[tp] = record.offset

@@ -18,7 +18,8 @@ from factory_app.partition_batches import install
 
 
 def records(tp: TP, offsets):
-    return [SimpleNamespace(topic=tp.topic, partition=tp.partition, offset=o, key=b"k", value=b"v", timestamp=0)
+    return [SimpleNamespace(topic=tp.topic, partition=tp.partition, offset=o, key=b"k", value=b"v", timestamp=0,
+                            timestamp_type=0, headers=[], checksum=None, serialized_key_size=1, serialized_value_size=1)
             for o in offsets]
 
 
@@ -90,3 +91,28 @@ async def test_offsets_skipped_by_the_log_are_acknowledged_with_the_next_slice(c
     await consumer._deliver_batches([(tp, records(tp, [4, 5]))])
     assert sorted(set(consumer._acked[tp])) == [0, 1, 2, 3, 4, 5]
     assert consumer._new_offset(tp) == 6  # what a commit would now commit: no gap holds it back
+
+
+@pytest.mark.asyncio
+async def test_offsets_skipped_by_the_log_do_not_stop_commits_on_the_per_message_path(consumer_with):
+    """Topics no batch handler takes (the command ledger's) go through Faust's per-message path,
+    whose commit passes only offsets it saw acknowledged or recorded as a gap. Offset 31 is a
+    commit marker, 32 an aborted record, 33 its abort marker (seen on a central worker, whose
+    commits then stopped at 31 for good)."""
+    tp = TP("u", 1)
+
+    async def handler(batches):
+        return {}
+
+    consumer = consumer_with(handler)
+    consumer.app.topics._acking_topics.add("u")
+
+    async def stream_acks(message):  # what the agent's stream does once it has taken the event
+        consumer.ack(message)
+
+    consumer.callback = stream_acks
+    consumer._committed_offset[tp] = 31
+    consumer._read_offset[tp] = 31  # as the seek to the committed offset leaves it
+    await consumer._deliver_each(tp, records(tp, [34, 35, 36]))
+    assert consumer._read_offset[tp] == 36
+    assert consumer._new_offset(tp) == 37  # would be None (nothing to commit) without the gap
