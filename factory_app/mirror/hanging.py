@@ -140,6 +140,13 @@ class TransactionsTool:
                         "--start-offset", str(txn.start_offset))
 
 
+def ended_meanwhile(refusal: str) -> bool:
+    """An abort refused because the transaction is no longer open as listed: none open at that
+    offset, or its producer has moved to a newer epoch on the partition (the transaction was
+    completed, seen after a central outage: its other half had just been aborted). Pure."""
+    return "Could not find any open transactions" in refusal or "invalid producer epoch" in refusal
+
+
 async def sweep(tool: TransactionsTool, watch: HangingWatch, broker_ids: list[int], sites: list[str],
                 now: float) -> list[OpenTransaction]:
     """List the mirror's hanging transactions on every central broker, abort the confirmed ones;
@@ -157,10 +164,10 @@ async def sweep(tool: TransactionsTool, watch: HangingWatch, broker_ids: list[in
         try:
             await tool.abort(txn)
         except RuntimeError as exc:
-            if "Could not find any open transactions" in str(exc):  # it ended between the listing and now
-                log.info("the transaction on %s[%d] open since offset %d has ended", txn.topic, txn.partition,
-                         txn.start_offset)
-                watch.forget(txn)
+            if ended_meanwhile(str(exc)):
+                log.info("the transaction on %s[%d] open since offset %d has ended (%s)", txn.topic, txn.partition,
+                         txn.start_offset, exc)
+                watch.forget(txn)  # listed again if it still hangs: judged afresh
             else:
                 log.error("could not abort the hanging transaction %s: %s", txn, exc)
             continue

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from factory_app.mirror.hanging import (HangingWatch, OpenTransaction, abort_order, owned_by_mirror,
-                                        parse_find_hanging)
+                                        parse_find_hanging, sweep)
 from factory_app.mirror.process import MirrorMaker
 from factory_app.mirror.sites import SitesConfig
 from factory_app.mirror.status import PartitionStatus, SiteStatus
@@ -99,3 +101,37 @@ def test_mirrormakers_offsets_are_aborted_before_the_mirrored_records():
             OpenTransaction("a-site.factory.commands", 0, 5, 10)]
     assert [t.topic for t in sorted(txns, key=abort_order)] == [
         "mm2-offsets.a-site.internal", "a-site.factory.commands", "a-site.factory.telemetry"]
+
+
+class ScriptedTool:
+    """Kafka's TransactionsCommand as a script: what find-hanging lists, how each abort ends."""
+
+    def __init__(self, listed: list[OpenTransaction], refusals: dict[OpenTransaction, str]):
+        self.listed, self.refusals, self.aborted = listed, refusals, []
+
+    async def find_hanging(self, broker_id: int) -> list[OpenTransaction]:
+        return list(self.listed)
+
+    async def abort(self, txn: OpenTransaction) -> None:
+        if txn in self.refusals:
+            raise RuntimeError(f"TransactionsCommand abort failed (exit 1): {self.refusals[txn]}")
+        self.aborted.append(txn)
+
+
+def test_a_refused_abort_of_a_transaction_that_ended_meanwhile_is_forgotten_any_other_is_retried():
+    done = OpenTransaction("plant-b.factory.telemetry", 0, 5, 4674)
+    moved_on = OpenTransaction("plant-b.factory.telemetry", 1, 5, 4000)
+    refused = OpenTransaction("plant-b.factory.telemetry", 2, 5, 3000)
+    hanging = OpenTransaction("mm2-offsets.plant-b.internal", 19, 5, 2034)
+    tool = ScriptedTool([done, moved_on, refused, hanging], {
+        done: "Could not find any open transactions starting at offset 4674 on partition plant-b.factory.telemetry-0",
+        moved_on: "Failed to abort transaction AbortTransactionSpec(...): WriteTxnMarkers request with "
+                  "AbortTransactionSpec(...) failed due an invalid producer epoch.",
+        refused: "Failed to abort transaction: Cluster authorization failed."})
+    watch = HangingWatch(confirm_s=85)
+    assert asyncio.run(sweep(tool, watch, [1], ["plant-b"], now=0)) == []
+    assert asyncio.run(sweep(tool, watch, [1], ["plant-b"], now=85)) == [hanging]
+    assert tool.aborted == [hanging]
+    # The ended ones start their clock again if listed; the refused one is retried at once.
+    tool.listed = [done, moved_on, refused]
+    assert watch.listed(tool.listed, now=86) == [refused]
