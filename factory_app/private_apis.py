@@ -23,9 +23,11 @@ from faust.streams import _current_event
 # the way Faust's own per-message acknowledgement does.
 FAUST_CONSUMER_STATE = ("_acked", "_acked_index", "_n_acked", "_read_offset", "_committed_offset",
                         "_unacked_messages", "_waiting_for_ack", "_commit_every")
-# Methods of Faust's aiokafka consumer (thread) that partition_batches overrides.
+# Methods of Faust's aiokafka consumer (thread) that partition_batches overrides, or calls as
+# Faust's own fetch loop does (a record into a Message; offsets the log skipped into a gap).
 FAUST_CONSUMER_HOOKS = (("Consumer", "_drain_messages"), ("Consumer", "_new_consumer_thread"),
-                        ("AIOKafkaConsumerThread", "_create_worker_consumer"))
+                        ("AIOKafkaConsumerThread", "_create_worker_consumer"), ("Consumer", "_to_message"),
+                        ("Consumer", "_add_gap"))
 
 
 @contextmanager
