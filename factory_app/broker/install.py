@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -28,33 +30,45 @@ def libs_dir(home: Path, version: str) -> Path:
 def ensure_jars(home: Path, version: str) -> Path:
     """Return the jar directory for ``version``, fetching it with Maven if it is missing."""
     libs = libs_dir(home, version)
-    if any(libs.glob("kafka_2.13-*.jar")) or any(libs.glob("kafka-server-*.jar")):
+    if _has_kafka(libs):
         return libs
     if os.environ.get("KAFKA_HOME"):
         raise BrokerInstallError(f"KAFKA_HOME is set but {libs} holds no Kafka jars")
     log.info("fetching Apache Kafka %s jars from Maven Central into %s", version, libs)
-    return fetch_with_maven(POM, {"kafka.version": version}, libs, f"Kafka {version}")
+    return fetch_with_maven(POM, {"kafka.version": version}, libs, f"Kafka {version}", _has_kafka)
 
 
-def fetch_with_maven(pom: Path, properties: dict[str, str], libs: Path, what: str) -> Path:
+def _has_kafka(libs: Path) -> bool:
+    return any(libs.glob("kafka_2.13-*.jar")) or any(libs.glob("kafka-server-*.jar"))
+
+
+def fetch_with_maven(pom: Path, properties: dict[str, str], libs: Path, what: str,
+                     present: Callable[[Path], bool]) -> Path:
     """Copy the dependencies of ``pom`` (with ``properties``) into ``libs``; return ``libs``.
 
     The download lands in a temporary folder and is renamed into place only when
     Maven succeeded, so an interrupted fetch never leaves a half-filled libs dir.
+    One fetch of a folder at a time (a lock file beside it): processes started together on
+    a fresh machine (the test suite's workers, two ``factory`` commands) would otherwise
+    empty each other's staging folder; the one that waited uses the jars ``present`` finds.
     """
     mvn = shutil.which("mvn")
     if mvn is None:
         raise BrokerInstallError(f"Maven (mvn) is needed to fetch the {what} jars; install it or set KAFKA_HOME")
-    staging = libs.with_name("libs.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-           *(f"-D{k}={v}" for k, v in properties.items()), f"-DoutputDirectory={staging.resolve()}"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BrokerInstallError(
-            f"mvn failed for {what} (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
-        )
-    shutil.rmtree(libs, ignore_errors=True)  # an older fetch that lacks a newer dependency
-    staging.rename(libs)
-    return libs
+    libs.parent.mkdir(parents=True, exist_ok=True)
+    with open(libs.parent / "fetch.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        if present(libs):
+            return libs
+        staging = libs.with_name("libs.partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        cmd = [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+               *(f"-D{k}={v}" for k, v in properties.items()), f"-DoutputDirectory={staging.resolve()}"]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BrokerInstallError(
+                f"mvn failed for {what} (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+            )
+        shutil.rmtree(libs, ignore_errors=True)  # an older fetch that lacks a newer dependency
+        staging.rename(libs)
+        return libs

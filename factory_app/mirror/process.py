@@ -31,10 +31,14 @@ MAIN = "org.apache.kafka.connect.mirror.MirrorMaker"
 def ensure_mirror_jars(jar_home: Path, version: str = MIRROR_VERSION) -> Path:
     """The jar folder of MirrorMaker ``version``, fetched with Maven when missing."""
     libs = jar_home / f"mirror-{version}" / "libs"
-    if any(libs.glob("connect-mirror-*.jar")) and any(libs.glob("kafka-tools-*.jar")):
+    if _has_mirror(libs):
         return libs
     log.info("fetching Apache Kafka MirrorMaker 2 (connect-mirror %s) from Maven Central into %s", version, libs)
-    return fetch_with_maven(POM, {"mirror.version": version}, libs, f"connect-mirror {version}")
+    return fetch_with_maven(POM, {"mirror.version": version}, libs, f"connect-mirror {version}", _has_mirror)
+
+
+def _has_mirror(libs: Path) -> bool:
+    return any(libs.glob("connect-mirror-*.jar")) and any(libs.glob("kafka-tools-*.jar"))
 
 
 @dataclass(frozen=True)
