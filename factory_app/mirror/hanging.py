@@ -154,8 +154,9 @@ async def sweep(tool: TransactionsTool, watch: HangingWatch, broker_ids: list[in
     found: set[OpenTransaction] = set()
     for broker in broker_ids:
         found |= {t for t in await tool.find_hanging(broker) if owned_by_mirror(t.topic, sites)}
-    confirmed = watch.listed(sorted(found, key=abort_order), now)
-    for txn in sorted(found - set(confirmed), key=abort_order):
+    ordered = sorted(found, key=abort_order)
+    confirmed = watch.listed(ordered, now)
+    for txn in (t for t in ordered if t not in confirmed):
         log.warning("hanging transaction listed on %s[%d] (producer %d, open since offset %d): aborted if "
                     "still listed %.0f s after its first listing", txn.topic, txn.partition, txn.producer_id,
                     txn.start_offset, watch.confirm_s)
