@@ -30,7 +30,7 @@ from adapters.lanes import NORMAL, SAFETY, Lane, OffsetTracker
 from adapters.ledger import Ledger, LedgerError
 from factory_app.rules.registry import kind_of
 from adapters.opcua_session import node_ids, open_client
-from factory_app import events, metrics
+from factory_app import dead_letter_send, events, metrics
 from factory_app.config import Asset, MethodSpec, PlantConfig, WriteTag
 from factory_app.kafka_clients import consumer_of, partitions_of, read_bounded, start_consumer
 from factory_app.producer import start_producer
@@ -264,6 +264,7 @@ class CommandWriter:
             metrics.OPCUA_WRITE_ERRORS.labels(asset.id)
         for reason in events.DEAD_LETTER_REASONS:
             metrics.DEAD_LETTERS.labels("command-writer", reason)
+            metrics.DEAD_LETTERS_UNSENT.labels("command-writer", reason)
 
     async def _catch_up_ledger(self) -> None:
         """Read what the log says was done, from where the ledger left off: a result in the log is a
@@ -497,14 +498,13 @@ class CommandWriter:
             tracker.committed(offsets)
 
     async def _decode(self, rec) -> events.Command | None:
-        """The record's command, or None after dead-lettering it."""
+        """The record's command, or None after dead-lettering it (or counting it, when even the
+        bounded dead letter cannot be sent: no record may stop the writer)."""
         try:
             return events.decode_keyed(rec.key, rec.value, (events.Command,))
         except events.DecodeFailure as failure:
-            dl = events.dead_letter(failure, topic=rec.topic, partition=rec.partition, offset=rec.offset,
-                                    key=rec.key, raw=rec.value, consumer="command-writer")
-            await self._append((self.settings.topic(events.DEAD_LETTER), events.encode(dl), rec.key))
-            metrics.DEAD_LETTERS.labels("command-writer", failure.reason).inc()
+            letter = dead_letter_send.letter_for(failure, rec, "command-writer")
+            await dead_letter_send.send(self._producer, self.settings.topic(events.DEAD_LETTER), letter)
             return None
 
     async def _report(self, cmd: events.Command, confirm=None) -> None:

@@ -2,31 +2,26 @@
 
 from __future__ import annotations
 
-import logging
-
 import faust
 
-from factory_app import events, metrics
-
-log = logging.getLogger(__name__)
+from factory_app import dead_letter_send, events, metrics, private_apis
 
 
 class DeadLetterSink:
-    """Sends a ``DeadLetter`` for a failed message; the send is flushed before the offset commits."""
+    """Queues a bounded ``DeadLetter`` for a failed message on the worker's producer.
+
+    Sent without Faust's producer buffer, whose failed send crashes the app: a dead letter that
+    cannot be sent is counted and skipped (``factory_app.dead_letter_send``). Faust's commit
+    flushes the producer before it commits the offsets, so the dead letter settles first."""
 
     def __init__(self, topic: faust.TopicT, processor: str):
         self.topic = topic
         self.processor = processor
         for reason in events.DEAD_LETTER_REASONS:  # export zeros, so dashboards see the series from the start
             metrics.DEAD_LETTERS.labels(processor, reason)
+            metrics.DEAD_LETTERS_UNSENT.labels(processor, reason)
 
-    async def send(self, failure: events.DecodeFailure, message: faust.types.Message) -> None:
-        dl = events.dead_letter(
-            failure, topic=message.topic, partition=message.partition, offset=message.offset,
-            key=message.key, raw=message.value, consumer=self.processor,
-        )
-        # Same key as the bad message: it lands beside its asset's other events.
-        await self.topic.send(key=message.key, value=events.encode(dl))
-        metrics.DEAD_LETTERS.labels(self.processor, failure.reason).inc()
-        log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, failure,
-                    extra={"reason": failure.reason, "asset_id": (message.key or b"").decode("utf-8", "replace")})
+    async def send(self, failure: events.DecodeFailure, message) -> None:
+        letter = dead_letter_send.letter_for(failure, message, self.processor)
+        producer = private_apis.aiokafka_producer_of(self.topic.app)
+        await dead_letter_send.queue(producer, self.topic.get_topic_name(), letter)

@@ -170,8 +170,23 @@ class CommandIntent(Event, tag="command_intent", kw_only=True, frozen=True):
 AnyEvent = Union[Telemetry, StateTransition, Command, CommandResult, CommandIntent]
 
 
+class DeadHeader(msgspec.Struct, kw_only=True, frozen=True):
+    """One record header of a dead-lettered message: its name and value cut, with their real sizes."""
+
+    name: str
+    value_b64: str
+    size: int
+    sha256: str
+    truncated: bool = False
+
+
 class DeadLetter(msgspec.Struct, kw_only=True, frozen=True):
-    """A message no processor could use, with why and its exact bytes (base64)."""
+    """A message no processor could use: why, where it is, and a bounded copy of its bytes.
+
+    Whatever the message, a dead letter stays under ``DEAD_LETTER_MAX_BYTES`` (a record at the
+    topic's size limit must not make one its producer refuses): key, value and headers are cut
+    to their copy limits, with their full sizes and SHA-256 digests beside them. The whole
+    message stays in its source topic at (topic, partition, offset)."""
 
     reason: str
     detail: str
@@ -181,14 +196,37 @@ class DeadLetter(msgspec.Struct, kw_only=True, frozen=True):
     key_b64: str | None
     raw_b64: str
     consumer: str
-    # Only for oversized messages: the copy keeps the first MAX_EVENT_BYTES; the whole
-    # message stays in its source topic at (topic, partition, offset).
+    # The copy keeps the first DEAD_VALUE_COPY_BYTES of the value (True: there was more).
     raw_truncated: bool = False
+    raw_size: int = 0
+    raw_sha256: str = ""
+    key_size: int | None = None
+    key_sha256: str | None = None
+    key_truncated: bool = False
+    headers: tuple[DeadHeader, ...] = ()
+    headers_count: int = 0  # the message's; ``headers`` keeps the first DEAD_HEADERS_COPIED
     v: int = SCHEMA_VERSION
 
     @property
     def raw(self) -> bytes:
         return base64.b64decode(self.raw_b64)
+
+    @property
+    def key(self) -> bytes | None:
+        return None if self.key_b64 is None else base64.b64decode(self.key_b64)
+
+
+# What a dead letter copies of a message (see DeadLetter). Every valid key (an asset id) and
+# every event the contract accepts fits whole; only hostile or broken messages are cut.
+DEAD_KEY_COPY_BYTES = 1024
+DEAD_VALUE_COPY_BYTES = MAX_EVENT_BYTES
+DEAD_HEADERS_COPIED = 16
+DEAD_HEADER_NAME_CHARS = 256
+DEAD_HEADER_VALUE_COPY_BYTES = 1024
+DEAD_DETAIL_CHARS = 500
+# The bound those limits give an encoded dead letter (base64 is 4/3 of the bytes; names and
+# JSON framing are a few hundred bytes each), far under the producers' 1 MiB request limit.
+DEAD_LETTER_MAX_BYTES = 160 * 1024
 
 
 # Every reason a message can be dead-lettered for (a bounded metric label set).
@@ -263,7 +301,8 @@ def check_key(key: bytes | None, event: AnyEvent) -> None:
     projection would be updated out of order with the asset's other events.
     """
     if key is None or key != event.asset_id.encode():
-        raise DecodeFailure("key_mismatch", f"key {key!r} is not asset id {event.asset_id!r}")
+        shown = "None" if key is None else repr(key[:MAX_ID_CHARS * 2]) + ("..." if len(key) > MAX_ID_CHARS * 2 else "")
+        raise DecodeFailure("key_mismatch", f"key {shown} is not asset id {event.asset_id!r}")
 
 
 def decode_keyed(key: bytes | None, raw: bytes | None, expect: tuple[type, ...]) -> AnyEvent:
@@ -296,16 +335,42 @@ def decode_source(key: bytes | None, raw: bytes | None, log_time: float | None,
     return event
 
 
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _dead_header(name, value) -> DeadHeader:
+    name = name if isinstance(name, str) else bytes(name or b"").decode("utf-8", "replace")
+    value = bytes(value or b"")
+    return DeadHeader(name=name[:DEAD_HEADER_NAME_CHARS], value_b64=_b64(value[:DEAD_HEADER_VALUE_COPY_BYTES]),
+                      size=len(value), sha256=_sha256(value),
+                      truncated=len(value) > DEAD_HEADER_VALUE_COPY_BYTES or len(name) > DEAD_HEADER_NAME_CHARS)
+
+
 def dead_letter(failure: DecodeFailure, *, topic: str, partition: int, offset: int,
-                key: bytes | None, raw: bytes | None, consumer: str) -> DeadLetter:
-    """Build the dead-letter event for a message that failed to decode."""
+                key: bytes | None, raw: bytes | None, consumer: str, headers=()) -> DeadLetter:
+    """Build the (bounded: see DeadLetter) dead-letter event for a message that failed to decode."""
     raw = raw or b""
+    headers = list(headers or ())
     return DeadLetter(
-        reason=failure.reason, detail=failure.detail[:500], topic=topic, partition=partition,
-        offset=offset, key_b64=base64.b64encode(key).decode() if key is not None else None,
-        raw_b64=base64.b64encode(raw[:MAX_EVENT_BYTES]).decode(), consumer=consumer,
-        raw_truncated=len(raw) > MAX_EVENT_BYTES,
+        reason=failure.reason, detail=failure.detail[:DEAD_DETAIL_CHARS], topic=topic, partition=partition,
+        offset=offset, key_b64=_b64(key[:DEAD_KEY_COPY_BYTES]) if key is not None else None,
+        raw_b64=_b64(raw[:DEAD_VALUE_COPY_BYTES]), consumer=consumer,
+        raw_truncated=len(raw) > DEAD_VALUE_COPY_BYTES, raw_size=len(raw), raw_sha256=_sha256(raw),
+        key_size=None if key is None else len(key), key_sha256=None if key is None else _sha256(key),
+        key_truncated=key is not None and len(key) > DEAD_KEY_COPY_BYTES,
+        headers=tuple(_dead_header(n, v) for n, v in headers[:DEAD_HEADERS_COPIED]), headers_count=len(headers),
     )
+
+
+def dead_letter_key(key: bytes | None) -> bytes | None:
+    """The record key of a message's dead letter: its own key (it lands beside its asset's other
+    events), cut like the copy (a key at the topic's size limit cannot be sent again)."""
+    return None if key is None else key[:DEAD_KEY_COPY_BYTES]
 
 
 def command_digest(cmd: Command) -> str:

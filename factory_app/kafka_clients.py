@@ -29,6 +29,13 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Cluster = KafkaSettings | str
 
+# The one size limit of a record in this project's topics (key, value and headers together, as
+# the broker counts them): every source topic is created with max.message.bytes at this value,
+# producers may send requests up to it, and consumers fetch at least this much per partition, so
+# whatever a topic takes, every reader of it can fetch and dead-letter (see events.DeadLetter).
+RECORD_MAX_BYTES = 1024 * 1024
+FETCH_PARTITION_BYTES = 2 * RECORD_MAX_BYTES  # a record at the limit plus its batch framing, with room
+
 
 def connection(cluster: Cluster) -> dict:
     """aiokafka's connection keyword arguments for ``cluster``."""
@@ -150,6 +157,7 @@ async def start_consumer(*topics: str, bootstrap: Cluster, **options) -> AIOKafk
     # Only committed records: a transactional writer (MirrorMaker 2's exactly-once mode on a
     # central cluster) leaves aborted copies in the log that no fold may see.
     options.setdefault("isolation_level", "read_committed")
+    options.setdefault("max_partition_fetch_bytes", FETCH_PARTITION_BYTES)
     consumer = AIOKafkaConsumer(*topics, **connection(bootstrap), **options)
     await start_client(consumer, bootstrap, consumer.stop)
     await asyncio.sleep(0)

@@ -17,6 +17,11 @@ DEAD_LETTERS = Counter(
     "factory_dead_letters_total", "Messages sent to the dead-letter topic, by reason.",
     ["processor", "reason"],
 )
+DEAD_LETTERS_UNSENT = Counter(
+    "factory_dead_letters_unsent_total",
+    "Bad messages skipped without a dead letter (its send failed); each stays in its source topic.",
+    ["processor", "reason"],
+)
 LATE_SAMPLES = Counter(
     "factory_window_late_samples_total",
     "Samples older than every retained window of their tag (kept in the log and asset state only).",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiokafka import AIOKafkaProducer
 
 from factory_app import events
-from factory_app.kafka_clients import start_client
+from factory_app.kafka_clients import RECORD_MAX_BYTES, start_client
 from factory_app.kafka_security import client_options
 from factory_app.settings import Settings
 
@@ -13,7 +13,7 @@ from factory_app.settings import Settings
 def new_producer(settings: Settings, **overrides) -> AIOKafkaProducer:
     """A producer that never loses or duplicates an acknowledged append (acks=all, idempotent)."""
     opts = dict(bootstrap_servers=settings.kafka.hosts, acks="all", enable_idempotence=True,
-                linger_ms=5, **client_options(settings.kafka))
+                linger_ms=5, max_request_size=RECORD_MAX_BYTES, **client_options(settings.kafka))
     opts.update(overrides)
     return AIOKafkaProducer(**opts)
 

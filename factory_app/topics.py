@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from factory_app import events
-from factory_app.kafka_clients import TopicSpec, ensure_topics
+from factory_app.kafka_clients import RECORD_MAX_BYTES, TopicSpec, ensure_topics
 from factory_app.settings import Settings
 
 # Source topics are the authority: never deleted by time or size.
 FOREVER = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
+# Set on the topic, not left to the broker's default, so clients and topics agree on one limit
+# (kafka_clients.RECORD_MAX_BYTES) on every cluster, central copies included.
+RECORD_LIMIT = {"max.message.bytes": str(RECORD_MAX_BYTES)}
 
 
 def durability(settings: Settings) -> dict[str, str]:
@@ -17,7 +20,7 @@ def durability(settings: Settings) -> dict[str, str]:
 
 def source_topic_specs(settings: Settings) -> list[TopicSpec]:
     """Specs of the project's source topics, all keyed by asset id and equally partitioned."""
-    configs = {**FOREVER, **durability(settings)}
+    configs = {**FOREVER, **RECORD_LIMIT, **durability(settings)}
     return [
         TopicSpec(settings.topic(name), settings.kafka.partitions, settings.kafka.replication, dict(configs))
         for name in events.SOURCE_TOPICS
