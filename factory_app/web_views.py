@@ -80,7 +80,8 @@ def register_table_dump(app: faust.App, tables: dict[str, faust.Table]) -> None:
 
 
 def register_readiness(app: faust.App) -> None:
-    """``/ready/``: 200 once tables are recovered and no rebalance is under way, else 503.
+    """``/ready/``: 200 once tables are recovered and no rebalance is under way, else 503 (also
+    from the moment the worker crashed or began to stop).
 
     Faust serves its views during recovery, so a reader that needs complete
     tables (a health check, ``factory state``, a test) asks here first.
@@ -89,8 +90,11 @@ def register_readiness(app: faust.App) -> None:
     @app.page("/ready/")
     async def ready(self: View, request: Request) -> Response:
         recovery = app.tables.recovery
-        ok = recovery.completed.is_set() and not app.rebalancing and not recovery.in_recovery
+        # A crashed or stopping worker folds nothing more: not ready, even while its views still answer.
+        down = app.crashed or app.should_stop
+        ok = recovery.completed.is_set() and not app.rebalancing and not recovery.in_recovery and not down
         body = {"ready": ok, "rebalancing": app.rebalancing, "in_recovery": recovery.in_recovery,
+                "crashed": app.crashed, "stopping": app.should_stop,
                 "events_processed": metrics.processed_so_far(),  # since this worker started: progress
                 "assigned": sorted(f"{tp.topic}:{tp.partition}" for tp in app.assignor.assigned_actives())}
         return self.json(body, status=200 if ok else 503)

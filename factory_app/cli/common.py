@@ -9,6 +9,7 @@ from typing import Awaitable, Callable
 
 import click
 
+from factory_app import stop_bound
 from factory_app.config import ConfigError, PlantConfig, load_plant
 from factory_app.settings import Settings
 
@@ -25,9 +26,19 @@ async def until_signalled(runner: Callable[[asyncio.Event], Awaitable[None]]) ->
     """Run ``runner(stop)``; SIGINT or SIGTERM sets ``stop`` so it can finish in order."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def stopping(sig: int) -> None:
+        stop_bound.on_signal(sig)  # whatever the orderly stop waits on, the process ends in bounded time
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await runner(stop)
+        loop.add_signal_handler(sig, stopping, sig)
+    try:
+        await runner(stop)
+    except BaseException as exc:
+        stop_bound.arm(f"crashed: {type(exc).__name__}: {exc}"[:300], stop_bound.exit_code_for(None))
+        raise
+    stop_bound.arm("finished", stop_bound.exit_code_for(None))  # asyncio.run's cleanup, bounded too
 
 
 def resolve_tables(settings: Settings, plant: PlantConfig, names: tuple[str, ...]) -> list[str]:

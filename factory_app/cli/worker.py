@@ -20,8 +20,6 @@ def command(settings: Settings, web_port: int | None, data_dir: str | None) -> N
     """Run one worker; start more with other --web-port/--data-dir to scale by partitions."""
     import logging
 
-    from faust import Worker
-
     from factory_app.app import create_app
     from factory_app.kafka_clients import ensure_topics
     from factory_app.topics import changelog_specs, create_source_topics
@@ -46,9 +44,13 @@ def command(settings: Settings, web_port: int | None, data_dir: str | None) -> N
     loop.run_until_complete(create_source_topics(settings))
     loop.run_until_complete(ensure_topics(settings.kafka, changelog_specs(settings, worker.app.tables.values())))
     logging.getLogger("aiokafka").setLevel(logging.INFO)
+    from factory_app.bounded_worker import BoundedWorker, bound_crashes
+
+    bound_crashes(worker.app)
     try:
-        Worker(worker.app, loglevel="info", override_logging=False).execute_from_commandline()
+        BoundedWorker(worker.app, loglevel="info", override_logging=False).execute_from_commandline()
     except SystemExit as exc:
         if exc.code in (0, None):  # an orderly stop: buffer flushed, offsets committed
             end_run_in_order(settings.data_dir)
         raise
+

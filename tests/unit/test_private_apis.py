@@ -77,3 +77,14 @@ def test_asyncua_client_has_the_stale_check_margin():
     assert isinstance(client._stale_check_margin, (int, float))
     private_apis.disable_stale_subscription_check(client)
     assert client._stale_check_margin == float("inf")
+
+
+def test_mode_worker_hooks_the_bounded_stop_overrides_exist():
+    """factory_app/bounded_worker.py overrides these: renamed, the bound would silently not arm."""
+    from mode import Worker as ModeWorker
+
+    for name, params in (("_schedule_shutdown", ["self", "signal"]), ("on_worker_shutdown", ["self"])):
+        method = getattr(ModeWorker, name, None)
+        assert callable(method), name
+        assert list(inspect.signature(method).parameters) == params, name
+    assert "_schedule_shutdown" in inspect.getsource(ModeWorker._on_sigterm)
