@@ -74,7 +74,9 @@ def test_sigterm_ends_every_role_with_its_plcs_gone_and_its_broker_frozen(tmp_pa
         roles = dict(plant.children)
         for child in roles.values():
             os.killpg(child.proc.pid, signal.SIGTERM)
-        time.sleep(0.5)  # noqa: the second signal must come while the first stop is under way
+        # The second signal comes while the first stop is under way (each role logs when it began).
+        wait_until(lambda: all("stopping (SIGTERM received)" in log_text(c) or not c.alive() for c in roles.values()),
+                   30, what="every role's stop begun")
         for child in roles.values():
             try:
                 os.killpg(child.proc.pid, signal.SIGTERM)
