@@ -25,6 +25,7 @@ from time import monotonic
 from typing import Any
 
 import faust
+from aiokafka.errors import IllegalStateError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from mode.utils.futures import notify
@@ -40,12 +41,21 @@ MAX_SETTLING = 64
 
 
 class _InFlight:
-    """Stands in the consumer's unacked set while a batch is processed (rebalances wait for it)."""
+    """Stands in the consumer's unacked set while a batch is processed (rebalances wait for it).
 
-    __slots__ = ("tps", "__weakref__")  # the unacked set is a WeakSet
+    Faust reads the set's members as Messages: a revocation's ``wait_empty`` drops those whose
+    ``acked`` is true and logs their ``refcount`` while it waits, so a marker has both (without
+    them a revocation during a batch crashed the worker: AttributeError 'acked')."""
+
+    __slots__ = ("tps", "acked", "__weakref__")  # the unacked set is a WeakSet
+    refcount = 1  # one batch in progress
 
     def __init__(self, tps: tuple[TP, ...]):
         self.tps = tps
+        self.acked = False
+
+    def __repr__(self) -> str:
+        return f"<batch of {len(self.tps)} partitions, {'settled' if self.acked else 'in progress'}>"
 
 
 class _ShortPollThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -96,7 +106,7 @@ class PartitionBatchConsumer(faust_aiokafka.Consumer):
                 if not records or self.should_stop:
                     continue
                 if not self.flow_active:
-                    await self.perform_seek()  # as Faust does: re-read from the committed offsets
+                    await self.perform_seek()  # as Faust's getmany: re-read from the committed offsets
                     continue
                 await self._deliver(records, active, self.app.consumer_generation_id)
         except self.consumer_stopped_errors:
@@ -177,8 +187,22 @@ class PartitionBatchConsumer(faust_aiokafka.Consumer):
         return done
 
     def _settled(self, marker: _InFlight) -> None:
+        marker.acked = True
         self._unacked_messages.discard(marker)
         notify(self._waiting_for_ack)
+
+    async def perform_seek(self) -> None:
+        """Faust's seek to the committed offsets, which a rebalance may overtake.
+
+        aiokafka's ``seek_to_committed`` awaits each partition's committed offset, then seeks it:
+        a revocation in between makes the seek raise ``IllegalStateError`` ("No current assignment"),
+        one before it an ``AssertionError`` (none assigned). Either ended the worker (seen in CI with
+        two workers, one killed). The rebalance that changed the assignment seeks its partitions
+        again when it resumes the streams, so nothing is read from a wrong offset by skipping."""
+        try:
+            await super().perform_seek()
+        except (IllegalStateError, AssertionError) as exc:  # raised only when the assignment changed
+            self.log.info("Seek to committed offsets overtaken by a rebalance (%s); it seeks again", exc)
 
     def _unread(self, tp: TP, batch: list) -> list:
         """The records at or after the read offset (Faust's own loop drops the ones before it)."""

@@ -116,3 +116,59 @@ async def test_offsets_skipped_by_the_log_do_not_stop_commits_on_the_per_message
     await consumer._deliver_each(tp, records(tp, [34, 35, 36]))
     assert consumer._read_offset[tp] == 36
     assert consumer._new_offset(tp) == 37  # would be None (nothing to commit) without the gap
+
+
+@pytest.mark.asyncio
+async def test_a_revocation_waits_for_a_batch_in_progress_without_crashing(consumer_with, monkeypatch):
+    """Faust's ``wait_empty`` (run by every revocation) reads the unacked set's members as Messages:
+    with a batch in progress it crashed the worker (AttributeError: '_InFlight' has no 'acked')."""
+    tp = TP("t", 3)
+    sent = asyncio.get_running_loop().create_future()
+
+    async def handler(batches):
+        return {tp: sent}
+
+    consumer = consumer_with(handler)
+    commits = []
+
+    async def commit(*args, **kwargs):  # no broker here: record that Faust committed
+        commits.append(kwargs)
+        return True
+    monkeypatch.setattr(consumer, "commit", commit)
+    await consumer._deliver_batches([(tp, records(tp, range(5)))])
+    consumer._clean_unacked_messages()  # what wait_empty runs after each 1-s wait
+    assert len(consumer._unacked_messages) == 1, "a batch in progress must stay waited for"
+    assert "in progress" in repr([(m.refcount, m) for m in consumer._unacked_messages])  # its warning line
+    waiting = asyncio.ensure_future(consumer.wait_empty())
+    await asyncio.sleep(0.05)
+    assert not waiting.done(), "the revocation went on while the batch's sends were under way"
+    sent.set_result(None)
+    await asyncio.wait_for(waiting, 5)
+    assert sorted(consumer._acked[tp]) == [0, 1, 2, 3, 4]
+    assert commits, "wait_empty commits what was acknowledged"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("error", ["IllegalStateError", "AssertionError"])
+async def test_a_seek_overtaken_by_a_rebalance_does_not_end_the_worker(consumer_with, monkeypatch, error):
+    """aiokafka's seek_to_committed awaits each committed offset before seeking it: a revocation in
+    between raises IllegalStateError ("No current assignment"), seen ending a worker in CI."""
+    from aiokafka.errors import IllegalStateError
+
+    async def handler(batches):
+        return {}
+
+    consumer = consumer_with(handler)
+    raised = {"IllegalStateError": IllegalStateError("No current assignment for partition t:0"),
+              "AssertionError": AssertionError("No partitions are currently assigned")}[error]
+
+    async def seek_to_committed():
+        raise raised
+    monkeypatch.setattr(consumer, "seek_to_committed", seek_to_committed)
+    await consumer.perform_seek()  # logged, not raised
+
+    async def other_fault():
+        raise RuntimeError("broker gone")
+    monkeypatch.setattr(consumer, "seek_to_committed", other_fault)
+    with pytest.raises(RuntimeError):
+        await consumer.perform_seek()  # anything else still surfaces
