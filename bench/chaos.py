@@ -34,6 +34,7 @@ from factory_app.sample_telemetry import start_tracked_load
 from factory_app.settings import Settings
 from harness import reference_fold as ref
 from harness.helpers import get_json, read_topic, start_worker, worker_ready
+from harness.net_cut import CutRelay
 
 
 @dataclass
@@ -53,7 +54,17 @@ class ChaosRun:
     workers: list[Child]
     generations: list[int]
     kills: list[Kill] = field(default_factory=list)
+    exits: list[str] = field(default_factory=list)  # workers that ended without being killed
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def restart_exited(self, why: str) -> None:
+        """Restart every worker that ended on its own (as compose's "restart: any" would), noting it."""
+        with self.lock:
+            for i, w in enumerate(self.workers):
+                if not w.alive():
+                    self.exits.append(f"w{i} {why}: exit {w.proc.returncode}, see {w.log_path}")
+                    self.generations[i] += 1
+                    self.workers[i] = start_worker(self.group[i], f"w{i}-{self.generations[i]}-after-exit")
 
     def watch(self, stop: threading.Event) -> None:
         """Poll every worker's /ready/ and stamp kills whose replacement (or whole group) is ready."""
@@ -87,12 +98,19 @@ def stats(values: list[float]) -> dict:
 
 def run_chaos(settings: Settings, *, n_events: int, min_kills: int, n_workers: int = 3, rate: float = 2_000,
               assets: int = 200, seed: int = 17, interval: tuple[float, float] = (0.5, 2.5), stall_s: float = 180,
-              static: bool = False, log=print) -> dict:
-    """Run the chaos against ``settings``'s broker; returns the report (see the module doc)."""
+              static: bool = False, relay: CutRelay | None = None, cut_s: float = 0.0, log=print) -> dict:
+    """Run the chaos against ``settings``'s broker; returns the report (see the module doc).
+
+    With ``relay`` (a relay to a broker listener that advertises it), worker 0 reaches the broker
+    through it, and once half the events are sent the relay is cut for ``cut_s`` seconds: the
+    coordinator drops that worker from the group while the others are killed and restarted."""
     settings = settings.updated({"window_seconds": 100.0, "processors": ["telemetry-state"]})
     group = [settings.updated({"web_port": free_port(), "worker_data": settings.home / f"w{i}",
                                          "instance_id": f"w{i}" if static else None})
              for i in range(n_workers)]
+    if relay is not None:
+        group[0] = group[0].updated({"bootstrap": f"127.0.0.1:{relay.listen_port}"})
+    cut = {"at": None, "healed": False}
     started = time.monotonic()
     run = ChaosRun(group, [start_worker(s, f"w{i}") for i, s in enumerate(group)], [0] * n_workers)
     stop_watch = threading.Event()
@@ -105,9 +123,20 @@ def run_chaos(settings: Settings, *, n_events: int, min_kills: int, n_workers: i
         report, producer = start_tracked_load(settings, assets, rate, n_events)
         rng = random.Random(seed)
         last_log = 0.0
-        while not report.done.is_set() or len(run.kills) < min_kills:
+        while not report.done.is_set() or len(run.kills) < min_kills or (cut["at"] is not None and not cut["healed"]):
             time.sleep(rng.uniform(*interval))
-            victim = rng.randrange(n_workers)
+            run.restart_exited("during the kills")
+            now = time.monotonic()
+            if relay is not None and cut["at"] is None and report.sent >= n_events // 2:
+                relay.cut()
+                cut["at"] = now
+                log(f"  worker 0 cut off from the broker for {cut_s:.0f} s")
+            elif cut["at"] is not None and not cut["healed"] and now - cut["at"] >= cut_s:
+                relay.heal()
+                cut["healed"] = True
+                log("  worker 0's link healed")
+            cutting = cut["at"] is not None and not cut["healed"]
+            victim = rng.randrange(1 if cutting else 0, n_workers)  # the cut-off worker rides it out
             with run.lock:
                 run.workers[victim].kill()
                 run.generations[victim] += 1
@@ -123,15 +152,10 @@ def run_chaos(settings: Settings, *, n_events: int, min_kills: int, n_workers: i
         logged = sum(len(r) for r in records.values())
 
         in_state = [0, time.monotonic()]  # events in state, when that count last changed
-        crashes: list[str] = []
 
         def absorbed():
-            for i, w in enumerate(run.workers):  # a supervisor (compose "restart: any") restarts crashed workers
-                if not w.alive():
-                    crashes.append(f"w{i}: exit {w.proc.returncode}, see {w.log_path}")
-                    run.generations[i] += 1
-                    run.workers[i] = start_worker(group[i], f"w{i}-{run.generations[i]}-after-crash")
-            if len(crashes) >= 3 * n_workers:
+            run.restart_exited("after the kills")
+            if len(run.exits) >= 3 * n_workers:
                 return True  # crash-looping: give up, report it
             if not all(worker_ready(s) for s in group):
                 return None
@@ -144,13 +168,13 @@ def run_chaos(settings: Settings, *, n_events: int, min_kills: int, n_workers: i
         wait_until(absorbed, 1800, interval=2, what="every event in state after the kills")
         settle = time.monotonic() - settle_start
         stalled = in_state[0] < logged
-        if crashes:
-            log(f"  workers crashed on their own {len(crashes)} times after the kills; first: {crashes[0]}")
+        if run.exits:
+            log(f"  workers ended on their own {len(run.exits)} times; first: {run.exits[0]}")
         time.sleep(1)  # the watcher stamps the last kills
         stop_watch.set()
         watcher.join()
 
-        strict = len(crashes) < 3 * n_workers
+        strict = len(run.exits) < 3 * n_workers
         state = union_dump(group, "asset_state", strict)
         want_state = ref.fold_state(records)
         got_state = ref.projection_state(state)
@@ -164,7 +188,7 @@ def run_chaos(settings: Settings, *, n_events: int, min_kills: int, n_workers: i
             "session_timeout_s": settings.worker.session_timeout, "static_membership": static, "rate": rate, "kill_interval_s": list(interval),
             "events_sent": report.sent, "events_acked": len(report.acked), "events_in_log": logged,
             "events_in_state": in_state[0], "stalled_short_of_log": stalled, "kills": len(run.kills),
-            "crashes_after_kills": crashes,
+            "unexpected_exits": run.exits, "cut_s": cut_s if cut["at"] is not None else 0.0,
             "resume_s": stats([k.resumed_after for k in run.kills if k.resumed_after is not None]),
             "rebalance_s": stats([k.rebalanced_after for k in run.kills if k.rebalanced_after is not None]),
             "kills_not_timed": sum(1 for k in run.kills if k.resumed_after is None),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from factory_app.broker.versions import DEFAULT_KAFKA_VERSION
 from factory_app.children import Child, stop_together
 from factory_app.settings import Settings
 from factory_app.topics import create_source_topics
+from harness.net_cut import CutRelay
 
 REPO = Path(__file__).resolve().parents[1]
 JAR_HOME = REPO / ".factory"
@@ -96,3 +99,35 @@ def children():
     started: list[Child] = []
     yield started
     stop_together(started, timeout=15)
+
+
+@pytest.fixture
+def broker_behind_a_relay(tmp_path):
+    """A broker with a second listener whose advertised address is a relay the test can cut:
+    a client that bootstraps through the relay reaches the broker only through it."""
+    port, cport, inner, relay_port = free_port(), free_port(), free_port(), free_port()
+    extra = TEST_BROKER_CONFIGS + (
+        ("listeners", f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport},CUT://127.0.0.1:{inner}"),
+        ("advertised.listeners", f"PLAINTEXT://127.0.0.1:{port},CUT://127.0.0.1:{relay_port}"),
+        ("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,CUT:PLAINTEXT"),
+    )
+    broker = LocalBroker(NodeConfig(root=tmp_path / "kafka", version=kafka_version(), port=port,
+                                    controller_port=cport, jar_home=JAR_HOME, extra=extra, die_with_parent=True))
+    relay = CutRelay(relay_port, inner).start()
+    try:
+        broker.start(timeout=120)
+        yield broker, relay
+    finally:
+        relay.close()
+        broker.stop(timeout=20)
+
+
+@pytest.fixture
+def cpu_hog():
+    """One busy-looping process beside the test (a machine slower than the test's own), stopped after."""
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield hog
+    finally:
+        hog.kill()
+        hog.wait()

@@ -5,45 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 import pytest
 
 from factory_app import events
-from factory_app.broker.node import LocalBroker, NodeConfig, free_port
+from factory_app.broker.node import free_port
 from factory_app.children import wait_until
 from factory_app.sample_telemetry import start_tracked_load
 from factory_app.settings import Settings
 from factory_app.topics import create_source_topics
 from harness import reference_fold as ref
 from harness.helpers import get_json, read_topic, start_worker, worker_ready
-from harness.net_cut import CutRelay
-from tests.conftest import JAR_HOME, TEST_BROKER_CONFIGS, kafka_version
 
 pytestmark = pytest.mark.integration
 
 CUT_S = 30.0
-
-
-@pytest.fixture
-def broker_behind_a_relay(tmp_path):
-    """A broker with a second listener whose advertised address is a relay the test can cut:
-    a client that bootstraps through the relay reaches the broker only through it."""
-    port, cport, inner, relay_port = free_port(), free_port(), free_port(), free_port()
-    extra = TEST_BROKER_CONFIGS + (
-        ("listeners", f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport},CUT://127.0.0.1:{inner}"),
-        ("advertised.listeners", f"PLAINTEXT://127.0.0.1:{port},CUT://127.0.0.1:{relay_port}"),
-        ("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,CUT:PLAINTEXT"),
-    )
-    broker = LocalBroker(NodeConfig(root=tmp_path / "kafka", version=kafka_version(), port=port,
-                                    controller_port=cport, jar_home=JAR_HOME, extra=extra, die_with_parent=True))
-    relay = CutRelay(relay_port, inner).start()
-    try:
-        broker.start(timeout=120)
-        yield broker, relay
-    finally:
-        relay.close()
-        broker.stop(timeout=20)
 
 
 def test_a_worker_cut_off_for_30s_recovers_with_exact_state(broker_behind_a_relay, tmp_path):
