@@ -23,6 +23,8 @@ from typing import Any, Literal, get_origin
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from factory_app.events import SOURCE_TOPICS as _SOURCE_TOPIC_NAMES
+
 ENV_PREFIX = "FACTORY_"
 
 
@@ -229,6 +231,21 @@ class Settings(BaseSettings):
     def _route_flat_names(cls, data: Any) -> Any:
         # Flat names (given to the constructor) win over the groups' values from the environment.
         return _nested(data) if isinstance(data, dict) else data
+
+    @model_validator(mode="after")
+    def _own_topics_apart_from_the_log(self) -> "Settings":
+        # The worker's principal may do anything on topics named "APP_ID-..." (its changelogs):
+        # were a source topic named so, a worker could append command results (the writer would
+        # then skip real commands) or delete the log. Refused here, so every role refuses to start.
+        own = f"{self.worker.app_id}-"
+        covered = [self.topic(name) for name in _SOURCE_TOPIC_NAMES if self.topic(name).startswith(own)]
+        if covered:
+            raise ValueError(
+                f"topic_prefix {self.kafka.topic_prefix!r} (FACTORY_TOPIC_PREFIX) puts the source topics inside "
+                f"the worker's own topic prefix {own!r} (from app_id {self.worker.app_id!r}, FACTORY_APP_ID): "
+                f"{', '.join(covered)} would be the worker's to write and delete; choose a topic prefix that "
+                f"does not start with {own!r}")
+        return self
 
     def updated(self, flat: dict[str, Any]) -> "Settings":
         """A copy with the flat-named ``flat`` settings changed (validated, environment not re-read)."""

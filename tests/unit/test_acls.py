@@ -62,3 +62,39 @@ def test_plan_lists_every_role_and_bindings_cover_every_operation(grants):
     table = render(grants)
     assert all(f"User:{role}" in table for role in ROLES)
     assert len(bindings(grants)) == sum(len(g.operations) for g in grants)
+
+
+def covers(grant, topic: str) -> bool:
+    return grant.name == topic if grant.pattern == "literal" else topic.startswith(grant.name)
+
+
+@pytest.mark.parametrize("prefix", ["plant-", "plant-site-a.", "plant-command"])
+def test_a_topic_prefix_inside_the_workers_own_prefix_is_refused_naming_both(prefix):
+    """The worker may do ALL on "APP_ID-*" (its changelogs): with such a prefix it could append
+    command results, making the writer skip real commands, or delete the log."""
+    with pytest.raises(ValueError) as refused:
+        Settings(topic_prefix=prefix, app_id="plant")
+    text = str(refused.value)
+    assert "FACTORY_TOPIC_PREFIX" in text and "FACTORY_APP_ID" in text and repr(prefix) in text and "'plant-'" in text
+
+
+@pytest.mark.parametrize("prefix,app", [("factory.", "factory"), ("plant_", "plant"), ("site-a.", "plant")])
+def test_accepted_settings_leave_every_source_topic_outside_every_prefixed_write(prefix, app):
+    settings = Settings(topic_prefix=prefix, app_id=app)
+    for grant in role_grants(settings):
+        if grant.pattern == "prefixed" and {"WRITE", "ALL", "DELETE"} & set(grant.operations):
+            assert not [n for n in events.SOURCE_TOPICS if covers(grant, settings.topic(n))], grant
+
+
+def test_every_role_refuses_to_start_with_such_a_prefix(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "FACTORY_TOPIC_PREFIX": "factory-", "FACTORY_APP_ID": "factory", "FACTORY_HOME": str(tmp_path),
+           "FACTORY_BOOTSTRAP": "127.0.0.1:9"}  # nothing listens there: a start would hang on it, not exit
+    for role in (["worker"], ["adapter", "ingest"], ["adapter", "writer"], ["mode", "oven-1", "manual"]):
+        proc = subprocess.run([sys.executable, "-m", "factory_app", *role], env=env, capture_output=True, text=True,
+                              timeout=60)
+        assert proc.returncode != 0, (role, proc.stdout, proc.stderr)
+        assert "FACTORY_TOPIC_PREFIX" in proc.stderr and "'factory-'" in proc.stderr, (role, proc.stderr)
