@@ -28,6 +28,7 @@ from asyncua.client.ua_client import UaClientState
 
 from adapters.lanes import NORMAL, SAFETY, Lane, OffsetTracker
 from adapters.ledger import Ledger, LedgerError
+from factory_app.rules import same
 from factory_app.rules.registry import kind_of
 from adapters.opcua_session import node_ids, open_client
 from factory_app import dead_letter_send, events, metrics
@@ -107,6 +108,12 @@ def check_command(plant: PlantConfig, cmd: events.Command) -> tuple[Asset, Write
     if not plant.may_act(cmd.rule, cmd.asset_id, cmd.action, cmd.target):
         raise Refused("rejected", f"{cmd.rule!r} may not {cmd.action} {cmd.asset_id}.{cmd.target} "
                                   f"(the plant file's rules and operators say who may act on what)")
+    allowed = plant.allowed_asks(cmd.rule, cmd.asset_id, cmd.action, cmd.target)
+    if allowed is not None and not asks_one_of(cmd, allowed):
+        what = "values" if cmd.action == "write" else "arguments"
+        asked = cmd.value if cmd.action == "write" else tuple(cmd.args)
+        raise Refused("rejected", f"rule {cmd.rule!r} may {cmd.action} {cmd.asset_id}.{cmd.target} only with the "
+                                  f"{what} its configuration names ({', '.join(map(repr, allowed))}), not {asked!r}")
     if cmd.action == "write":
         spec = asset.writable(cmd.target)
         if spec is None:
@@ -115,6 +122,24 @@ def check_command(plant: PlantConfig, cmd: events.Command) -> tuple[Asset, Write
     if asset.method(cmd.target) is None:
         raise Refused("rejected", f"{cmd.asset_id}.{cmd.target}() is not an allowed method")
     return asset, None
+
+
+def asks_one_of(cmd: events.Command, allowed: tuple) -> bool:
+    """Whether the command's value (a write) or arguments (a call) is exactly one of ``allowed``
+    (True is not 1; 40 and 40.0 are one value)."""
+    if cmd.action == "write":
+        return any(same(cmd.value, v) for v in allowed)
+    return any(len(cmd.args) == len(a) and all(same(x, y) for x, y in zip(cmd.args, a)) for a in allowed)
+
+
+def takes_safety_lane(plant: PlantConfig, cmd: events.Command, safety_rules: set[str]) -> bool:
+    """Only a safety rule's command asking exactly what its configuration allows (an interlock's
+    stop) goes ahead of the queue, without the rate limit; anything else naming it waits its turn
+    (and is then refused by the checks)."""
+    if cmd.rule not in safety_rules:
+        return False
+    allowed = plant.allowed_asks(cmd.rule, cmd.asset_id, cmd.action, cmd.target)
+    return bool(allowed) and asks_one_of(cmd, allowed)
 
 
 class Sessions:
@@ -428,7 +453,8 @@ class CommandWriter:
                             tracker.done(tp, rec.offset)
                             continue
                         lane = self._lane(lanes, cmd.asset_id, tracker)
-                        lane.put(SAFETY if cmd.rule in safety_rules else NORMAL, (tp, rec.offset, cmd))
+                        lane.put(SAFETY if takes_safety_lane(self.plant, cmd, safety_rules) else NORMAL,
+                                 (tp, rec.offset, cmd))
                 # A result is acknowledged before its offset may move: commit what is done.
                 try:
                     await self._commit(consumer, tracker)

@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 
 from factory_app.config.base import ConfigError
 from factory_app.config.base import Strict as _Model
-from factory_app.config.rules import Rule, rule_refs
+from factory_app.config.rules import Rule, rule_acts, rule_refs
 from factory_app.rules.registry import kinds
 from factory_app.sim.physics import PARAMETERS
 
@@ -256,6 +256,24 @@ class PlantConfig(_Model):
             return (asset_id, kind, target) in rule_refs(rule)
         operator = next((o for o in self.operators if o.name == origin), None)
         return operator is not None and ("*" in operator.targets or f"{asset_id}.{target}" in operator.targets)
+
+    def allowed_asks(self, origin: str, asset_id: str, action: str, target: str) -> tuple | None:
+        """The exact values (a write) or argument tuples (a call) a command from ``origin`` may carry
+        on this target, from its rule's configuration (an interlock: its stop value; a thermostat: its
+        on and off values; an auto-reset: its method without arguments). None: no such restriction
+        (an operator, bounded by the tag's limits; a plug-in kind that does not declare its acts)."""
+        rule = next((r for r in self.rules if r.name == origin), None)
+        acts = None if rule is None else rule_acts(rule)
+        if acts is None:
+            return None
+        return tuple(v for a, act, t, values in acts if (a, act, t) == (asset_id, action, target) for v in values)
+
+    def may_set_mode(self, operator: str, asset_id: str) -> bool:
+        """Whether ``operator`` may hand ``asset_id`` to manual or back: an operator of the plant file
+        whose targets include something of that asset (taking an asset from its rules is acting on it)."""
+        entry = next((o for o in self.operators if o.name == operator), None)
+        return entry is not None and self.asset(asset_id) is not None and (
+            "*" in entry.targets or any(t.startswith(f"{asset_id}.") for t in entry.targets))
 
 
 def with_defaults(doc: Any) -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from factory_app.rules.auto_reset import AutoResetRule
 from factory_app.rules.interlock import InterlockRule
-from factory_app.rules.kind import Ref
+from factory_app.rules.kind import Act, Ref
 from factory_app.rules.registry import kind_of, kinds, rule_union
 from factory_app.rules.thermostat import ThermostatRule
 
@@ -24,4 +24,11 @@ def rule_refs(rule) -> list[Ref]:
     return kind_of(rule).refs(rule)
 
 
-__all__ = ["AutoResetRule", "InterlockRule", "Rule", "ThermostatRule", "rule_kinds", "rule_refs"]
+def rule_acts(rule) -> list[Act] | None:
+    """``(asset, "write" | "call", target, allowed values or argument tuples)`` of every command
+    ``rule`` may send; None when its kind does not say (its targets are still bounded by refs)."""
+    acts = kind_of(rule).acts
+    return None if acts is None else acts(rule)
+
+
+__all__ = ["AutoResetRule", "InterlockRule", "Rule", "ThermostatRule", "rule_acts", "rule_kinds", "rule_refs"]

@@ -72,4 +72,5 @@ def _fill(raw: dict, assets: dict[str, dict]) -> dict:
 KIND = RuleKind("auto_reset", AutoResetRule, evaluate,
                 refs=lambda r: [(r.asset, "read", r.state_tag), (r.asset, "read", r.fault_tag),
                                 (r.asset, "method", r.method)],
-                trigger=lambda r: r.asset, fill=_fill)
+                trigger=lambda r: r.asset, fill=_fill,
+                acts=lambda r: [(r.asset, "call", r.method, ((),))])

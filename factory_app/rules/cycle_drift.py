@@ -115,4 +115,5 @@ def evaluate(rule: CycleDriftRule, state: dict, event, memory: Memory) -> tuple[
 KIND = RuleKind("cycle_drift", CycleDriftRule, evaluate,
                 refs=lambda r: [(r.asset, "read", r.counter), (r.asset, "read", r.state_tag),
                                 (r.asset, "write", r.output)],
-                trigger=lambda r: r.asset)
+                trigger=lambda r: r.asset,
+                acts=lambda r: [(r.asset, "write", r.output, (r.value,))])

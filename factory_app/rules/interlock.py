@@ -65,4 +65,5 @@ def _active(rule, mem: dict) -> bool:
 
 KIND = RuleKind("interlock", InterlockRule, evaluate,
                 refs=lambda r: [(r.downstream, "read", r.input), (r.upstream, "write", r.output)],
-                trigger=lambda r: r.downstream, safety=True)
+                trigger=lambda r: r.downstream, safety=True,
+                acts=lambda r: [(r.upstream, "write", r.output, (r.value,))])

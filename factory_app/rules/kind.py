@@ -19,6 +19,9 @@ from pydantic import BaseModel, ConfigDict
 MAX_RULE_DEADLINE_S = 300.0
 
 Ref = tuple[str, str, str]  # (asset, "read" | "write" | "method", tag or method name)
+# (asset, "write" | "call", tag or method, the exact values a write may carry / the exact argument
+# tuples a call may carry): what a rule's commands may ask, derived from its configuration.
+Act = tuple[str, str, str, tuple]
 
 
 class RuleConfig(BaseModel):
@@ -39,8 +42,12 @@ class RuleKind:
     evaluate: Callable[..., tuple[list, Any]]
     refs: Callable[[Any], list[Ref]]  # everything a rule reads, writes or calls (checked against the plant)
     trigger: Callable[[Any], str]  # the asset whose events it reacts to (its memory is kept under it)
-    # Its commands go ahead of queued ones in the writer's per-asset lane (the interlocks' stops).
+    # Its commands go ahead of queued ones in the writer's per-asset lane (the interlocks' stops);
+    # only those that ask exactly what ``acts`` allows.
     safety: bool = False
+    # Everything its commands may ask, value included (the writer refuses anything else); None: a
+    # kind that does not say, whose writes are bounded by the targets in ``refs`` and the tags' limits.
+    acts: Callable[[Any], list[Act]] | None = None
     # (raw rule document, raw asset documents by id) -> the document with defaults taken from the
     # asset (e.g. an auto-reset's ``state_tag``); None: nothing to fill in.
     fill: Callable[[dict, dict[str, dict]], dict] | None = None

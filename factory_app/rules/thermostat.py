@@ -78,4 +78,5 @@ def _ask(rule, state: dict, now: float, memory: Memory, desired: float, failsafe
 
 KIND = RuleKind("thermostat", ThermostatRule, evaluate,
                 refs=lambda r: [(r.asset, "read", r.input), (r.asset, "write", r.output)],
-                trigger=lambda r: r.asset)
+                trigger=lambda r: r.asset,
+                acts=lambda r: [(r.asset, "write", r.output, (float(r.on_value), float(r.off_value)))])

@@ -179,6 +179,22 @@ def test_a_command_that_reuses_an_id_with_other_content_is_a_visible_conflict(pl
     entry = wait_until(lambda: (lambda e: e if e and e.get("conflicts") else None)(
         table_dump(plant.settings, "command_ledger").get(real.command_id)), 30, what="the ledger noting it")
     assert entry["status"] == "applied" and entry["conflicts"] == 1
+    # The audit view keeps what was applied (before: the forgery's value beside the real "applied").
+    assert (entry["value"], entry["digest"]) == (1.25, events.command_digest(real))
+    assert [(c["value"], c["digest"]) for c in entry["conflicting"]] == [(0.2, events.command_digest(forged))]
+
+
+def test_a_command_naming_a_rule_may_ask_only_what_that_rule_is_configured_for(plant):
+    """Before: a command naming oven-1-thermostat wrote heater_power=100 (the rule says 40 or 0),
+    and one naming an interlock with motor_on=true went ahead of the queue, restarting the belt."""
+    heater = msgspec.structs.replace(command("oven-1", "heater_power", 100.0), rule="oven-1-thermostat")
+    restart = msgspec.structs.replace(command("conveyor-1", "motor_on", True), rule="conveyor-2-jam-stops-conveyor-1")
+    send(plant, heater, restart)
+    results = wait_results(plant, [heater, restart])
+    for forged, allowed in ((heater, "(40.0, 0.0), not 100.0"), (restart, "(False), not True")):
+        got = results[forged.command_id]
+        assert [r.status for r in got] == ["rejected"] and allowed in got[0].detail, got
+    assert asyncio.run(opc_read(plant, "oven-1", "heater_power")) in (0.0, 40.0)
 
 
 def test_method_arguments_are_checked_against_the_plant_file(plant):

@@ -154,7 +154,7 @@ def test_the_digest_names_what_a_command_asks_for_not_when_it_was_stamped():
 def test_a_rule_may_act_only_on_what_its_configuration_names_and_operators_on_their_targets():
     """On 1081d30 any command naming any rule could write any allow-listed target."""
     ok = events.Command(event_id="c", command_id="c", asset_id="oven-1", event_time=0, action="write",
-                        target="heater_power", value=1.0, cause_event_id="x", rule="oven-1-thermostat", deadline=1)
+                        target="heater_power", value=40.0, cause_event_id="x", rule="oven-1-thermostat", deadline=1)
     assert check_command(PLANT, ok)[0].id == "oven-1"
     for rule, asset, target in (("oven-1-thermostat", "oven-2", "heater_power"),   # another oven
                                 ("conveyor-2-jam-stops-conveyor-1", "conveyor-1", "speed_setpoint"),
@@ -164,3 +164,46 @@ def test_a_rule_may_act_only_on_what_its_configuration_names_and_operators_on_th
             check_command(PLANT, bad)
     operator = msgspec.structs.replace(ok, rule="operator", asset_id="conveyor-1", target="speed_setpoint")
     assert check_command(PLANT, operator)[1].tag == "speed_setpoint"
+
+
+def by_rule(rule, asset, target, value=None, action="write", args=()):
+    return msgspec.structs.replace(cmd(asset, target, value, action), rule=rule, args=args)
+
+
+@pytest.mark.parametrize("command,why", [
+    # Before: a command naming a thermostat wrote heater_power=100 where the rule says 40 (or 0).
+    (by_rule("oven-1-thermostat", "oven-1", "heater_power", 100.0), "(40.0, 0.0), not 100.0"),
+    # An interlock restarting what it stops.
+    (by_rule("conveyor-2-jam-stops-conveyor-1", "conveyor-1", "motor_on", True), "(False), not True"),
+    (by_rule("press-1-auto-reset", "press-1", "reset_fault", action="call", args=(1,)), "(()), not (1,)"),
+])
+def test_a_rule_may_ask_only_the_values_its_configuration_names(command, why):
+    with pytest.raises(Refused) as refused:
+        check_command(PLANT, command)
+    assert refused.value.status == "rejected" and why in refused.value.detail, refused.value.detail
+
+
+def test_what_a_rule_names_is_accepted_and_operators_keep_the_tag_limits():
+    for ok in (by_rule("oven-1-thermostat", "oven-1", "heater_power", 40.0),
+               by_rule("oven-1-thermostat", "oven-1", "heater_power", 0.0),
+               by_rule("oven-1-thermostat", "oven-1", "heater_power", 40),  # 40 and 40.0 are one value
+               by_rule("conveyor-2-jam-stops-conveyor-1", "conveyor-1", "motor_on", False),
+               by_rule("press-1-auto-reset", "press-1", "reset_fault", action="call"),
+               cmd("oven-1", "heater_power", 77.0)):  # an operator: any value within the tag's limits
+        check_command(PLANT, ok)
+    with pytest.raises(Refused):  # False is not 0.0
+        check_command(PLANT, by_rule("oven-1-thermostat", "oven-1", "heater_power", False))
+
+
+def test_only_an_exact_safety_command_takes_the_safety_lane():
+    from adapters.command_writer import takes_safety_lane
+
+    safety = {"conveyor-2-jam-stops-conveyor-1", "press-1-fault-stops-conveyor-2"}
+    stop = by_rule("conveyor-2-jam-stops-conveyor-1", "conveyor-1", "motor_on", False)
+    assert takes_safety_lane(PLANT, stop, safety)
+    # Before: any command naming an interlock went ahead of the queue, a restart included.
+    for not_ahead in (by_rule("conveyor-2-jam-stops-conveyor-1", "conveyor-1", "motor_on", True),
+                      by_rule("conveyor-2-jam-stops-conveyor-1", "conveyor-2", "motor_on", False),
+                      by_rule("oven-1-thermostat", "oven-1", "heater_power", 0.0),
+                      cmd("conveyor-1", "motor_on", False)):
+        assert not takes_safety_lane(PLANT, not_ahead, safety), not_ahead
