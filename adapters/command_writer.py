@@ -19,6 +19,7 @@ import math
 import os
 import socket
 import time
+from collections import deque
 from datetime import datetime, timezone
 
 from aiokafka import ConsumerRebalanceListener
@@ -147,6 +148,15 @@ class Sessions:
 
     def __init__(self):
         self._clients: dict[str, tuple[Client, dict]] = {}
+        self._round_trips: dict[str, deque[float]] = {}  # per asset, survives reconnects: it is the link's
+
+    def round_trip(self, asset: Asset) -> float:
+        """The longest of the PLC's last ``ROUND_TRIPS_KEPT`` write/call round trips (0 before the first)."""
+        seen = self._round_trips.get(asset.id)
+        return max(seen) if seen else 0.0
+
+    def observed(self, asset: Asset, seconds: float) -> None:
+        self._round_trips.setdefault(asset.id, deque(maxlen=ROUND_TRIPS_KEPT)).append(seconds)
 
     async def get(self, asset: Asset) -> tuple[Client, dict]:
         entry = self._clients.get(asset.id)
@@ -186,6 +196,8 @@ def reconnect_delay(attempt: int) -> float:
     return min(RECONNECT_MAX_S, RECONNECT_FIRST_S * 2 ** (attempt - 1))
 
 
+# Write round trips kept per PLC: the margin a write needs is the longest of these.
+ROUND_TRIPS_KEPT = 20
 # Reading back is verification, not actuation: it may finish after the deadline, within this.
 READBACK_MIN_S = 1.0
 # CommandResult.detail must stay within the contract's text limit, or consumers refuse the result.
@@ -236,7 +248,14 @@ async def apply(sessions: Sessions, asset: Asset, spec: WriteTag | None, cmd: ev
     remaining = left()
     if remaining <= 0:
         return "expired", f"deadline passed {-remaining:.3f}s before the write could be sent; nothing sent", None
-    sent = False
+    # A write sent with less time left than this PLC's recent round trips would likely land after
+    # the deadline (seen: 83 ms late under load): not sent.
+    margin = sessions.round_trip(asset)
+    if remaining <= margin:
+        metrics.WRITER_NO_TIME.labels(asset.id).inc()
+        return "expired", (f"{remaining:.3f}s left, under the PLC's observed write round trip ({margin:.3f}s); "
+                           "nothing sent"), None
+    sent, started = False, time.monotonic()
     try:
         if spec is not None:
             node = client.get_node(ids[f"write:{spec.tag}"])
@@ -244,6 +263,7 @@ async def apply(sessions: Sessions, asset: Asset, spec: WriteTag | None, cmd: ev
             sent = True
             await asyncio.wait_for(
                 node.write_value(ua.DataValue(ua.Variant(value, _VARIANT[spec.type]), SourceTimestamp=now)), remaining)
+            sessions.observed(asset, time.monotonic() - started)
             try:
                 readback = await asyncio.wait_for(node.read_value(), max(left(), READBACK_MIN_S))
             except Exception as exc:  # the write was acknowledged Good; only its verification failed
@@ -254,11 +274,14 @@ async def apply(sessions: Sessions, asset: Asset, spec: WriteTag | None, cmd: ev
         obj = client.get_node(ids[f"method-object:{cmd.target}"])
         sent = True
         await asyncio.wait_for(obj.call_method(ids[f"method:{cmd.target}"], *value), remaining)
+        sessions.observed(asset, time.monotonic() - started)
         return "applied", f"{cmd.target}() returned Good", None
     except ua.UaStatusCodeError as exc:  # the PLC answered: it did not apply it
+        sessions.observed(asset, time.monotonic() - started)
         metrics.OPCUA_WRITE_ERRORS.labels(asset.id).inc()
         return "refused", f"PLC refused: {type(exc).__name__}", None
     except asyncio.TimeoutError:
+        sessions.observed(asset, time.monotonic() - started)  # at least this long: the margin grows
         metrics.OPCUA_WRITE_ERRORS.labels(asset.id).inc()
         await sessions.drop(asset)  # a request abandoned mid-flight leaves the session in doubt
         return "unknown", "outcome unknown: no answer from the PLC within the deadline; the write may have landed", None
@@ -287,6 +310,7 @@ class CommandWriter:
         self.instance = f"{socket.gethostname()}:{os.getpid()}"
         for asset in plant.assets:  # export zeros, so dashboards see the series from the start
             metrics.OPCUA_WRITE_ERRORS.labels(asset.id)
+            metrics.WRITER_NO_TIME.labels(asset.id)
         for reason in events.DEAD_LETTER_REASONS:
             metrics.DEAD_LETTERS.labels("command-writer", reason)
             metrics.DEAD_LETTERS_UNSENT.labels("command-writer", reason)

@@ -74,6 +74,11 @@ ADAPTER_CONNECTED = Gauge(
 OPCUA_WRITE_ERRORS = Counter(
     "factory_opcua_write_errors_total", "OPC UA writes or method calls the PLC refused or that failed.", ["asset"],
 )
+WRITER_NO_TIME = Counter(
+    "factory_writer_commands_without_time_total",
+    "Commands the writer did not send because the time left was under the PLC's observed write round trip (expired).",
+    ["asset"],
+)
 WRITER_RECONNECTS = Counter(
     "factory_writer_reconnect_attempts_total",
     "Failed attempts of the command writer to reach a PLC, each followed by another before the command's deadline.",

@@ -52,8 +52,8 @@ class SlowLink:
         except OSError:
             client_w.close()
             return
-        up = asyncio.create_task(self._pipe(client_r, server_w, 0.0))
-        down = asyncio.create_task(self._pipe(server_r, client_w, self.delay))
+        up = asyncio.create_task(self._pipe(client_r, server_w, lambda: 0.0))
+        down = asyncio.create_task(self._pipe(server_r, client_w, lambda: self.delay))  # may change mid-test
         try:
             await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -63,7 +63,7 @@ class SlowLink:
                 w.close()
 
     @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay) -> None:
         queue: asyncio.Queue = asyncio.Queue()
         loop = asyncio.get_running_loop()
 
@@ -78,8 +78,8 @@ class SlowLink:
         sender = asyncio.create_task(deliver())
         try:
             while chunk := await reader.read(65536):
-                queue.put_nowait((loop.time() + delay, chunk))
-            queue.put_nowait((loop.time() + delay, None))
+                queue.put_nowait((loop.time() + delay(), chunk))
+            queue.put_nowait((loop.time() + delay(), None))
             await sender
         finally:
             sender.cancel()

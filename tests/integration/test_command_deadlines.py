@@ -62,6 +62,7 @@ def slow_plc(kafka, tmp_path_factory):
             writer = plant.children["writer"] = Child("writer", ["adapter", "commands"], home / "logs",
                                                       env=writer_settings.to_env())
             wait_until(lambda: "command writer ready" in log_text(writer), 120, what="the command writer ready")
+            plant.link = link
             yield plant
         finally:
             plant.stop()
@@ -79,8 +80,27 @@ def test_a_deadline_that_passes_while_connecting_sends_nothing(slow_plc):
 def test_a_write_without_an_answer_in_time_is_an_unknown_outcome(slow_plc):
     ok = send(slow_plc.settings, command(1.2, ttl=60.0))  # opens the (slow) session and writes
     assert ok.status == "applied", ok
-    late = send(slow_plc.settings, command(1.3, ttl=0.6 * LINK_DELAY_S))
+    # The PLC's answers slow down beyond the round trips seen so far: the write is sent (more time
+    # left than the observed round trip) and not answered in time.
+    slow_plc.link.delay = 0.9
+    try:
+        late = send(slow_plc.settings, command(1.3, ttl=0.8))
+    finally:
+        slow_plc.link.delay = LINK_DELAY_S
     # Sent and not answered in time: unknown (it may have landed). Expired, had the Kafka hop
-    # alone used up its 0.24 s.
+    # alone used up the time above the round trip.
     assert late.status in ("unknown", "expired"), late
     assert ("outcome unknown" if late.status == "unknown" else "nothing sent") in late.detail, late
+
+
+def test_a_write_is_not_sent_with_less_time_left_than_the_plcs_round_trip(slow_plc):
+    """Before: a command with 0.35 s to live was sent to a PLC whose writes take 0.4 s, and landed
+    after its deadline (reported unknown). Now it is expired, nothing sent, and counted."""
+    ok = send(slow_plc.settings, command(1.4, ttl=60.0))  # a round trip of >= 0.4 s observed
+    assert ok.status == "applied", ok
+    before = write_count(slow_plc, ASSET)
+    late = send(slow_plc.settings, command(1.5, ttl=0.35))
+    assert late.status == "expired" and "nothing sent" in late.detail, late
+    # Almost always the margin's refusal; "deadline passed" only if the Kafka hop took 0.35 s.
+    assert "observed write round trip" in late.detail or "deadline passed" in late.detail, late
+    assert write_count(slow_plc, ASSET) == before, "the write reached the PLC"
