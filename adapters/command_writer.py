@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from aiokafka import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from asyncua import Client, ua
+from asyncua.ua.ua_binary import variant_to_binary
 from asyncua.client.ua_client import UaClientState
 
 from adapters.lanes import NORMAL, SAFETY, Lane, OffsetTracker
@@ -66,14 +67,29 @@ def check_value(spec: WriteTag, value) -> float | int | bool:
     if not math.isfinite(value):
         raise Refused("rejected", f"{spec.tag}: {value!r} is not a finite number")
     if spec.type == "int":
-        if float(value) != int(value):
+        if isinstance(value, float) and not value.is_integer():  # an int as such (no float round trip: 2**63-1)
             raise Refused("rejected", f"{spec.tag} takes an int, got {value!r}")
         value = int(value)
+        if not INT64_MIN <= value <= INT64_MAX:  # 1e300 is integral, and no Int64 can carry it
+            raise Refused("rejected", f"{spec.tag}={value:.6g} is outside the OPC UA Int64 range")
     else:
         value = float(value)
     if spec.min is not None and value < spec.min or spec.max is not None and value > spec.max:
         raise Refused("rejected", f"{spec.tag}={value!r} is outside its limits [{spec.min}, {spec.max}]")
     return value
+
+
+INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
+
+
+def encodable(variant: ua.Variant, what: str) -> ua.Variant:
+    """The variant, once it is known to encode: a value that fails in the request's encoding would
+    fail after the request was begun, where "may have landed" (unknown) is all the writer could say."""
+    try:
+        variant_to_binary(variant)
+    except Exception as exc:
+        raise Refused("rejected", f"{what}: {variant.Value!r} cannot be encoded as {variant.VariantType.name}: {exc}")
+    return variant
 
 
 def readback_outcome(spec: WriteTag, value, readback) -> tuple[str, str]:
@@ -95,9 +111,10 @@ def check_args(spec: MethodSpec, args: tuple) -> list[ua.Variant]:
     if len(args) != len(spec.args):
         raise Refused("rejected", f"{spec.name}() takes {len(spec.args)} argument(s), got {len(args)}")
     out = []
-    for i, (kind, arg) in enumerate(zip(spec.args, args)):
-        value = check_value(WriteTag(tag=f"{spec.name}() argument {i + 1}", node="-", type=kind), arg)
-        out.append(ua.Variant(value, _ARG_VARIANT[kind]))
+    for i, (arg_spec, arg) in enumerate(zip(spec.arg_specs, args)):
+        value = check_value(WriteTag(tag=f"{spec.name}() argument {i + 1}", node="-", type=arg_spec.type,
+                                     min=arg_spec.min, max=arg_spec.max), arg)
+        out.append(encodable(ua.Variant(value, _ARG_VARIANT[arg_spec.type]), f"{spec.name}() argument {i + 1}"))
     return out
 
 
@@ -259,10 +276,9 @@ async def apply(sessions: Sessions, asset: Asset, spec: WriteTag | None, cmd: ev
     try:
         if spec is not None:
             node = client.get_node(ids[f"write:{spec.tag}"])
-            now = datetime.now(timezone.utc)
-            sent = True
-            await asyncio.wait_for(
-                node.write_value(ua.DataValue(ua.Variant(value, _VARIANT[spec.type]), SourceTimestamp=now)), remaining)
+            data = ua.DataValue(ua.Variant(value, _VARIANT[spec.type]), SourceTimestamp=datetime.now(timezone.utc))
+            sent = True  # from here on a failure may come after the request left
+            await asyncio.wait_for(node.write_value(data), remaining)
             sessions.observed(asset, time.monotonic() - started)
             try:
                 readback = await asyncio.wait_for(node.read_value(), max(left(), READBACK_MIN_S))
@@ -404,6 +420,8 @@ class CommandWriter:
                 asset, spec = check_command(self.plant, cmd)
                 value = (check_value(spec, cmd.value) if spec is not None
                          else check_args(asset.method(cmd.target), cmd.args))
+                if spec is not None:
+                    encodable(ua.Variant(value, _VARIANT[spec.type]), f"{cmd.asset_id}.{spec.tag}")
                 now = self.clock()
                 if now > deadline:
                     raise Refused("expired", f"deadline passed {now - deadline:.3f}s ago; nothing sent")

@@ -60,7 +60,7 @@ def operator_command(plant: PlantConfig, operator: str, asset_id: str, action: s
                                   f"({', '.join(m.name for m in asset.methods) or 'none'})")
         if len(args_text) != len(method.args):
             raise OperatorRefused(f"{target} takes {len(method.args)} argument(s), got {len(args_text)}")
-        value, args = None, tuple(parse_value(a, k) for a, k in zip(args_text, method.args))
+        value, args = None, tuple(parse_value(a, k) for a, k in zip(args_text, method.arg_types))
     if not plant.may_act(operator, asset_id, action, target):
         raise OperatorRefused(f"operator {operator!r} may not {action} {asset_id}.{target} (its targets in the plant file)")
     # The operator's request is the cause: a fresh id, so two identical requests are two commands.
@@ -70,8 +70,19 @@ def operator_command(plant: PlantConfig, operator: str, asset_id: str, action: s
                           value=value, args=args, cause_event_id=cause, rule=operator, deadline=now + deadline_s)
 
 
-def mode_change(operator: str, asset_id: str, mode: str, reason: str, *, now: float) -> events.StateTransition:
+def mode_change(plant: PlantConfig, operator: str, asset_id: str, mode: str, reason: str, *,
+                now: float) -> events.StateTransition:
     """An operator handing ``asset_id`` to manual or back to auto (``factory mode``, the plant view):
-    the operator's name goes into the event's reason, so the log says who did it."""
+    the operator's name goes into the event's reason, so the log says who did it. Checked as a
+    command is: ``OperatorRefused`` unless the operator is in the plant file with the asset in scope."""
+    if plant.asset(asset_id) is None:
+        raise OperatorRefused(f"unknown asset {asset_id!r}")
+    if mode not in ("auto", "manual"):
+        raise OperatorRefused(f"mode {mode!r} is neither auto nor manual")
+    if not any(o.name == operator for o in plant.operators):
+        raise OperatorRefused(f"{operator!r} is not an operator of the plant file")
+    if not plant.may_set_mode(operator, asset_id):
+        raise OperatorRefused(f"operator {operator!r} may not change the mode of {asset_id} "
+                              "(none of its targets in the plant file is on that asset)")
     return events.StateTransition(event_id=uuid.uuid4().hex, asset_id=asset_id, event_time=now, kind="mode",
                                   to_state=mode, reason=f"{operator}: {reason}".strip()[:500])

@@ -7,18 +7,26 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from factory_app.events import Command, CommandResult
+from factory_app.events import Command, CommandResult, command_digest
 
 Entry = dict[str, Any]
+# Other commands seen under one id that are kept in its entry (all are counted).
+KEEP_CONFLICTING = 10
 
 
 def apply_command_event(entry: Entry | None, event: Command | CommandResult) -> Entry:
     """Fold a Command or its CommandResult into the ledger entry (either may come first on replay)."""
     new: Entry = dict(entry) if entry else {"command_id": event.command_id, "status": "pending", "results": 0}
     if isinstance(event, Command):
-        new.update(asset_id=event.asset_id, rule=event.rule, action=event.action, target=event.target,
-                   value=event.value, cause_event_id=event.cause_event_id, issued_at=event.event_time,
-                   deadline=event.deadline)
+        digest = command_digest(event)
+        if new.get("action") is None:  # the first command under this id (its result may have come first)
+            new.update(asset_id=event.asset_id, rule=event.rule, action=event.action, target=event.target,
+                       value=event.value, cause_event_id=event.cause_event_id, issued_at=event.event_time,
+                       deadline=event.deadline, digest=digest)
+        elif not _same_content(new, event, digest):
+            # Another command reusing the id (a forgery or a bug; the writer does not apply it): the
+            # first content and its result stand, the other one is recorded beside them.
+            new = _with_conflicting(new, event, digest)
     elif event.status == "conflict":
         # Another command reused this id and was not applied: noted, the command's own result stands.
         seen = sorted(set(new.get("conflict_ids", [])) | {event.event_id})
@@ -29,6 +37,26 @@ def apply_command_event(entry: Entry | None, event: Command | CommandResult) -> 
         new.update(asset_id=event.asset_id, status=event.status, detail=event.detail, result_at=event.event_time,
                    readback=event.readback, result_ids=seen, results=len(seen))
     return new
+
+
+def _same_content(entry: Entry, cmd: Command, digest: str) -> bool:
+    if entry.get("digest") is not None:
+        return entry["digest"] == digest
+    # Folded before entries kept a digest: compare what they kept (arguments were not kept).
+    return (entry.get("asset_id"), entry.get("rule"), entry.get("action"), entry.get("target"), entry.get("value"),
+            entry.get("cause_event_id"), entry.get("deadline")) == (
+        cmd.asset_id, cmd.rule, cmd.action, cmd.target, cmd.value, cmd.cause_event_id, cmd.deadline)
+
+
+def _with_conflicting(entry: Entry, cmd: Command, digest: str) -> Entry:
+    kept = list(entry.get("conflicting", []))
+    if any(c["event_id"] == cmd.event_id for c in kept) or digest in entry.get("conflicting_digests", []):
+        return entry  # the same other command again (a redelivery): already recorded
+    digests = sorted(set(entry.get("conflicting_digests", [])) | {digest})
+    if len(kept) < KEEP_CONFLICTING:
+        kept.append({"event_id": cmd.event_id, "digest": digest, "asset_id": cmd.asset_id, "rule": cmd.rule,
+                     "action": cmd.action, "target": cmd.target, "value": cmd.value, "seen_at": cmd.event_time})
+    return {**entry, "conflicting": kept, "conflicting_digests": digests[-1000:]}
 
 
 def count_moves(before: Entry | None, after: Entry) -> list[tuple[str, str, int]]:

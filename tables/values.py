@@ -115,6 +115,19 @@ class KpiPeriodsV1(_Value):
     periods: list[KpiPeriodV1]
 
 
+class ConflictingCommandV1(_Value):
+    """Another command that reused a ledger entry's id (not applied; the entry keeps the first)."""
+
+    event_id: str
+    digest: str
+    asset_id: str
+    rule: str
+    action: str
+    target: str
+    value: Any = None
+    seen_at: float | None = None
+
+
 class LedgerEntryV1(_Value):
     """``command_ledger``: a command and what became of it (either may be folded first)."""
 
@@ -135,6 +148,9 @@ class LedgerEntryV1(_Value):
     result_ids: list[str] = []
     conflict_ids: list[str] = []
     conflicts: int = 0
+    digest: str | None = None  # of the first command under this id: its content is the entry's
+    conflicting: list[ConflictingCommandV1] = []  # other commands under this id, the first ten
+    conflicting_digests: list[str] = []
 
 
 # ``command_counts``: per asset, how many of its commands are in each status (zero counts left out).

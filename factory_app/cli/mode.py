@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import time
 
 import click
@@ -15,23 +14,28 @@ from factory_app.settings import Settings
 @click.argument("asset")
 @click.argument("mode", type=click.Choice(["auto", "manual"]))
 @click.option("--reason", default="", help="why (kept in the log with the operator's name)")
+@click.option("--as", "operator", default="operator", show_default=True,
+              help="the operator changing it (an `operators:` entry of the plant file with a target on ASSET)")
 @click.pass_obj
-def command(settings: Settings, asset: str, mode: str, reason: str) -> None:
+def command(settings: Settings, asset: str, mode: str, reason: str, operator: str) -> None:
     """Append a mode change for ASSET to the log. In manual, thermostat and auto-reset leave the
     asset alone; interlocks still act (they are the safety rules). Replays see the same change.
 
-    Example: factory mode oven-2 manual --reason "heater maintenance"
+    Example: factory mode oven-2 manual --reason "heater maintenance" --as operator
     """
     from factory_app import events
     from factory_app.cli.common import plant_or_fail
-    from factory_app.operator_commands import mode_change
+    from factory_app.operator_commands import OperatorRefused, mode_change
     from factory_app.producer import append_once
 
     plant = plant_or_fail(settings)
     if plant.asset(asset) is None:
         raise click.ClickException(f"unknown asset {asset!r}; the plant file {settings.plant_config} has "
                                    f"{', '.join(a.id for a in plant.assets)}")
-    event = mode_change(getpass.getuser(), asset, mode, reason, now=time.time())
+    try:
+        event = mode_change(plant, operator, asset, mode, reason, now=time.time())
+    except OperatorRefused as exc:
+        raise click.ClickException(str(exc)) from None
 
     asyncio.run(append_once(settings, events.TELEMETRY, event))
     click.echo(f"{asset}: {mode} (event {event.event_id})")

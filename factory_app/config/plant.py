@@ -79,14 +79,31 @@ class WriteTag(_Model):
         return self
 
 
+class MethodArg(_Model):
+    """One argument of a method: its type and, for numbers, its limits (the writer refuses others)."""
+
+    type: Literal["float", "int", "bool"]
+    min: float | None = None
+    max: float | None = None
+
+
 class MethodSpec(_Model):
     """An OPC UA method commands may call, on ``object`` (default: the asset's object node)."""
 
     name: str
     node: str
     object: str | None = None
-    # The arguments the method takes, in order (the writer refuses calls that do not match).
-    args: list[Literal["float", "int", "bool"]] = Field(default_factory=list)
+    # The arguments the method takes, in order (the writer refuses calls that do not match): a
+    # type ("float", "int", "bool") or {type, min, max}.
+    args: list[Literal["float", "int", "bool"] | MethodArg] = Field(default_factory=list)
+
+    @property
+    def arg_specs(self) -> list[MethodArg]:
+        return [MethodArg(type=a) if isinstance(a, str) else a for a in self.args]
+
+    @property
+    def arg_types(self) -> list[str]:
+        return [a.type for a in self.arg_specs]
 
 
 AssetKind = Literal["oven", "conveyor", "press"]

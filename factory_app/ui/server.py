@@ -155,7 +155,7 @@ def build_app(settings: Settings, plant: PlantConfig) -> web.Application:
                       "trends": {t.tag: trend(windows, t.tag) for t in asset.read},
                       "transitions": transitions, "commands": view.feed.recent(50, asset=asset_id),
                       "writes": [{"tag": w.tag, "type": w.type, "min": w.min, "max": w.max} for w in asset.write],
-                      "methods": [{"name": m.name, "args": list(m.args)} for m in asset.methods]})
+                      "methods": [{"name": m.name, "args": m.arg_types} for m in asset.methods]})
 
     async def api_commands(request: web.Request) -> web.Response:
         q = request.query
@@ -277,7 +277,10 @@ def build_app(settings: Settings, plant: PlantConfig) -> web.Application:
             return _json({"error": f"a mode change needs asset and mode: {exc}"}, 400)
         if plant.asset(asset) is None or mode not in ("auto", "manual"):
             return _json({"error": "unknown asset, or a mode other than auto/manual"}, 400)
-        event = mode_change(who, asset, mode, str(body.get("reason", "")), now=time.time())
+        try:
+            event = mode_change(plant, who, asset, mode, str(body.get("reason", "")), now=time.time())
+        except OperatorRefused as exc:  # a token whose operator left the plant file, or another asset
+            return _json({"error": str(exc)}, 403)
         await view.send(event, events.TELEMETRY)
         log.info("operator %s set %s to %s", who, asset, mode, extra={"asset_id": asset})
         return _json({"asset": asset, "mode": mode, "operator": who, "event_id": event.event_id}, 202)

@@ -20,12 +20,14 @@ from factory_app.children import wait_until
 from factory_app.config import load_plant
 from factory_app.ui import auth
 from harness.browser import chromium_browser
-from harness.helpers import get_json, wait_ready
+from harness.helpers import get_json, produce_raw, read_topic, wait_ready
 from harness.plant import Plant, make_settings, opc_call, wait_plcs_ready
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "test-token-of-the-operator"
+OVEN_TECH_TOKEN = "test-token-of-an-operator-scoped-to-oven-1"
+FORMER_TOKEN = "test-token-of-an-operator-no-longer-in-the-plant-file"
 WAIT_MS = 60_000  # a condition on the page; generous for a loaded CI machine
 
 
@@ -35,10 +37,18 @@ def without_interlocks(doc) -> None:
     doc["rules"] = [r for r in doc["rules"] if r["kind"] != "interlock"]
 
 
+def with_a_scoped_operator(doc) -> None:
+    without_interlocks(doc)
+    doc["operators"].append({"name": "oven-tech", "targets": ["oven-1.heater_power"]})
+
+
 @pytest.fixture(scope="module")
 def plant(kafka, tmp_path_factory):
-    settings = make_settings(kafka.cfg.bootstrap, tmp_path_factory.mktemp("view"), without_interlocks)
-    (settings.home / "operator-tokens").write_text("# test operator\n" + auth.token_line("operator", TOKEN))
+    settings = make_settings(kafka.cfg.bootstrap, tmp_path_factory.mktemp("view"), with_a_scoped_operator)
+    # "former" has a token line but no entry in the plant file (an operator who left).
+    (settings.home / "operator-tokens").write_text("# test operators\n" + auth.token_line("operator", TOKEN)
+                                                   + auth.token_line("oven-tech", OVEN_TECH_TOKEN)
+                                                   + auth.token_line("former", FORMER_TOKEN))
     p = Plant(settings, load_plant(settings.plant_config))
     try:
         p.start("sim", "worker", "ingest", "writer", "ui")
@@ -57,6 +67,12 @@ def at_the_machine(plant: Plant, asset: str, method: str) -> None:
     """Call a simulator method on the PLC itself (its own thread: Playwright's loop holds this one)."""
     with ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, opc_call(plant, asset, method)).result(timeout=30)
+
+
+def off_the_page_loop(coro):
+    """Run ``coro`` on its own thread: Playwright's sync API keeps an event loop on this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result(timeout=60)
 
 
 def ui_url(plant: Plant) -> str:
@@ -195,6 +211,61 @@ def test_the_commands_log_filters_and_links_each_command_to_its_cause_and_result
            ("command_result", command_id, "applied")
     assert events.command_id("oven-1-thermostat", cause["event"]["event_id"], "oven-1.heater_power") == command_id, \
         "the cause is the event the command was derived from"
+
+
+def test_a_command_id_reused_with_other_content_is_shown_beside_the_first(plant, page):
+    """Before: the ledger kept the last Command under an id, so a forgery reusing a real command's
+    id showed its own value beside the real one's "applied", and nothing said so."""
+    import msgspec
+    from playwright.sync_api import expect
+
+    from factory_app.operator_commands import operator_command
+
+    base = ui_url(plant)
+    # An asset no other test sends operator commands to (they count theirs).
+    real = operator_command(plant.config, "operator", "press-2", "write", "maintenance_request", "true", now=time.time())
+    forged = msgspec.structs.replace(real, event_id="forged-" + real.event_id, value=False)
+
+    def append(cmd):
+        off_the_page_loop(produce_raw(plant.settings, events.COMMANDS, [(cmd.asset_id.encode(), events.encode(cmd))]))
+    append(real)
+    wait_until(lambda: (get_json(f"{base}/api/commands/{real.command_id}") or {}).get("status") == "applied", 60,
+               interval=1, what="the real command applied")
+    append(forged)
+    page.goto(base + "/commands")
+    row = page.locator(f"tr[data-command='{real.command_id}']")
+    expect(row.locator(".conflict")).to_contain_text("id reused by 1 other command, not applied", timeout=WAIT_MS)
+    expect(row.locator(".status")).to_have_text("applied")
+    assert "maintenance_request true" in row.inner_text()
+    assert "press-2.maintenance_request false" in row.locator(".conflict").get_attribute("title")
+    shown = get_json(f"{base}/api/commands/{real.command_id}")
+    assert (shown["value"], [c["value"] for c in shown["conflicting"]]) == (True, [False])
+
+
+def test_a_mode_change_is_refused_outside_the_operators_scope(plant):
+    """Before: any token line (even one of an operator gone from the plant file) could put any asset
+    in manual, and the thermostat and auto-reset stood aside."""
+    base = ui_url(plant)
+    refused = [post(f"{base}/api/mode", {"asset": "oven-2", "mode": "manual"}, FORMER_TOKEN),
+               post(f"{base}/api/mode", {"asset": "conveyor-1", "mode": "manual"}, OVEN_TECH_TOKEN)]
+    assert [code for code, _ in refused] == [403, 403], refused
+    assert "not an operator of the plant file" in refused[0][1]["error"]
+    assert "may not change the mode of conveyor-1" in refused[1][1]["error"]
+    code, body = post(f"{base}/api/mode", {"asset": "oven-1", "mode": "auto", "reason": "scope test"}, OVEN_TECH_TOKEN)
+    assert code == 202, body
+    accepted = body["event_id"]
+
+    def modes_in_log() -> list[tuple[str, str]] | None:
+        found = off_the_page_loop(read_topic(plant.settings, events.TELEMETRY))
+        changes = [events.decode(r.value) for recs in found.values() for r in recs]
+        changes = [e for e in changes if isinstance(e, events.StateTransition) and e.kind == "mode"]
+        if not any(e.event_id == accepted for e in changes):
+            return None  # the accepted one is not in yet
+        return [(e.asset_id, e.reason.split(":")[0]) for e in changes]
+    in_log = wait_until(modes_in_log, 60, interval=2, what="the accepted mode change in the log")
+    assert ("oven-1", "oven-tech") in in_log
+    assert ("conveyor-1", "oven-tech") not in in_log and not [a for a, who in in_log if who == "former"], \
+        "a refused mode change was appended"
 
 
 def test_no_endpoint_changes_anything_without_a_token(plant):

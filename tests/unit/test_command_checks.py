@@ -207,3 +207,31 @@ def test_only_an_exact_safety_command_takes_the_safety_lane():
                       by_rule("oven-1-thermostat", "oven-1", "heater_power", 0.0),
                       cmd("conveyor-1", "motor_on", False)):
         assert not takes_safety_lane(PLANT, not_ahead, safety), not_ahead
+
+
+def test_method_arguments_have_limits_and_integers_fit_an_opc_ua_int64():
+    """Before: MethodSpec had no limits and the int check accepted 1e300 (integral), which failed
+    only while the request was being sent, reported "unknown" (may have landed)."""
+    from adapters.command_writer import check_args
+    from factory_app.config import MethodSpec
+
+    spec = MethodSpec.model_validate({"name": "set_batch", "node": "n",
+                                      "args": ["bool", {"type": "int", "min": 1, "max": 500}, {"type": "float", "max": 2.5}]})
+    assert [v.Value for v in check_args(spec, (True, 12, 2.0))] == [True, 12, 2.0]
+    for bad, why in (((True, 501, 1.0), "outside its limits"), ((True, 0, 1.0), "outside its limits"),
+                     ((True, 5, 2.6), "outside its limits"), ((True, 1e300, 1.0), "outside")):
+        with pytest.raises(Refused) as refused:
+            check_args(spec, bad)
+        assert refused.value.status == "rejected" and why in refused.value.detail, refused.value.detail
+    unbounded = MethodSpec(name="m", node="n", args=["int"])
+    for huge in (1e300, 2 ** 63, -2 ** 64):
+        with pytest.raises(Refused, match="Int64"):
+            check_args(unbounded, (huge,))
+    assert [v.Value for v in check_args(unbounded, (2 ** 63 - 1,))] == [2 ** 63 - 1]
+
+
+def test_an_int_tag_value_beyond_int64_is_rejected_before_anything_is_sent():
+    from factory_app.config import WriteTag
+
+    with pytest.raises(Refused, match="Int64"):
+        check_value(WriteTag(tag="count", node="n", type="int"), 1e300)

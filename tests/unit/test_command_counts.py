@@ -13,9 +13,9 @@ SIZE = 5.0
 STATUSES = ("applied", "rejected", "expired", "unknown", "conflict")
 
 
-def command(i: int, asset: str) -> events.Command:
-    return events.Command(event_id=f"c{i}", asset_id=asset, event_time=100.0 + i, command_id=f"cmd-{i}",
-                          action="write", target="heater_power", value=1.0, cause_event_id=f"e{i}",
+def command(i: int, asset: str, value: float = 1.0) -> events.Command:
+    return events.Command(event_id=f"c{i}-{asset}-{value}", asset_id=asset, event_time=100.0 + i, command_id=f"cmd-{i}",
+                          action="write", target="heater_power", value=value, cause_event_id=f"e{i}",
                           rule="oven-1-thermostat", deadline=200.0 + i)
 
 
@@ -71,3 +71,38 @@ def test_only_the_newest_periods_are_counted():
     step(ledger, counts, periods, result(0, "oven-1", "applied", 0), SIZE, 3)  # its period is gone: nothing moves
     assert [p["counts"] for p in periods["oven-1"]["periods"]] == [{"pending": 1}] * 3
     assert counts == {"oven-1": {"pending": 3, "applied": 1}}
+
+
+def test_the_first_command_under_an_id_keeps_its_entry_and_the_others_are_recorded_beside_it():
+    """Before: the last Command seen under an id replaced asset, value and rule beside the first
+    one's ``applied`` result, and moved its count to the other asset."""
+    ledger, counts, periods = {}, {}, {}
+    real, forged = command(1, "oven-1", 30.0), command(1, "press-1", 100.0)
+    for event in (real, result(1, "oven-1", "applied", 0), forged, real, forged, command(1, "oven-1", 99.0)):
+        step(ledger, counts, periods, event, SIZE, 3)
+    entry = ledger["cmd-1"]
+    assert (entry["asset_id"], entry["value"], entry["status"]) == ("oven-1", 30.0, "applied")
+    assert counts == {"oven-1": {"applied": 1}}, "a conflicting command moved the count"
+    assert [(c["asset_id"], c["value"]) for c in entry["conflicting"]] == [("press-1", 100.0), ("oven-1", 99.0)]
+    assert entry["digest"] == events.command_digest(real)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["oven-1", "press-1"]), st.sampled_from([1.0, 2.0]),
+                          st.sampled_from(["command", "applied"])), max_size=20))
+def test_whatever_order_the_entry_holds_the_first_command_folded(log):
+    ledger, counts, periods = {}, {}, {}
+    first = None
+    for asset, value, kind in log:
+        if kind == "command":
+            first = first or (asset, value)
+            step(ledger, counts, periods, command(1, asset, value), SIZE, 3)
+        else:
+            step(ledger, counts, periods, result(1, first[0] if first else asset, "applied", 0), SIZE, 3)
+    if first:
+        entry = ledger["cmd-1"]
+        assert (entry["asset_id"], entry["value"]) == first
+        others = {(a, v) for a, v, k in log if k == "command"} - {first}
+        assert {(c["asset_id"], c["value"]) for c in entry.get("conflicting", [])} == others
+        expected = Counter({(entry["asset_id"], entry["status"]): 1})
+        assert Counter({(a, s): n for a, by in counts.items() for s, n in by.items()}) == expected

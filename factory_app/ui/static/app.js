@@ -79,6 +79,15 @@ function sparkline(points) {
     <span class="small">${fmtValue(y0)} … ${fmtValue(y1)}</span>`;
 }
 
+// Other commands that reused this one's id (not applied): the row keeps the first, these are listed.
+function conflictCell(c) {
+  const n = (c.conflicting_digests || []).length;
+  if (!n) return "<td></td>";
+  const list = (c.conflicting || []).map((o) =>
+    `${o.rule} ${o.action} ${o.asset_id}.${o.target} ${fmtValue(o.value)}`).join("; ");
+  return `<td class="conflict error" title="${esc(list)}">id reused by ${n} other command${n > 1 ? "s" : ""}, not applied</td>`;
+}
+
 function commandRow(c, withAsset) {
   const latency = c.result_at != null && c.issued_at != null ? `${((c.result_at - c.issued_at) * 1000).toFixed(0)} ms` : "";
   const cause = c.cause_event_id && !c.cause_event_id.startsWith("request-")
@@ -90,11 +99,12 @@ function commandRow(c, withAsset) {
     (withAsset ? `<td><a href="/asset/${encodeURIComponent(c.asset_id ?? "")}">${esc(c.asset_id)}</a></td>` : "") +
     `<td>${esc(c.rule)}</td><td>${esc(c.action)} ${esc(c.target)} ${esc(fmtValue(c.value))}</td>` +
     `<td class="status">${esc(c.status)}</td><td>${esc(fmtValue(c.readback))}</td><td>${latency}</td>` +
+    conflictCell(c) +
     `<td class="small">${esc((c.detail || "").slice(0, 80))}</td><td>${cause} ${results}</td></tr>`;
 }
 
 const COMMAND_HEAD = (withAsset) => `<tr><th>issued</th>${withAsset ? "<th>asset</th>" : ""}<th>origin</th><th>what</th>` +
-  `<th>result</th><th>read back</th><th>loop latency</th><th>detail</th><th>links</th></tr>`;
+  `<th>result</th><th>read back</th><th>loop latency</th><th>conflicts</th><th>detail</th><th>links</th></tr>`;
 
 function operatorForm(d) {
   const writes = d.writes.map((w) => `<option value="write:${esc(w.tag)}">write ${esc(w.tag)} (${esc(w.type)}${w.min != null ? ` ${w.min}…${w.max}` : ""})</option>`);
