@@ -84,9 +84,12 @@ def install() -> None:
 @sites_option
 @click.option("--metrics-port", type=int, default=9103, show_default=True, help="Prometheus metrics (0: none)")
 @click.option("--stall-timeout", type=float, default=60.0, show_default=True,
-              help="restart MirrorMaker when a site with records to mirror has not moved for this many seconds")
+              help="restart MirrorMaker when a site with records to mirror has not moved for this many seconds "
+                   "since its tasks ran (doubled by each restart without progress, up to 8 times)")
+@click.option("--start-timeout", type=float, default=300.0, show_default=True,
+              help="restart MirrorMaker when a site's tasks have not run this many seconds after its start")
 @click.pass_obj
-def run(settings: Settings, sites_file: str, metrics_port: int, stall_timeout: float) -> None:
+def run(settings: Settings, sites_file: str, metrics_port: int, stall_timeout: float, start_timeout: float) -> None:
     """Run MirrorMaker under a supervisor in the foreground (Ctrl-C stops both): restarted when
     it exits or a site's mirroring stalls; metrics per site (lag, last sync, reachable)."""
     from prometheus_client import start_http_server
@@ -102,7 +105,7 @@ def run(settings: Settings, sites_file: str, metrics_port: int, stall_timeout: f
     mirror.files.root.mkdir(parents=True, exist_ok=True)
     pid_file.write_text(str(os.getpid()))
     try:
-        asyncio.run(until_signalled(lambda stop: supervise(mirror, stop, stall_s=stall_timeout)))
+        asyncio.run(until_signalled(lambda stop: supervise(mirror, stop, stall_s=stall_timeout, start_s=start_timeout)))
     except MirrorConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:

@@ -178,3 +178,42 @@ def test_waiting_aims_at_the_sites_ends_when_the_wait_began():
     targets = targets_of(later, targets)
     assert targets[("plant-a", "t", 0)] == 100 and targets[("plant-b", "t", 0)] == 5
     assert progress_to(later, targets) == {"plant-a": (110, 110), "plant-b": (0, 5)}
+
+
+def test_the_stall_clock_runs_only_once_a_sites_tasks_run():
+    watch = StallWatch(stall_s=60, start_s=300)
+    watch.started(0)
+    # MirrorMaker still starting (plugins, group): a site not moving for minutes is not stalled.
+    assert watch.stalled([status("a", 10, 20)], now=5, running=set()) == []
+    assert watch.stalled([status("a", 10, 20)], now=200, running=set()) == []
+    assert watch.stalled([status("a", 10, 20)], now=210, running={"a"}) == []  # its tasks run from here
+    assert watch.stalled([status("a", 10, 20)], now=269, running=set()) == []
+    assert watch.stalled([status("a", 10, 20)], now=271, running=set()) == ["a"]  # 60 s since they ran
+    assert watch.quiet_s(271) == 266  # the hanging-transaction sweep still sees all the quiet time (from 5)
+
+
+def test_tasks_that_never_run_restart_after_the_start_window_and_restarts_back_off():
+    watch = StallWatch(stall_s=60, start_s=300)
+    watch.started(0)
+    assert watch.stalled([status("a", 10, 20)], now=299, running=set()) == []
+    assert watch.stalled([status("a", 10, 20)], now=300, running=set()) == ["a"]
+    watch.restarted_for_no_progress(300)
+    assert watch.factor == 2
+    assert watch.stalled([status("a", 10, 20)], now=899, running=set()) == []  # 2 x 300 s this time
+    assert watch.stalled([status("a", 10, 20)], now=900, running=set()) == ["a"]
+    for n in range(10):
+        watch.restarted_for_no_progress(1000 + n)
+    assert watch.factor == 8  # capped
+    watch.stalled([status("a", 10, 20)], now=2000, running={"a"})
+    assert watch.stalled([status("a", 11, 20)], now=2005, running=set()) == [] and watch.factor == 1  # it moved
+
+
+def test_a_mirror_task_status_record_is_read_from_connects_json():
+    from factory_app.mirror.tasks import task_state
+    key = b"status-task-MirrorSourceConnector-0"
+    value = b'{"state":"RUNNING","trace":null,"worker_id":"plant-a->central","generation":3}'
+    assert task_state(key, value) == ("status-task-MirrorSourceConnector-0", "RUNNING")
+    assert task_state(key, None) == ("status-task-MirrorSourceConnector-0", None)  # deleted
+    assert task_state(b"status-connector-MirrorSourceConnector", value) is None  # the connector, not a task
+    assert task_state(b"status-task-MirrorHeartbeatConnector-0", value) is None
+    assert task_state(key, b"\x00not json") is None and task_state(key, b"[1]") is None
