@@ -324,6 +324,8 @@ class CommandWriter:
         self._consumer = None
         self.ledger_current = asyncio.Event()  # set while the ledger holds the log's intents up to assignment
         self.instance = f"{socket.gethostname()}:{os.getpid()}"
+        self._assets = frozenset(a.id for a in plant.assets)
+        self._origins = frozenset([r.name for r in plant.rules] + [o.name for o in plant.operators])
         for asset in plant.assets:  # export zeros, so dashboards see the series from the start
             metrics.OPCUA_WRITE_ERRORS.labels(asset.id)
             metrics.WRITER_NO_TIME.labels(asset.id)
@@ -603,10 +605,12 @@ class CommandWriter:
             except LedgerError as exc:  # the log has it; the ledger reads it from there when it can
                 metrics.WRITER_LEDGER_ERRORS.inc()
                 log.error("command %s: result in the log, not in the ledger: %s", cmd.command_id, exc)
-        metrics.COMMAND_RESULTS.labels(cmd.rule, result.status).inc()
-        metrics.EVENTS_OUT.labels(self.settings.topic(events.COMMAND_RESULTS), cmd.asset_id).inc()
+        rule = metrics.known_or_other(cmd.rule, self._origins)  # a command may name anything
+        metrics.COMMAND_RESULTS.labels(rule, result.status).inc()
+        metrics.EVENTS_OUT.labels(self.settings.topic(events.COMMAND_RESULTS),
+                                  metrics.known_or_other(cmd.asset_id, self._assets)).inc()
         if result.status == "applied":
-            metrics.LOOP_LATENCY.labels(cmd.rule).observe(max(0.0, result.event_time - cmd.event_time))
+            metrics.LOOP_LATENCY.labels(rule).observe(max(0.0, result.event_time - cmd.event_time))
         log.info("command %s %s %s: %s (%s)", cmd.command_id, cmd.asset_id, cmd.target, result.status, result.detail,
                  extra={"asset_id": cmd.asset_id, "command_id": cmd.command_id, "rule": cmd.rule,
                         "status": result.status})

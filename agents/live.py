@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,7 +80,7 @@ class LiveRuntime:
     """Runs the batched processors of one worker (see the module docstring)."""
 
     def __init__(self, app: faust.App, settings: Settings, dead_letter: faust.TopicT,
-                 commands: faust.TopicT | None):
+                 commands: faust.TopicT | None, known_assets: Callable[[], frozenset[str]] | None = None):
         self.app = app
         self.settings = settings
         self.dead_letter = dead_letter
@@ -88,6 +88,8 @@ class LiveRuntime:
         self._sources: dict[str, _Source] = {}
         self._topics: set[str] = set()  # the consumer reads this set: topics join as processors are added
         self._asset_counters: dict[tuple[str, str], Any] = {}
+        self._known_assets = known_assets  # the plant file's ids, read at the first count
+        self._assets: frozenset[str] | None = None
         partition_batches.install(app, self._topics, self.handle_fetch, settings.worker.fetch_max_wait_ms)
 
     def add(self, name: str, topic: faust.TopicT, accepts: tuple[type, ...], tables: dict[str, faust.Table],
@@ -165,11 +167,23 @@ class LiveRuntime:
 
     def _count(self, tp: TP, records: list, decoded: list) -> None:
         metrics.SOURCE_RECORDS.labels(tp.topic).inc(len(records))
+        assets = self._label_assets()
         for asset, n in Counter(ev.asset_id for ev, _ in decoded).items():
+            if asset not in assets:  # any valid-looking id may be appended: one series for the rest
+                asset = metrics.OTHER
             counter = self._asset_counters.get((tp.topic, asset))
             if counter is None:
                 counter = self._asset_counters[(tp.topic, asset)] = metrics.EVENTS_IN.labels(tp.topic, asset)
             counter.inc(n)
+
+    def _label_assets(self) -> frozenset[str]:
+        if self._assets is None:
+            try:
+                self._assets = self._known_assets() if self._known_assets is not None else frozenset()
+            except Exception as exc:  # no plant file (a fold-only worker): every asset under one label
+                log.warning("per-asset event counts under %r: the plant file cannot be read (%s)", metrics.OTHER, exc)
+                self._assets = frozenset()
+        return self._assets
 
     async def _decode(self, source: _Source, records: list) -> list[tuple[Any, Any]]:
         """``(event, record)`` of each record that decodes; one dead letter for each that does not

@@ -100,7 +100,8 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
 
     ctx = LiveContext(app=app, settings=settings, plant=the_plant, topic=topic,
                       dead_letter=topic(events.DEAD_LETTER))
-    runtime = LiveRuntime(app, settings, ctx.dead_letter, topic(events.COMMANDS) if settings.worker.emit_commands else None)
+    runtime = LiveRuntime(app, settings, ctx.dead_letter, topic(events.COMMANDS) if settings.worker.emit_commands else None,
+                          known_assets=lambda: frozenset(a.id for a in the_plant().assets))
     tables: dict[str, faust.Table] = {}
     for processor in processors:
         own = processor.register(ctx)

@@ -126,3 +126,13 @@ def processed_so_far() -> int:
     folded it): a long run's progress."""
     return int(sum(sample.value for metric in SOURCE_RECORDS.collect() for sample in metric.samples
                    if sample.name.endswith("_total")))
+
+
+# Label values of ids anyone may append (assets, rules) outside the plant file all count under
+# this one, so /metrics and the process's memory stay bounded whatever the log holds.
+OTHER = "(other)"
+
+
+def known_or_other(value: str, known: frozenset[str] | set[str]) -> str:
+    return value if value in known else OTHER
+
