@@ -30,6 +30,7 @@ from asyncua.client.ua_client import UaClientState
 
 from adapters.lanes import NORMAL, SAFETY, Lane, OffsetTracker
 from adapters.ledger import Ledger, LedgerError
+from adapters.mode_watch import ModeWatch
 from factory_app.rules import same
 from factory_app.rules.registry import kind_of
 from adapters.opcua_session import node_ids, open_client
@@ -222,7 +223,7 @@ _DETAIL_CHARS = 1000
 
 
 async def apply(sessions: Sessions, asset: Asset, spec: WriteTag | None, cmd: events.Command, value,
-                deadline: float, clock, confirm=None) -> tuple[str, str, events.Scalar | None]:
+                deadline: float, clock, confirm=None, hold=None) -> tuple[str, str, events.Scalar | None]:
     """Perform the write or call on the PLC; return (status, detail, readback).
 
     The deadline is kept at the moment of acting: opening the session is bounded by the
@@ -233,7 +234,9 @@ async def apply(sessions: Sessions, asset: Asset, spec: WriteTag | None, cmd: ev
 
     ``confirm(timeout)`` (the writer's hold on the command's partition) is awaited after
     the session is open, just before the last deadline check; it raises ``Fenced`` when
-    another writer may own the command, and nothing is sent.
+    another writer may own the command, and nothing is sent. ``hold()``, asked at the same last
+    moment, names a reason not to act any more (the asset taken into manual): ``rejected``,
+    nothing sent.
     """
     def left() -> float:
         return deadline - clock()
@@ -262,6 +265,9 @@ async def apply(sessions: Sessions, asset: Asset, spec: WriteTag | None, cmd: ev
     if confirm is not None:
         await confirm(max(left(), 0.001))
     # The last moment at which not acting is still a choice.
+    held = hold() if hold is not None else None
+    if held:
+        return "rejected", f"{held}; nothing sent", None
     remaining = left()
     if remaining <= 0:
         return "expired", f"deadline passed {-remaining:.3f}s before the write could be sent; nothing sent", None
@@ -326,6 +332,9 @@ class CommandWriter:
         self.instance = f"{socket.gethostname()}:{os.getpid()}"
         self._assets = frozenset(a.id for a in plant.assets)
         self._origins = frozenset([r.name for r in plant.rules] + [o.name for o in plant.operators])
+        self._rules = frozenset(r.name for r in plant.rules)
+        self._safety_rules = {r.name for r in plant.rules if kind_of(r).safety}
+        self.modes = ModeWatch(settings)
         for asset in plant.assets:  # export zeros, so dashboards see the series from the start
             metrics.OPCUA_WRITE_ERRORS.labels(asset.id)
             metrics.WRITER_NO_TIME.labels(asset.id)
@@ -424,6 +433,9 @@ class CommandWriter:
                          else check_args(asset.method(cmd.target), cmd.args))
                 if spec is not None:
                     encodable(ua.Variant(value, _VARIANT[spec.type]), f"{cmd.asset_id}.{spec.tag}")
+                held = self.held(cmd)
+                if held:
+                    raise Refused("rejected", f"{held}; nothing sent")
                 now = self.clock()
                 if now > deadline:
                     raise Refused("expired", f"deadline passed {now - deadline:.3f}s ago; nothing sent")
@@ -436,13 +448,20 @@ class CommandWriter:
                 self.ledger.record_intent(cmd.command_id)
                 try:
                     status, detail, readback = await apply(self.sessions, asset, spec, cmd, value, deadline,
-                                                           self.clock, confirm)
+                                                           self.clock, confirm, hold=lambda: self.held(cmd))
                 except Fenced as fenced:
                     self._keep_outcome(cmd, "not_sent", f"{fenced}; nothing sent", None)
                     raise
                 # Known before it is told: a crash before the append re-sends this, not "unknown".
                 self._keep_outcome(cmd, status, detail, readback)
         return self.result(cmd, status, detail, readback)
+
+    def held(self, cmd: events.Command) -> str | None:
+        """Why ``cmd`` may not act now although it passed its checks: a rule's command for an asset
+        an operator has in manual (operators act in manual; an interlock's exact stop always acts)."""
+        if cmd.rule not in self._rules or takes_safety_lane(self.plant, cmd, self._safety_rules):
+            return None
+        return self.modes.refusal(cmd.asset_id)
 
     def _keep_outcome(self, cmd: events.Command, status: str, detail: str, readback) -> None:
         """Record what applying did; past the PLC, a ledger failure must not lose the result: it
@@ -470,10 +489,13 @@ class CommandWriter:
             # A writer that stops polling (frozen, partitioned away) is dropped from the group after
             # 20 s, not Kafka's default 5 minutes, so a standby takes over while the zombie is fenced.
             max_poll_interval_ms=20_000, rebalance_timeout_ms=20_000)
-        consumer.subscribe([self.settings.topic(events.COMMANDS)], listener=_Handover(self, consumer, tracker, lanes))
-        safety_rules = {r.name for r in self.plant.rules if kind_of(r).safety}
-        log.info("command writer ready (group %s)", self.group)
+        safety_rules = self._safety_rules
         try:
+            # The operators' modes as of now before any command: a rule's command is checked against them.
+            await self.modes.start()
+            consumer.subscribe([self.settings.topic(events.COMMANDS)],
+                               listener=_Handover(self, consumer, tracker, lanes))
+            log.info("command writer ready (group %s)", self.group)
             while stop is None or not stop.is_set():
                 if self._failure is not None:
                     raise RuntimeError(f"command writer stopped: {self._failure!r}") from self._failure
@@ -512,6 +534,7 @@ class CommandWriter:
             # Each step bounded: with the broker gone they would retry for ever, and a writer that
             # cannot stop outlives its supervisor.
             for step, what in ((self._commit(consumer, tracker), "final commit"), (consumer.stop(), "consumer stop"),
+                               (self.modes.stop(), "mode watch stop"),
                                (producer.stop(), "producer stop"), (self.sessions.close(), "PLC sessions close")):
                 try:
                     await asyncio.wait_for(step, 10.0)

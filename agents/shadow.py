@@ -24,13 +24,14 @@ from factory_app import events, metrics
 from factory_app.command_diff import diff
 from factory_app.config import PlantConfig, load_plant
 from factory_app.settings import Settings
+from tables.asset_mode import fold_mode, mode_of
 from tables.asset_state import already_applied, apply_event
 from tables.definitions import projection_table
 
 PROCESSOR = "shadow"
-STATE, MEMORY = f"{PROCESSOR}_state", f"{PROCESSOR}_memory"
+STATE, MEMORY, MODE = f"{PROCESSOR}_state", f"{PROCESSOR}_memory", f"{PROCESSOR}_mode"
 RECENT = 5  # differences kept per asset, newest last
-_ACCEPT = (events.Telemetry, events.StateTransition)
+_ACCEPT = (events.Telemetry, events.StateTransition, events.ModeChange)
 
 
 def compare(active: list[events.Command], shadow: list[events.Command]) -> Counter:
@@ -47,19 +48,25 @@ def compare(active: list[events.Command], shadow: list[events.Command]) -> Count
 
 
 def step(active_rules: dict, shadow_rules: dict, state_table, memory_table, event, offset: int | None,
-         count=None) -> list[events.Command]:
-    """Fold one event; return the shadow rules' commands (for the shadow topic)."""
+         count=None, mode_table=None) -> list[events.Command]:
+    """Fold one event; return the shadow rules' commands (for the shadow topic). Both rule
+    sets see the asset's mode, as the active control processor does."""
     watched = event.asset_id in active_rules or event.asset_id in shadow_rules
     if not watched:
+        return []
+    if isinstance(event, events.ModeChange):
+        if mode_table is not None:
+            fold_mode(mode_table, event, offset)
         return []
     previous = state_table.get(event.asset_id)
     if already_applied(previous, offset):
         return []
     state = apply_event(previous, event, offset)
+    seen = {**state, "mode": mode_of(mode_table.get(event.asset_id)) if mode_table is not None else "auto"}
     entry = dict(memory_table.get(event.asset_id) or {"active": {}, "shadow": {}, "counts": {}, "recent": [],
                                                          "since": event.event_time})
-    active, entry["active"] = decide(active_rules, state, entry["active"], event)
-    proposed, entry["shadow"] = decide(shadow_rules, state, entry["shadow"], event)
+    active, entry["active"] = decide(active_rules, seen, entry["active"], event)
+    proposed, entry["shadow"] = decide(shadow_rules, seen, entry["shadow"], event)
     outcomes = compare(active, proposed)
     counts = {rule: dict(c) for rule, c in entry["counts"].items()}
     for (rule, outcome), n in outcomes.items():
@@ -85,7 +92,7 @@ def shadow_plant(settings: Settings) -> PlantConfig:
 
 def _register(ctx: LiveContext) -> dict[str, faust.Table]:
     batched = ctx.settings.worker.batched_tables
-    return {name: projection_table(ctx.app, ctx.settings, name, batched) for name in (STATE, MEMORY)}
+    return {name: projection_table(ctx.app, ctx.settings, name, batched) for name in (STATE, MEMORY, MODE)}
 
 
 def _step(settings: Settings, plant: PlantConfig | None, label: str) -> ReplayStep:
@@ -99,9 +106,10 @@ def _step(settings: Settings, plant: PlantConfig | None, label: str) -> ReplaySt
     def run(t, e, o):
         if not proposed:
             proposed.append(rules_by_asset(shadow_plant(settings)))
-        return step(active, proposed[0], t[STATE], t[MEMORY], e, o, live_count)
+        return step(active, proposed[0], t[STATE], t[MEMORY], e, o, live_count, t[MODE])
     return run
 
 
-SPEC = Processor(PROCESSOR, (events.TELEMETRY,), _ACCEPT, (STATE, MEMORY), _register, _step, default=False,
+SPEC = Processor(PROCESSOR, (events.TELEMETRY, events.OPERATOR_ACTIONS), _ACCEPT, (STATE, MEMORY, MODE), _register,
+                 _step, default=False,
                  uses_plant=True, decides=True, emits_to=events.SHADOW_COMMANDS)

@@ -1,4 +1,4 @@
-"""Telemetry -> asset state and tumbling-window aggregates.
+"""Telemetry -> asset state and tumbling-window aggregates; operator actions -> asset mode.
 
 The step reads nothing but the event: no wall clock, so a rebuild from the log
 produces the same tables. Live, the runtime (``agents.live``) folds it over each
@@ -17,11 +17,12 @@ from factory_app import events, metrics
 from factory_app.settings import Settings
 from factory_app.web_views import register_state_views
 from tables import keys, windows
+from tables.asset_mode import fold_mode
 from tables.asset_state import already_applied, apply_event, seen_before
 from tables.definitions import StateTables, state_tables
 
 PROCESSOR = "telemetry-state"
-_ACCEPT = (events.Telemetry, events.StateTransition)
+_ACCEPT = (events.Telemetry, events.StateTransition, events.ModeChange)
 
 
 def apply_to_tables(tables: StateTables, event: events.Telemetry | events.StateTransition,
@@ -71,10 +72,14 @@ def apply_to_tables(tables: StateTables, event: events.Telemetry | events.StateT
 
 
 def make_step(settings: Settings, processor: str = PROCESSOR) -> ReplayStep:
-    """The processor's step: one event into ``asset_state`` and ``tag_windows``; commands: none."""
+    """The processor's step: one event into ``asset_state`` and ``tag_windows`` (a mode change
+    into ``asset_mode``); commands: none."""
     window, retention, horizon = settings.worker.window_seconds, settings.worker.window_retention, settings.worker.dedup_horizon
 
     def step(tables: Tables, event, offset: int) -> list:
+        if isinstance(event, events.ModeChange):
+            fold_mode(tables["asset_mode"], event, offset, horizon)
+            return []
         apply_to_tables(StateTables(asset_state=tables["asset_state"], tag_windows=tables["tag_windows"]),
                         event, window, retention, processor, offset, horizon)
         return []
@@ -94,5 +99,6 @@ def _register(ctx: LiveContext) -> dict[str, faust.Table]:
     return state.all()
 
 
-SPEC = Processor(PROCESSOR, (events.TELEMETRY,), _ACCEPT, ("asset_state", "tag_windows"), _register,
+SPEC = Processor(PROCESSOR, (events.TELEMETRY, events.OPERATOR_ACTIONS), _ACCEPT, ("asset_state", "tag_windows", "asset_mode"),
+                 _register,
                  lambda settings, plant, label: make_step(settings, label))

@@ -7,11 +7,13 @@ StandardAuthorizer, denying what no ACL allows) enforces:
 - ``ingest``   appends telemetry, nothing else;
 - ``worker``   reads the source topics, appends commands and dead letters, owns its group and
                its ``APP_ID-`` topics (table changelogs, Faust's assignor topic);
-- ``writer``   reads commands, appends command intents, results and dead letters, owns the
+- ``writer``   reads commands and operator actions (the mode at the write), appends command intents, results and dead letters, owns the
                writer's group; it is the only principal that touches machines;
 - ``operator`` appends commands (the plant view, ``factory command``) and mode changes
-               (``factory mode``: telemetry events) and reads the log to show it; operator
-               names inside a command are checked by the writer;
+               (``factory mode``: the operator-actions topic) and reads the log to show it;
+               it cannot append telemetry, and no other principal can append operator
+               actions; operator names inside a command or a mode change are checked by
+               the writer and the plant view;
 - ``replay``   reads the log and the changelogs (state-at, verify, backfill into its own
                tables); rewind and rebuild change groups and topics: the admin runs them;
 - ``mirror``   the central MirrorMaker pulling this site: reads the mirrored source topics
@@ -76,6 +78,7 @@ def role_grants(settings: Settings, users: dict[str, str] | None = None) -> list
         g("worker", app),
         # The command writer: commands in; intents, results, dead letters out; its own group.
         t("writer", topic(events.COMMANDS), read),
+        t("writer", topic(events.OPERATOR_ACTIONS), read),  # the mode, checked at the write
         t("writer", topic(events.COMMAND_INTENTS), read + ("WRITE",)),
         t("writer", topic(events.COMMAND_RESULTS), read + ("WRITE",)),
         t("writer", topic(events.DEAD_LETTER), write),
@@ -83,7 +86,7 @@ def role_grants(settings: Settings, users: dict[str, str] | None = None) -> list
         # Operators: commands out; the log in, to show the plant and a command's result.
         t("operator", prefix, read, "prefixed"),
         t("operator", topic(events.COMMANDS), write),
-        t("operator", topic(events.TELEMETRY), write),  # auto/manual mode changes travel with telemetry
+        t("operator", topic(events.OPERATOR_ACTIONS), write),  # auto/manual; never telemetry
         # Replays read only, the log and the tables' changelogs.
         t("replay", prefix, read, "prefixed"),
         t("replay", f"{app}-", read, "prefixed"),

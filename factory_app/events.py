@@ -22,12 +22,13 @@ MAX_EVENT_BYTES = 64 * 1024
 
 # Logical topic names; Settings.topic() adds the deployment's prefix.
 TELEMETRY = "telemetry"          # Telemetry and StateTransition, key = asset id
+OPERATOR_ACTIONS = "operator-actions"  # ModeChange, key = asset id (operators', never the ingest adapter's)
 COMMANDS = "commands"            # Command, key = asset id
 COMMAND_RESULTS = "command-results"  # CommandResult, key = asset id
 COMMAND_INTENTS = "command-intents"  # CommandIntent, key = asset id (the writer's, before each write)
 DEAD_LETTER = "dead-letter"      # DeadLetter, key = the bad message's key
 SHADOW_COMMANDS = "commands-shadow"  # Command, key = asset id: a shadow rule set's (never read by the writer)
-SOURCE_TOPICS = (TELEMETRY, COMMANDS, COMMAND_RESULTS, COMMAND_INTENTS, DEAD_LETTER, SHADOW_COMMANDS)
+SOURCE_TOPICS = (TELEMETRY, OPERATOR_ACTIONS, COMMANDS, COMMAND_RESULTS, COMMAND_INTENTS, DEAD_LETTER, SHADOW_COMMANDS)
 
 # What a value may be. Anything outside is refused at decode time (reason ``invalid``), so
 # what reaches a table can always be stored, changelogged and replayed as it was read:
@@ -110,14 +111,30 @@ class Telemetry(Event, tag="telemetry", kw_only=True, frozen=True):
 
 
 class StateTransition(Event, tag="state", kw_only=True, frozen=True):
-    """An asset changed state: its connection (``kind='connection'``), its machine state, or its
-    control mode (``kind='mode'``, ``auto``/``manual``: set by an operator; in manual the
-    control rules leave the asset to the operator, interlocks excepted)."""
+    """An asset changed state, as its ingest adapter saw it: its connection
+    (``kind='connection'``) or its machine state (``kind='machine'``). An operator's mode
+    change is a ``ModeChange`` on the operator-actions topic: one on telemetry, where the
+    ingest adapter writes, is not decodable (dead-lettered), so no PLC-facing principal can
+    take the rules off an asset."""
 
-    kind: Literal["connection", "machine", "mode"]
+    kind: Literal["connection", "machine"]
     to_state: Text
     from_state: Text | None = None
     reason: Text = ""
+
+
+class ModeChange(Event, tag="mode_change", kw_only=True, frozen=True):
+    """An operator handed an asset to manual (the control rules stand aside and the writer
+    refuses their commands, interlocks excepted) or back to auto. On the operator-actions
+    topic, with the operator's name as the plant file knows it."""
+
+    mode: Literal["auto", "manual"]
+    operator: str
+    reason: Text = ""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_ids(self, "operator")
 
 
 class Command(Event, tag="command", kw_only=True, frozen=True):
@@ -167,7 +184,7 @@ class CommandIntent(Event, tag="command_intent", kw_only=True, frozen=True):
         _check_ids(self, "command_id")
 
 
-AnyEvent = Union[Telemetry, StateTransition, Command, CommandResult, CommandIntent]
+AnyEvent = Union[Telemetry, StateTransition, ModeChange, Command, CommandResult, CommandIntent]
 
 
 class DeadHeader(msgspec.Struct, kw_only=True, frozen=True):

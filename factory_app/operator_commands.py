@@ -84,5 +84,5 @@ def mode_change(plant: PlantConfig, operator: str, asset_id: str, mode: str, rea
     if not plant.may_set_mode(operator, asset_id):
         raise OperatorRefused(f"operator {operator!r} may not change the mode of {asset_id} "
                               "(none of its targets in the plant file is on that asset)")
-    return events.StateTransition(event_id=uuid.uuid4().hex, asset_id=asset_id, event_time=now, kind="mode",
-                                  to_state=mode, reason=f"{operator}: {reason}".strip()[:500])
+    return events.ModeChange(event_id=uuid.uuid4().hex, asset_id=asset_id, event_time=now, mode=mode,
+                             operator=operator, reason=reason.strip()[:500])

@@ -10,6 +10,7 @@ from faust.web import Request, Response, View
 from factory_app import metrics
 from factory_app.kafka_clients import asset_partition
 from tables import keys, values, windows
+from tables.asset_mode import with_mode
 from tables.definitions import StateTables
 
 
@@ -35,10 +36,14 @@ def register_state_views(app: faust.App, tables: StateTables) -> None:
     """``/state/`` (assets held by this worker; ``?assets=a,b``: of these) and ``/state/{asset}/``
     (routed to its owner)."""
 
+    def shown(asset: str, state: dict) -> dict:
+        mode = tables.asset_mode.get(keys.asset_key(asset)) if tables.asset_mode is not None else None
+        return with_mode(values.public("asset_state", state), mode)
+
     @app.page("/state/")
     async def all_assets(self: View, request: Request) -> Response:
         held = held_by_this_worker(app, tables.asset_state, request)
-        return self.json({k: values.public("asset_state", v) for k, v in held.items()})
+        return self.json({k: shown(k, v) for k, v in held.items()})
 
     @app.page("/state/{asset}/")
     @app.table_route(table=tables.asset_state, match_info="asset")
@@ -46,7 +51,7 @@ def register_state_views(app: faust.App, tables: StateTables) -> None:
         state = tables.asset_state.get(keys.asset_key(asset))
         if state is None:
             return self.json({"error": f"unknown asset {asset!r}"}, status=404)
-        return self.json(values.public("asset_state", state))
+        return self.json(shown(asset, state))
 
     @app.page("/windows/{asset}/")
     @app.table_route(table=tables.asset_state, match_info="asset")

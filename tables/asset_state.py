@@ -63,8 +63,6 @@ def apply_event(state: AssetState | None, event: Telemetry | StateTransition,
         }
     elif event.kind == "connection":
         new["connection"] = event.to_state
-    elif event.kind == "mode":
-        new["mode"] = event.to_state  # absent until an operator first sets it: auto
     else:
         new["machine_state"] = event.to_state
     prev = new["last_event_time"]

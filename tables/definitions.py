@@ -20,9 +20,13 @@ class StateTables:
 
     asset_state: faust.Table  # asset_id -> AssetState (tables.asset_state)
     tag_windows: faust.Table  # window_key / index_key -> Aggregate / [starts] (tables.windows)
+    asset_mode: faust.Table | None = None  # asset_id -> AssetMode (tables.asset_mode), from operator actions
 
     def all(self) -> dict[str, faust.Table]:
-        return {"asset_state": self.asset_state, "tag_windows": self.tag_windows}
+        out = {"asset_state": self.asset_state, "tag_windows": self.tag_windows}
+        if self.asset_mode is not None:
+            out["asset_mode"] = self.asset_mode
+        return out
 
 
 def rocksdb_options(settings: Settings) -> dict:
@@ -49,4 +53,5 @@ def state_tables(app: faust.App, settings: Settings) -> StateTables:
     """Declare the state tables on ``app``."""
     batched = settings.worker.batched_tables
     return StateTables(asset_state=projection_table(app, settings, "asset_state", batched),
-                       tag_windows=projection_table(app, settings, "tag_windows", batched))
+                       tag_windows=projection_table(app, settings, "tag_windows", batched),
+                       asset_mode=projection_table(app, settings, "asset_mode", batched))

@@ -44,7 +44,19 @@ class AssetStateV1(_Value):
     machine_state: str | None
     last_event_time: float | None
     events: int
-    mode: str | None = None  # absent until an operator first sets it: auto
+    mode: str | None = None  # values folded before the asset_mode table carried it; views fill it from there
+
+
+class AssetModeV1(_Value):
+    """``asset_mode`` / ``control_mode`` / ``shadow_mode``: the asset's last mode change (no
+    entry: auto), folded from the operator-actions topic."""
+
+    asset_id: str
+    mode: str
+    operator: str
+    since: float  # the change's event time
+    reason: str
+    event_id: str
 
 
 class WindowV1(_Value):
@@ -189,6 +201,9 @@ class ShadowMemoryV1(msgspec.Struct, forbid_unknown_fields=True):
 SCHEMAS: dict[str, Any] = {
     "asset_state": AssetStateV1,
     "control_state": AssetStateV1,
+    "asset_mode": AssetModeV1,
+    "control_mode": AssetModeV1,
+    "shadow_mode": AssetModeV1,
     "tag_windows": Union[WindowV1, WindowIndexV1],
     "availability": AvailabilityV1,
     "kpi_periods": KpiPeriodsV1,

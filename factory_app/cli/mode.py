@@ -18,8 +18,9 @@ from factory_app.settings import Settings
               help="the operator changing it (an `operators:` entry of the plant file with a target on ASSET)")
 @click.pass_obj
 def command(settings: Settings, asset: str, mode: str, reason: str, operator: str) -> None:
-    """Append a mode change for ASSET to the log. In manual, thermostat and auto-reset leave the
-    asset alone; interlocks still act (they are the safety rules). Replays see the same change.
+    """Append a mode change for ASSET to the log (the operator-actions topic). In manual, thermostat
+    and auto-reset leave the asset alone and the writer refuses their commands; interlocks still
+    act (they are the safety rules). Replays see the same change.
 
     Example: factory mode oven-2 manual --reason "heater maintenance" --as operator
     """
@@ -37,5 +38,5 @@ def command(settings: Settings, asset: str, mode: str, reason: str, operator: st
     except OperatorRefused as exc:
         raise click.ClickException(str(exc)) from None
 
-    asyncio.run(append_once(settings, events.TELEMETRY, event))
+    asyncio.run(append_once(settings, events.OPERATOR_ACTIONS, event))
     click.echo(f"{asset}: {mode} (event {event.event_id})")

@@ -38,10 +38,10 @@ from factory_app.settings import KafkaSettings
 
 # An alias becomes a topic prefix joined by "." (the replication policy's separator): no dots.
 SITE_NAME = r"^[a-z][a-z0-9-]{0,30}$"
-# What the centre needs to rebuild each site's history: its telemetry, what was commanded and
-# what came of it. Not dead letters: the central folds dead-letter the same bad records into
+# What the centre needs to rebuild each site's history: its telemetry, its operators' mode
+# changes, what was commanded and what came of it. Not dead letters: the central folds dead-letter the same bad records into
 # a central topic of their own (a mirrored topic is written by the mirror alone).
-DEFAULT_TOPICS = (events.TELEMETRY, events.COMMANDS, events.COMMAND_RESULTS)
+DEFAULT_TOPICS = (events.TELEMETRY, events.OPERATOR_ACTIONS, events.COMMANDS, events.COMMAND_RESULTS)
 
 
 class _Strict(BaseModel):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from aiokafka import TopicPartition
 
-from factory_app import kafka_clients
+from factory_app import events, kafka_clients
 from factory_app.settings import Settings
 
 Progress = Callable[[TopicPartition, int], None]  # (partition, records consumed so far in it)
@@ -28,15 +28,38 @@ async def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartit
     return await kafka_clients.end_offsets(settings.kafka, topics)
 
 
+def merged_into(settings: Settings) -> dict[str, str]:
+    """Full topic name -> the full name of the topic its records are read with, by record time:
+    operator actions with telemetry (a rule sees the mode as of its event)."""
+    return {settings.topic(events.OPERATOR_ACTIONS): settings.topic(events.TELEMETRY)}
+
+
+async def interleaved(main: AsyncIterator[Record], side: list[Record]) -> AsyncIterator[Record]:
+    """``main`` in its order with ``side`` (in its order) put before the first main record
+    stamped later than each: a stable merge by record timestamp (I/O-free)."""
+    i = 0
+    async for rec in main:
+        while i < len(side) and side[i].timestamp_ms <= rec.timestamp_ms:
+            yield side[i]
+            i += 1
+        yield rec
+    for rec in side[i:]:
+        yield rec
+
+
 async def read_until(settings: Settings, stops: dict[TopicPartition, int],
                      progress: Progress | None = None) -> AsyncIterator[Record]:
     """Every record from offset 0 up to (not including) ``stops[tp]``, in offset order per partition.
 
     Partitions are read one after another, so a fold sees each partition's
-    events exactly in log order (the only order that exists in Kafka).
+    events exactly in log order (the only order that exists in Kafka). A topic read with
+    another (``merged_into``: operator actions with telemetry) is read first, kept in memory
+    (operators' actions are few), and its records come among the other's of the same
+    partition by record timestamp, as they reached the live worker, give or take its fetches.
     """
+    pairs = merged_into(settings)
     async with kafka_clients.consumer_of(settings.kafka, max_partition_fetch_bytes=4 * 1024 * 1024) as consumer:
-        for tp in sorted(stops, key=lambda t: (t.partition, t.topic)):
+        async def records_of(tp: TopicPartition):
             done = 0
             async for _, records in kafka_clients.read_bounded(consumer, {tp: stops[tp]}, max_records=5000):
                 for rec in records:
@@ -44,3 +67,14 @@ async def read_until(settings: Settings, stops: dict[TopicPartition, int],
                 done += len(records)
                 if progress is not None:
                     progress(tp, done)
+
+        held: dict[TopicPartition, list[Record]] = {}
+        for tp in stops:
+            with_tp = TopicPartition(pairs.get(tp.topic, ""), tp.partition)
+            if with_tp in stops:
+                held[with_tp] = [rec async for rec in records_of(tp)]
+        for tp in sorted(stops, key=lambda t: (t.partition, t.topic)):
+            if pairs.get(tp.topic, "") and TopicPartition(pairs[tp.topic], tp.partition) in stops:
+                continue  # read with its partner
+            async for rec in interleaved(records_of(tp), held.get(tp, [])):
+                yield rec

@@ -111,14 +111,16 @@ class WhatIf:
 
 async def fold_both(settings: Settings, current: PlantConfig, proposed: PlantConfig,
                     stops: dict[TopicPartition, int] | None = None, progress=None) -> WhatIf:
-    """Fold the telemetry log (up to ``stops``, default its end now) through both rule sets."""
+    """Fold the telemetry log (up to ``stops``, default its end now) through both rule sets, with
+    the operators' mode changes (the rules stand aside in manual)."""
     topic = settings.topic(events.TELEMETRY)
     stops = stops if stops is not None else await end_offsets(settings, [topic])
+    read = {**stops, **await end_offsets(settings, [settings.topic(events.OPERATOR_ACTIONS)])}
     runs = RuleRun.of(settings, current), RuleRun.of(settings, proposed)
     watched = {rule_kinds.trigger_asset(r) for p in (current, proposed) for r in p.rules}
     folded: dict[str, tuple[int, int]] = {}
     count = 0
-    async for rec in read_until(settings, stops, progress):
+    async for rec in read_until(settings, read, progress):
         try:
             event = events.decode_source(rec.key, rec.value, rec.timestamp_ms / 1000, control.SPEC.accepts,
                                          settings.worker.max_clock_ahead)

@@ -265,7 +265,8 @@ def build_app(settings: Settings, plant: PlantConfig) -> web.Application:
                       "target": command.target, "value": command.value, "args": list(command.args)}, 202)
 
     async def api_mode(request: web.Request) -> web.Response:
-        """Hand an asset to the operator (manual: the rules stand aside, interlocks act) or back
+        """Hand an asset to the operator (manual: the rules stand aside and the writer refuses
+        their commands, interlocks act) or back
         (auto): the same mode change as ``factory mode``, with the operator's name in the log."""
         who = auth.operator_for(request.headers.get("Authorization"), tokens_path(settings))
         if who is None:
@@ -281,7 +282,7 @@ def build_app(settings: Settings, plant: PlantConfig) -> web.Application:
             event = mode_change(plant, who, asset, mode, str(body.get("reason", "")), now=time.time())
         except OperatorRefused as exc:  # a token whose operator left the plant file, or another asset
             return _json({"error": str(exc)}, 403)
-        await view.send(event, events.TELEMETRY)
+        await view.send(event, events.OPERATOR_ACTIONS)
         log.info("operator %s set %s to %s", who, asset, mode, extra={"asset_id": asset})
         return _json({"asset": asset, "mode": mode, "operator": who, "event_id": event.event_id}, 202)
 

@@ -102,6 +102,8 @@ async def _append(settings, topic: str) -> None:
     ("worker", events.COMMANDS, events.COMMAND_RESULTS),    # nor can a worker forge what a machine did
     ("writer", events.COMMAND_RESULTS, events.COMMANDS),
     ("operator", events.COMMANDS, events.COMMAND_RESULTS),
+    ("operator", events.OPERATOR_ACTIONS, events.TELEMETRY),  # the plant view's rights cannot forge a reading
+    ("ingest", events.TELEMETRY, events.OPERATOR_ACTIONS),    # nor the adapter's take the rules off an asset
     ("replay", None, events.COMMANDS),                      # replays only read
     ("mirror", None, events.TELEMETRY),                     # the central mirror only reads the site
 ])

@@ -256,12 +256,12 @@ def test_a_mode_change_is_refused_outside_the_operators_scope(plant):
     accepted = body["event_id"]
 
     def modes_in_log() -> list[tuple[str, str]] | None:
-        found = off_the_page_loop(read_topic(plant.settings, events.TELEMETRY))
+        found = off_the_page_loop(read_topic(plant.settings, events.OPERATOR_ACTIONS))
         changes = [events.decode(r.value) for recs in found.values() for r in recs]
-        changes = [e for e in changes if isinstance(e, events.StateTransition) and e.kind == "mode"]
+        changes = [e for e in changes if isinstance(e, events.ModeChange)]
         if not any(e.event_id == accepted for e in changes):
             return None  # the accepted one is not in yet
-        return [(e.asset_id, e.reason.split(":")[0]) for e in changes]
+        return [(e.asset_id, e.operator) for e in changes]
     in_log = wait_until(modes_in_log, 60, interval=2, what="the accepted mode change in the log")
     assert ("oven-1", "oven-tech") in in_log
     assert ("conveyor-1", "oven-tech") not in in_log and not [a for a, who in in_log if who == "former"], \

@@ -64,3 +64,53 @@ def test_the_writer_retries_until_the_deadline_and_reconnects_when_the_plc_retur
         assert write_count(plant, "conveyor-1") == 1
     finally:
         plant.stop()
+
+
+def test_a_rules_command_retrying_when_the_asset_goes_to_manual_is_rejected_not_written(kafka, tmp_path):
+    """Issue 29, item 10: before, a rule's command retrying an unreachable PLC was written when the
+    PLC came back, although an operator had taken the asset into manual meanwhile."""
+    import os
+    import subprocess
+    import sys
+
+    def oven_and_its_thermostat(doc) -> None:
+        doc["assets"] = [a for a in doc["assets"] if a["id"] == "oven-1"]
+        doc["rules"] = [r for r in doc["rules"] if r["name"] == "oven-1-thermostat"]
+    settings = make_settings(kafka.cfg.bootstrap, tmp_path, oven_and_its_thermostat)
+    plant = writer_and_plc(settings, "oven-1")
+    try:
+        now = time.time()
+        warm = events.Command(event_id="warm", command_id="warm", asset_id="oven-1", event_time=now, action="write",
+                              target="heater_power", value=5.0, cause_event_id="warm", rule="operator",
+                              deadline=now + 30)
+        send(settings, warm)
+        assert wait_until(lambda: result_of(settings, warm), 60, what="the operator's command").status == "applied"
+
+        plant.children["sim"].stop(timeout=15)  # the PLC goes away; the thermostat's command waits for it
+        now = time.time()
+        heat = events.Command(event_id="heat", command_id="heat", asset_id="oven-1", event_time=now, action="write",
+                              target="heater_power", value=40.0, cause_event_id="t-1", rule="oven-1-thermostat",
+                              deadline=now + 50)
+        send(settings, heat)
+        wait_until(lambda: f"for command {heat.command_id}" in log_text(plant.children["writer"]), 60,
+                   what="the writer trying again to reach the PLC")
+        mode = subprocess.run([sys.executable, "-m", "factory_app", "mode", "oven-1", "manual", "--reason",
+                               "heater maintenance"], capture_output=True, text=True, timeout=120,
+                              env={**os.environ, **settings.to_env()})
+        assert mode.returncode == 0, mode.stderr
+        plant.start("sim")
+        wait_until(lambda: plc_ready(plant, "oven-1"), 120, what="oven-1's PLC back")
+        got = wait_until(lambda: result_of(settings, heat), 60, what="the thermostat command's result")
+        assert got.status == "rejected", got
+        assert "oven-1 is in manual (set by operator" in got.detail and "nothing sent" in got.detail, got.detail
+        assert write_count(plant, "oven-1") == 0  # the restarted PLC was never written
+        # The operator's own command still acts in manual.
+        now = time.time()
+        mine = events.Command(event_id="mine", command_id="mine", asset_id="oven-1", event_time=now, action="write",
+                              target="heater_power", value=7.0, cause_event_id="mine", rule="operator",
+                              deadline=now + 30)
+        send(settings, mine)
+        assert wait_until(lambda: result_of(settings, mine), 60, what="the operator's command in manual").status \
+            == "applied"
+    finally:
+        plant.stop()

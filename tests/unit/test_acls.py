@@ -21,7 +21,8 @@ def grants():
 
 def test_who_may_append_to_each_source_topic(grants):
     s = Settings(topic_prefix="site-a.", app_id="plant")
-    assert writers_of(grants, s.topic(events.TELEMETRY)) == {"ingest", "operator"}
+    assert writers_of(grants, s.topic(events.TELEMETRY)) == {"ingest"}  # operators cannot forge readings
+    assert writers_of(grants, s.topic(events.OPERATOR_ACTIONS)) == {"operator"}  # nor adapters mode changes
     assert writers_of(grants, s.topic(events.COMMANDS)) == {"worker", "operator"}
     assert writers_of(grants, s.topic(events.COMMAND_RESULTS)) == {"writer"}
     assert writers_of(grants, s.topic(events.COMMAND_INTENTS)) == {"writer"}

@@ -1,3 +1,4 @@
+import asyncio
 import msgspec
 import pytest
 
@@ -235,3 +236,40 @@ def test_an_int_tag_value_beyond_int64_is_rejected_before_anything_is_sent():
 
     with pytest.raises(Refused, match="Int64"):
         check_value(WriteTag(tag="count", node="n", type="int"), 1e300)
+
+
+def test_a_rules_command_for_an_asset_in_manual_is_rejected_naming_the_mode_interlock_stops_excepted(tmp_path):
+    """Issue 29, item 10: the writer's own view of the operator-actions topic decides at the write."""
+    from adapters.command_writer import CommandWriter
+    from factory_app.settings import Settings
+
+    def rule_cmd(cid, asset, target, value, rule):
+        return events.Command(event_id=cid, command_id=cid, asset_id=asset, event_time=0.5, action="write",
+                              target=target, value=value, cause_event_id="x", rule=rule, deadline=1.0)
+
+    def manual(asset):
+        return events.encode(events.ModeChange(event_id=f"m-{asset}", asset_id=asset, event_time=0.1,
+                                               mode="manual", operator="operator", reason="heater maintenance"))
+
+    writer = CommandWriter(Settings(home=tmp_path), PLANT, clock=lambda: 0.5)
+    try:
+        heat = rule_cmd("h1", "oven-1", "heater_power", 40.0, "oven-1-thermostat")
+        assert writer.held(heat) is None  # auto: it may act
+        writer.modes.absorb(manual("oven-1"))
+        writer.modes.absorb(manual("conveyor-1"))
+        result = asyncio.run(writer.handle(heat))
+        assert result.status == "rejected"
+        assert "oven-1 is in manual (set by operator" in result.detail and "heater maintenance" in result.detail
+        assert not writer.ledger.has_intent("h1")  # nothing announced, nothing sent
+        # The operator's own command acts in manual; so does an interlock's exact stop.
+        assert writer.held(rule_cmd("o1", "oven-1", "heater_power", 10.0, "operator")) is None
+        assert writer.held(rule_cmd("s1", "conveyor-1", "motor_on", False, "conveyor-2-jam-stops-conveyor-1")) is None
+        # Anything else naming the interlock is held like any rule's command.
+        assert writer.held(rule_cmd("s2", "conveyor-1", "motor_on", True, "conveyor-2-jam-stops-conveyor-1"))
+        writer.modes.absorb(events.encode(events.ModeChange(event_id="a", asset_id="oven-1", event_time=0.2,
+                                                            mode="auto", operator="operator")))
+        assert writer.held(heat) is None
+        writer.modes.absorb(b"not json")  # a bad record changes no mode
+        assert writer.held(heat) is None
+    finally:
+        writer.ledger.close()

@@ -32,7 +32,7 @@ def test_sites_file_defaults_and_relative_plant(tmp_path):
     config = load_sites(tmp_path / "sites.yaml")
     assert [s.name for s in config.sites] == ["plant-a", "plant-b"]
     assert config.site("plant-a").plant == tmp_path / "plant-a.yaml"  # next to the sites file
-    assert config.mirror.exactly_once and config.mirror.topics == ("telemetry", "commands", "command-results")
+    assert config.mirror.exactly_once and config.mirror.topics == ("telemetry", "operator-actions", "commands", "command-results")
 
 
 @pytest.mark.parametrize("doc, problem", [
@@ -61,7 +61,8 @@ def test_mm2_properties_pull_every_site_into_central_only(tmp_path):
     p = props(mm2_properties(load_sites(tmp_path / "s.yaml")))
     assert p["clusters"] == "central, plant-a, plant-b"
     assert p["plant-a->central.enabled"] == "true" and p["central->plant-a.enabled"] == "false"
-    assert p["plant-a->central.topics"] == r"factory\.telemetry, factory\.commands, factory\.command\-results"
+    assert p["plant-a->central.topics"] == (r"factory\.telemetry, factory\.operator\-actions, factory\.commands, "
+                                             r"factory\.command\-results")
     assert p["plant-b->central.topics"].startswith(r"b\.telemetry")
     assert p["offset-syncs.topic.location"] == "target"  # nothing written to a site
     assert p["central.offset.flush.interval.ms"] == "1000"  # a worker setting: the target's key

@@ -68,19 +68,39 @@ def test_thermostat_switches_off_on_a_stale_temperature_and_distrusts_an_old_hea
 
 
 def test_rules_stand_aside_in_manual_mode_interlocks_excepted():
+    """The control processor's step: a ModeChange (operator-actions) folds into its mode table,
+    and the rules see the asset's state with that mode."""
+    from agents import control
+
     def mode(asset, to, t):
-        return events.StateTransition(event_id=f"m-{asset}-{t}", asset_id=asset, event_time=float(t), kind="mode",
-                                      to_state=to, reason="operator")
-    out, *_ = run(THERMO, [mode("oven", "manual", 0), tel("oven", "temperature", 20.0, 1),
-                           mode("oven", "auto", 2), tel("oven", "temperature", 20.0, 3)])
-    assert out == [[], [], [], [rules.Intent("oven", "write", "heater_power", 40.0)]]
+        return events.ModeChange(event_id=f"m-{asset}-{t}", asset_id=asset, event_time=float(t), mode=to,
+                                 operator="operator")
+
+    def decisions(rule, evs):
+        by_asset = {rules.trigger_asset(rule): [rule]}
+        state, memory, modes = {}, {}, {}
+        return [[(c.target, c.value) for c in control.step(by_asset, state, memory, ev, None, modes)] for ev in evs]
+
+    assert decisions(THERMO, [mode("oven", "manual", 0), tel("oven", "temperature", 20.0, 1),
+                              mode("oven", "auto", 2), tel("oven", "temperature", 20.0, 3)]) == \
+        [[], [], [], [("heater_power", 40.0)]]
     reset = AutoResetRule(kind="auto_reset", name="r", asset="p")
-    out, *_ = run(reset, [mode("p", "manual", 0), tel("p", "state", "faulted", 1), tel("p", "fault_active", False, 2)])
-    assert out[-1] == []
+    assert decisions(reset, [mode("p", "manual", 0), tel("p", "state", "faulted", 1),
+                             tel("p", "fault_active", False, 2)])[-1] == []
     lock = InterlockRule(kind="interlock", name="i", upstream="c1", downstream="c2", input="jammed",
                          trip_values=[True])
-    out, *_ = run(lock, [mode("c2", "manual", 0), tel("c2", "jammed", True, 1)])
-    assert out[-1] == [rules.Intent("c1", "write", "motor_on", False)]
+    assert decisions(lock, [mode("c2", "manual", 0), tel("c2", "jammed", True, 1)])[-1] == [("motor_on", False)]
+
+
+def test_a_mode_change_on_the_telemetry_topic_is_not_decodable():
+    # What the ingest principal can write: a StateTransition; a mode is not one of its kinds.
+    raw = b'{"type":"state","event_id":"x","asset_id":"oven-1","event_time":1.0,"kind":"mode","to_state":"manual"}'
+    try:
+        events.decode(raw, expect=(events.Telemetry, events.StateTransition))
+    except events.DecodeFailure as failure:
+        assert failure.reason == "invalid"
+    else:
+        raise AssertionError("a mode change decoded from the telemetry topic")
 
 
 def test_interlock_fires_once_per_trip():

@@ -32,11 +32,15 @@ def generated_log(n: int = 3000, seed: int = 7) -> list[tuple[str, events.AnyEve
                                      ("fault_active", rng.random() < 0.2), ("jammed", False)])
             out.append((events.TELEMETRY, events.Telemetry(event_id=f"t{i}", asset_id=asset, event_time=t, tag=tag,
                                                            value=value, seq=i, quality=rng.choice(["good", "bad"]))))
-        elif pick < 0.8:
-            kind = rng.choice(["connection", "machine", "mode"])
-            to = {"connection": "connected", "machine": rng.choice(["running", "idle"]), "mode": "manual"}[kind]
+        elif pick < 0.75:
+            kind = rng.choice(["connection", "machine"])
+            to = {"connection": "connected", "machine": rng.choice(["running", "idle"])}[kind]
             out.append((events.TELEMETRY, events.StateTransition(event_id=f"s{i}", asset_id=asset, event_time=t,
                                                                  kind=kind, to_state=to)))
+        elif pick < 0.8:
+            out.append((events.OPERATOR_ACTIONS, events.ModeChange(
+                event_id=f"m{i}", asset_id=asset, event_time=t, mode=rng.choice(["manual", "auto"]),
+                operator="operator", reason=rng.choice(["", "maintenance"]))))
         else:
             cid = f"c{i // 2}"
             if i % 2 == 0:
