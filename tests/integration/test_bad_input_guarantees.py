@@ -141,6 +141,39 @@ def test_a_plc_clock_in_the_future_cannot_disable_a_series(worker):
     assert state(settings, "skew-1")["last_event_time"] < NOW + 60
 
 
+def test_a_producer_cannot_choose_the_time_its_events_are_checked_against(worker):
+    """Issue 29, item 15: 65 samples whose event time and record timestamp were both 50 minutes
+    ahead passed the clock check (it compared with the producer's timestamp), filled the tag's
+    window retention and left the current series without windows. Source topics now take the
+    broker's append time, so the producer's timestamp is not the reference."""
+    from factory_app.producer import new_producer
+
+    settings, _ = worker
+    # 48 minutes ahead, the last of them within the broker's own limit (message.timestamp.after.max.ms, 1 h)
+    ahead, step = time.time() + 2900, settings.worker.window_seconds
+
+    async def stamped_ahead() -> None:
+        producer = new_producer(settings)
+        await producer.start()
+        try:
+            for i in range(65):
+                ev = tele("stamp-1", "temp", 20.0, ahead + i * step)
+                await (await producer.send(settings.topic(events.TELEMETRY), events.encode(ev), key=b"stamp-1",
+                                           timestamp_ms=int((ahead + i * step) * 1000)))
+        finally:
+            await producer.stop()
+    asyncio.run(stamped_ahead())
+    now = time.time()
+    asyncio.run(produce_raw(settings, events.TELEMETRY, [msg(tele("stamp-1", "temp", 21.0 + i, now + i * 0.1))
+                                                         for i in range(5)]))
+    wait_until(lambda: (state(settings, "stamp-1") or {"events": 0})["events"] == 5, 60, what="5 current samples")
+    dead = wait_until(lambda: (lambda d: d if len(d) == 65 else None)(letters(settings, "clock_skew", "stamp-1")),
+                      30, what="65 clock_skew dead letters")
+    assert "ahead of its log time" in dead[0].detail
+    index = windows.unpack_index(table_dump(settings, "tag_windows")[keys.index_key("stamp-1", "temp")])
+    assert index["starts"] and max(index["starts"]) <= now + 60  # the current series has its windows
+
+
 def test_a_fold_from_scratch_decides_every_case_as_the_live_worker_did(worker):
     settings, child = worker
     assert child.stop(timeout=20) == 0

@@ -7,6 +7,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -22,14 +23,16 @@ from harness.helpers import start_worker, wait_ready
 pytestmark = pytest.mark.integration
 
 
-async def produce_with_timestamps(settings, n: int, t0_ms: int) -> None:
+async def produce(settings, n: int, first: int = 0) -> None:
+    """``n`` telemetry events (ids from ``first``); their record timestamps are the broker's
+    append time (source topics are LogAppendTime), whatever a producer would say."""
     producer = new_producer(settings)
     await producer.start()
-    for i in range(n):
-        ev = events.Telemetry(event_id=f"e{i}", asset_id=f"a{i % 10}", event_time=t0_ms / 1000 + i, tag="t",
+    for i in range(first, first + n):
+        ev = events.Telemetry(event_id=f"e{i}", asset_id=f"a{i % 10}", event_time=1_700_000_000 + i, tag="t",
                               value=float(i))
-        await producer.send(settings.topic(events.TELEMETRY), events.encode(ev), key=ev.asset_id.encode(),
-                            timestamp_ms=t0_ms + i * 1000)
+        await (await producer.send(settings.topic(events.TELEMETRY), events.encode(ev), key=ev.asset_id.encode(),
+                                   timestamp_ms=1_700_000_000_000 + i * 1000))  # ignored by the broker
     await producer.stop()
 
 
@@ -67,11 +70,11 @@ async def first_offsets_seen(settings, group: str) -> dict[TopicPartition, int]:
 
 
 def test_rewind_to_a_time_in_the_middle(settings):
-    t0 = 1_700_000_000_000
-    asyncio.run(produce_with_timestamps(settings, 400, t0))
+    asyncio.run(produce(settings, 200))
+    middle = time.time()  # every record so far was appended (acknowledged) before this instant
+    asyncio.run(produce(settings, 200, first=200))
     group = f"g-{uuid.uuid4().hex[:6]}"
     asyncio.run(consume_all_in_group(settings, group))
-    middle = (t0 + 200 * 1000) / 1000.0
 
     rows = asyncio.run(plan(settings, group, None, Target("time", middle)))
 
