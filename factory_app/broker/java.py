@@ -7,7 +7,11 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from factory_app.broker.security import write_private
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,18 @@ def java_command(libs: Path, main: str, *args: str, heap: str, log4j_config: Pat
         f"-Dlog4j2.configurationFile={log4j_config.resolve()}", f"-Dkafka.logs.dir={logs_dir.resolve()}",
         "-cp", f"{libs.resolve()}/*", main, *args,
     ]
+
+
+@contextmanager
+def private_argfile(path: Path, args: list[str]) -> Iterator[Path]:
+    """``args`` (a main class and its arguments) in a java @argfile only the owner may read,
+    deleted afterwards: what ``java @PATH`` runs, with no argument on the command line."""
+    quoted = ['"' + a.replace("\\", "\\\\").replace('"', '\\"') + '"' for a in args]
+    write_private(path, ("\n".join(quoted) + "\n").encode())
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def write_log4j_config(path: Path, log_file: Path, level: str = "INFO") -> Path:

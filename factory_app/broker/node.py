@@ -17,7 +17,7 @@ from pathlib import Path
 
 from factory_app.broker import security
 from factory_app.broker.install import ensure_jars
-from factory_app.broker.java import java_command, pid_from_file, terminate, write_log4j_config
+from factory_app.broker.java import java_command, pid_from_file, private_argfile, terminate, write_log4j_config
 from factory_app.broker.security import ADMIN, SecurityFiles
 from factory_app.lifecycle import die_with_parent
 from factory_app.settings import KafkaSettings
@@ -157,7 +157,8 @@ class LocalBroker:
         if self.cfg.secure:
             security.prepare(self.cfg.security_files, list(self.cfg.users))
         props = self.cfg.root / "server.properties"
-        props.write_text(server_properties(self.cfg))
+        # Secured, it holds the admin's SCRAM and the controller's PLAIN passwords: the owner's only.
+        security.write_private(props, server_properties(self.cfg).encode())
         write_log4j_config(self.cfg.root / "log4j2.properties", self.cfg.log_file)
         return props
 
@@ -168,11 +169,17 @@ class LocalBroker:
     def _format(self, libs: Path, props: Path) -> None:
         if (self.cfg.data_dir / "meta.properties").exists():
             return  # formatted before: reuse the log (it is the authority)
-        cmd = self._java(libs, "kafka.tools.StorageTool", "format", f"--cluster-id={self.cfg.cluster_id or new_cluster_id()}",
-                         "-c", str(props), *(security.scram_format_args(self.cfg.security_files) if self.cfg.secure else ()))
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        args = ["kafka.tools.StorageTool", "format", f"--cluster-id={self.cfg.cluster_id or new_cluster_id()}",
+                "-c", str(props), *(security.scram_format_args(self.cfg.security_files) if self.cfg.secure else ())]
+        # The SCRAM passwords go in a file only the owner may read (java's @argfile), never on the
+        # command line, where every local user sees them (/proc/PID/cmdline).
+        with private_argfile(self.cfg.root / "format.args", args) as argfile:
+            proc = subprocess.run(self._java(libs, f"@{argfile}"), capture_output=True, text=True)
         if proc.returncode != 0:
-            raise BrokerError(f"formatting KRaft storage failed:\n{proc.stdout}{proc.stderr}")
+            output = proc.stdout + proc.stderr
+            for user in (self.cfg.security_files.users() if self.cfg.secure else ()):
+                output = output.replace(self.cfg.security_files.password(user), "<password>")
+            raise BrokerError(f"formatting KRaft storage failed:\n{output}")
 
     # -- lifecycle ---------------------------------------------------------
     def pid(self) -> int | None:

@@ -72,6 +72,12 @@ def _pem_key(key) -> bytes:
 
 
 def _write_private(path: Path, data: bytes) -> None:
+    write_private(path, data)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` readable and writable by its owner only (0600), also when the
+    file existed with a wider mode: it is never open to others, not even before the write."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)
