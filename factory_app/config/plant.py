@@ -34,6 +34,13 @@ class Security(_Model):
             raise ValueError("mode and policy must both be None or both set")
         if self.mode != "None" and (self.certificate is None or self.private_key is None):
             raise ValueError("Sign/SignAndEncrypt need certificate and private_key")
+        if self.mode != "None" and self.server_certificate is None:
+            # Without it the client takes whatever certificate answers: nothing authenticates
+            # the PLC, and a man in the middle would get the commands and the user's password.
+            raise ValueError("Sign/SignAndEncrypt need server_certificate (the PLC's own certificate, DER or PEM, "
+                             "e.g. exported from the PLC, or `factory certs` for the simulated ones): "
+                             "without it nothing authenticates the PLC and a man in the middle would "
+                             "receive the commands and the password")
         if (self.username_env is None) != (self.password_env is None):
             raise ValueError("username_env and password_env go together")
         return self

@@ -39,7 +39,7 @@ def secured(kafka, tmp_path_factory):
         for i, asset in enumerate(doc["assets"]):
             asset["security"] = {"mode": "SignAndEncrypt" if i % 2 == 0 else "Sign", "policy": "Basic256Sha256",
                                  "certificate": str(client_cert), "private_key": str(client_key),
-                                 "application_uri": "urn:factory:adapter",
+                                 "server_certificate": str(server_cert), "application_uri": "urn:factory:adapter",
                                  "username_env": "PLC_USER", "password_env": "PLC_PASS"}
     settings = make_settings(kafka.cfg.bootstrap, home, secure)
     os.environ.update(CREDS)
@@ -119,3 +119,59 @@ def test_adapters_work_against_the_secured_plant(secured):
         return [events.decode(r.value) for part in recs.values() for r in part]
     results = wait_until(result, 30, what="the command's result")
     assert [(r.command_id, r.status) for r in results] == [("sec-1", "applied")], results
+
+
+def test_a_man_in_the_middle_gets_no_password_from_a_pinned_session(secured, tmp_path):
+    """Issue 29, item 14: with no server certificate in the plant file the client took whatever
+    certificate answered. An impostor PLC (a real asyncua server with its own certificate, the
+    oven's name and a user check that keeps what it is given) receives the adapter's password
+    from an unpinned session; a pinned one (the plant file must pin it now: tests/unit/test_config.py)
+    is refused before any identity is sent, and still opens to the real PLC."""
+    from asyncua import Server
+    from asyncua.server.user_managers import UserManager
+    from asyncua.crypto.permission_rules import User, UserRole
+
+    from adapters.opcua_session import open_client
+    from factory_app.broker.node import free_port
+
+    plant, _ = secured
+    oven = plant.config.asset("oven-1")
+    impostor_cert, impostor_key = certs(tmp_path, "impostor", "server")
+    received: list[tuple[str, str]] = []
+
+    class Keeps(UserManager):
+        def get_user(self, iserver, username=None, password=None, certificate=None):
+            received.append((username, password))
+            return User(role=UserRole.User)
+
+    async def open_and_close(asset) -> None:
+        client = await open_client(asset)
+        await client.disconnect()
+
+    async def scenario():
+        impostor = Server(user_manager=Keeps())
+        await impostor.init()
+        endpoint = f"opc.tcp://127.0.0.1:{free_port()}/factory/oven-1"
+        impostor.set_endpoint(endpoint)
+        await impostor.set_application_uri("urn:factory:sim")
+        await impostor.load_certificate(str(impostor_cert))
+        await impostor.load_private_key(str(impostor_key))
+        impostor.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt,
+                                      ua.SecurityPolicyType.Basic256Sha256_Sign])
+        impostor.set_identity_tokens([ua.UserNameIdentityToken])
+        await impostor.register_namespace(oven.namespace)
+        at_impostor = oven.model_copy(update={"endpoint": endpoint})
+        async with impostor:
+            unpinned = at_impostor.model_copy(update={"security": oven.security.model_copy(
+                update={"server_certificate": None})})  # what a plant file could say before
+            await open_and_close(unpinned)
+            leaked = list(received)
+            received.clear()
+            with pytest.raises(BaseException) as refused:
+                await open_and_close(at_impostor)  # pinned to the real oven's certificate
+            return leaked, refused.value
+    leaked, refused = asyncio.run(scenario())
+    assert leaked == [("operator", CREDS["PLC_PASS"])]  # the danger, shown on the unpinned session
+    assert received == [], f"the pinned session sent its identity to the impostor: {received}"
+    assert isinstance(refused, (TimeoutError, ua.UaError, ConnectionError)), repr(refused)
+    asyncio.run(open_and_close(oven))  # the pinned certificate is the real PLC's own

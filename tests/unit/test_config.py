@@ -80,3 +80,17 @@ def test_a_fact_naming_a_tag_the_asset_does_not_read_names_the_key(tmp_path):
     path.write_text("assets:\n" + ASSET + "    production: {ideal_cycle_s: 0, cycle_counter: strokes}\n")
     with pytest.raises(ConfigError, match="assets.0.production.ideal_cycle_s"):
         load_plant(path)
+
+
+def test_a_secured_session_must_pin_the_plcs_certificate(tmp_path):
+    """Issue 29, item 14: Sign/SignAndEncrypt with credentials and no server_certificate trusted any
+    server; such a plant file is refused, naming the asset's key and why."""
+    path = tmp_path / "p.yaml"
+    path.write_text("assets:\n" + ASSET + "    security: {mode: SignAndEncrypt, policy: Basic256Sha256, certificate: c.der,"
+                    " private_key: c.pem, username_env: PLC_USER, password_env: PLC_PASS}\n")
+    with pytest.raises(ConfigError) as info:
+        load_plant(path)
+    assert "assets.0.security" in str(info.value) and "need server_certificate" in str(info.value)
+    assert "man in the middle" in str(info.value)
+    path.write_text(path.read_text().replace("private_key: c.pem,", "private_key: c.pem, server_certificate: plc.der,"))
+    assert load_plant(path).asset("p1").security.server_certificate.name == "plc.der"
