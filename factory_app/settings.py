@@ -150,6 +150,12 @@ class WebSettings(_Group):
     ui_workers: list[str] | None = None
     ui_refresh: float = Field(default=0.25, gt=0)
     ui_tokens_file: Path | None = None
+    # Host names (host or host:port) the view answers besides its own address and loopback's: a
+    # request naming another (DNS rebinding: a foreign page resolved to this address) is refused.
+    ui_allowed_hosts: list[str] = []
+    # TLS for the view (PEM certificate chain and key): bearer tokens cross the network only so.
+    ui_tls_cert: Path | None = None
+    ui_tls_key: Path | None = None
 
 
 class AdapterSettings(_Group):

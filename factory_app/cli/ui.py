@@ -22,17 +22,37 @@ def command(settings: Settings, port: int | None, host: str | None, workers: tup
     """
     from aiohttp import web
 
+    import logging
+
     from factory_app.cli.common import plant_or_fail
+    from factory_app.ui import guard
     from factory_app.ui.server import build_app, tokens_path
 
     changes = {k: v for k, v in {"ui_port": port, "ui_host": host, "ui_workers": list(workers) or None}.items()
                if v is not None}
     settings = settings.updated(changes)
     plant = plant_or_fail(settings)
-    click.echo(f"plant view at http://{settings.web.ui_host}:{settings.web.ui_port}/ "
+    cert, key = settings.web.ui_tls_cert, settings.web.ui_tls_key
+    if (cert is None) != (key is None):
+        raise click.ClickException("FACTORY_UI_TLS_CERT and FACTORY_UI_TLS_KEY go together")
+    tls = None
+    if cert is not None:
+        import ssl
+
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            tls.load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as exc:
+            raise click.ClickException(f"the plant view's TLS certificate {cert} / key {key}: {exc}") from None
+    warning = guard.exposure_warning(settings.web.ui_host, tls is not None)
+    if warning:
+        logging.getLogger("factory_app.ui").warning(warning)
+        click.echo(f"WARNING: {warning}", err=True)
+    scheme = "https" if tls else "http"
+    click.echo(f"plant view at {scheme}://{settings.web.ui_host}:{settings.web.ui_port}/ "
                f"(operator tokens: {tokens_path(settings)})", err=True)
     web.run_app(build_app(settings, plant), host=settings.web.ui_host, port=settings.web.ui_port,
-                print=None, access_log=None, handle_signals=True)
+                ssl_context=tls, print=None, access_log=None, handle_signals=True)
 
 
 @click.command("operator-token")

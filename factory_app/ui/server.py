@@ -21,7 +21,7 @@ from factory_app.config import PlantConfig
 from factory_app.operator_commands import OperatorRefused, mode_change, operator_command
 from factory_app.producer import append, new_producer
 from factory_app.settings import Settings
-from factory_app.ui import auth
+from factory_app.ui import auth, guard
 from factory_app.ui.cluster_reader import ClusterReader
 from factory_app.ui.command_feed import CommandFeed
 from factory_app.ui.hub import Hub, sse
@@ -111,13 +111,37 @@ class PlantView:
             await self._producer.stop()
 
 
-def _json(data, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, separators=(",", ":")))
+def _json(data, status: int = 200, headers: dict | None = None) -> web.Response:
+    return web.json_response(data, status=status, headers=headers,
+                             dumps=lambda d: json.dumps(d, separators=(",", ":")))
+
+
+# At most this many reads of the log on behalf of pages at a time (each opens a consumer and
+# scans): a history fold (time travel, the whole log), and the asset pages' bounded scans.
+HISTORY_FOLDS, LOG_SCANS = 1, 2
+HISTORY = web.AppKey("history", asyncio.Semaphore)
+SCANS = web.AppKey("scans", asyncio.Semaphore)
 
 
 def build_app(settings: Settings, plant: PlantConfig) -> web.Application:
     view = PlantView(settings, plant)
-    app = web.Application()
+    hosts = guard.allowed_hosts(settings.web.ui_host, settings.web.ui_port, settings.web.ui_allowed_hosts)
+
+    @web.middleware
+    async def only_its_own_name(request: web.Request, handler):
+        # A page of another site whose name was made to resolve to this address (DNS rebinding)
+        # names that site in Host; one posting here from another origin names it in Origin.
+        if not guard.host_allowed(request.headers.get("Host"), hosts):
+            return _json({"error": f"Host {request.headers.get('Host')!r} is not this plant view's "
+                                   "(FACTORY_UI_ALLOWED_HOSTS lists other names it may be reached by)"}, 421)
+        if request.method not in ("GET", "HEAD") and not guard.origin_allowed(request.headers.get("Origin"), hosts):
+            return _json({"error": f"a write from origin {request.headers.get('Origin')!r} is refused"}, 403)
+        return await handler(request)
+
+    app = web.Application(middlewares=[only_its_own_name])
+    history = asyncio.Semaphore(HISTORY_FOLDS)
+    scans = asyncio.Semaphore(LOG_SCANS)
+    app[HISTORY], app[SCANS] = history, scans
     template = (STATIC / "page.html").read_text(encoding="utf-8")
 
     def page(name: str):
@@ -148,12 +172,16 @@ def build_app(settings: Settings, plant: PlantConfig) -> web.Application:
         with contextlib.suppress(Exception):  # a worker mid-rebalance: the page shows what it has
             if asset_id in view.latest:
                 windows = await view.reader.windows(view.latest[asset_id]["worker"], asset_id)
-        with contextlib.suppress(Exception):
-            transitions = await recent_transitions(settings, asset_id)
+        busy = scans.locked()  # at the limit: the page gets the rest now, transitions on its next visit
+        if not busy:
+            with contextlib.suppress(Exception):
+                async with scans:
+                    transitions = await recent_transitions(settings, asset_id)
         entry = view.latest.get(asset_id)  # read after the waits above: the newest answer
         return _json({"now": time.time(), "asset": asset_view(asset, entry, time.time()),
                       "trends": {t.tag: trend(windows, t.tag) for t in asset.read},
-                      "transitions": transitions, "commands": view.feed.recent(50, asset=asset_id),
+                      "transitions": transitions, "transitions_busy": busy,
+                      "commands": view.feed.recent(50, asset=asset_id),
                       "writes": [{"tag": w.tag, "type": w.type, "min": w.min, "max": w.max} for w in asset.write],
                       "methods": [{"name": m.name, "args": m.arg_types} for m in asset.methods]})
 
@@ -176,7 +204,10 @@ def build_app(settings: Settings, plant: PlantConfig) -> web.Application:
             return _json({"error": "give asset, near (epoch seconds) and topic"}, 400)
         if topic is None or plant.asset(asset) is None:
             return _json({"error": "unknown topic or asset"}, 400)
-        found = await find_event(settings, topic, asset, request.match_info["event_id"], near)
+        if scans.locked():
+            return _json({"error": "the log is being read for other pages; try again"}, 429, {"Retry-After": "2"})
+        async with scans:
+            found = await find_event(settings, topic, asset, request.match_info["event_id"], near)
         return _json(found) if found else _json({"error": "not found near that time"}, 404)
 
     async def api_live(request: web.Request) -> web.StreamResponse:
@@ -199,15 +230,24 @@ def build_app(settings: Settings, plant: PlantConfig) -> web.Application:
 
     async def api_state_at(request: web.Request) -> web.StreamResponse:
         """The overview as it was at ``t`` (epoch seconds or ISO-8601), folded from the log with
-        ``factory state-at``'s fold; progress events while it reads, then the result."""
-        from factory_app.replay.log_reader import end_offsets
+        ``factory state-at``'s fold; progress events while it reads, then the result. One fold at
+        a time: another request meanwhile gets 429."""
         from factory_app.replay.rewind import parse_time
-        from factory_app.replay.state_at import state_at
 
         try:
             at = parse_time(request.query["t"])
         except Exception as exc:
             return _json({"error": f"t: {exc}"}, 400)
+        if history.locked():  # each fold reads the whole log on this process's loop: one at a time
+            return _json({"error": "another history fold is running; try again when it has ended"}, 429,
+                         {"Retry-After": "5"})
+        async with history:
+            return await fold_history(request, at)
+
+    async def fold_history(request: web.Request, at: float) -> web.StreamResponse:
+        from factory_app.replay.log_reader import end_offsets
+        from factory_app.replay.state_at import state_at
+
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
         await resp.prepare(request)
         total = sum((await end_offsets(settings, [settings.topic(events.TELEMETRY)])).values())
