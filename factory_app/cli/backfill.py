@@ -41,7 +41,11 @@ def command(settings: Settings, processor: str, name: str | None, web_port: int 
     port = web_port or free_port()
     sources = [settings.topic(s) for s in PROCESSORS[processor].sources]
     stops = asyncio.run(record_ends(settings.kafka, sources))  # what the group commits once through
-    env = {"FACTORY_APP_ID": group, "FACTORY_PROCESSORS": json.dumps([processor]), "FACTORY_EMIT_COMMANDS": "false",
+    # The child gets every setting this command runs with (with --site: the site's mirror on the
+    # central cluster, its topics and folds) and no FACTORY_SITE, which would turn it into the live
+    # central worker of that site (its group) again: its own group, tables and data directory.
+    env = {**settings.to_env(), "FACTORY_SITE": "", "FACTORY_APP_ID": group,
+           "FACTORY_PROCESSORS": json.dumps([processor]), "FACTORY_EMIT_COMMANDS": "false",
            "FACTORY_WEB_PORT": str(port), "FACTORY_WORKER_DATA": str(settings.home / f"backfill-{group}")}
     worker = Child(f"backfill-{group}", ["worker"], settings.home / "logs", env=env)
     click.echo(f"backfill {processor!r} as group {group!r} (tables {group}-*), web on 127.0.0.1:{port}; "

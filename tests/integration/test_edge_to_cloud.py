@@ -324,3 +324,25 @@ def test_verify_and_status_from_the_cli(edge):
     doc = json.loads(status.stdout)
     assert doc["running"] is False and status.returncode == 1  # the scenario stopped its mirror
     assert {s["site"]: s["lag"] for s in doc["sites"]} == {"plant-a": 0, "plant-b": 0}
+
+
+def test_backfill_of_a_sites_mirror_under_its_own_group_and_tables(edge):
+    """Issue 29, item 12: `factory backfill --site` gave its worker only part of the environment,
+    so it folded the site's own cluster and the command waited for ever (with FACTORY_SITE set,
+    it joined the live central group instead). Now it folds the site's mirror centrally under a
+    group and tables of its own, and ends once caught up."""
+    from factory_app.kafka_clients import record_ends
+    from factory_app.replay.groups import committed_offsets
+
+    site_a = edge["plants"][0].settings
+    env = {**os.environ, **site_a.to_env(), "FACTORY_SITES": str(edge["sites_file"]),
+           "FACTORY_HOME": str(edge["root"] / "backfill-home")}
+    proc = subprocess.run([sys.executable, "-m", "factory_app", "backfill", "availability", "--site", "plant-a",
+                           "--until-caught-up"], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "as group 'central-plant-a-availability'" in proc.stderr and "caught up" in proc.stderr
+    central = central_settings(site_a, edge["config"], "plant-a")
+    ends = asyncio.run(record_ends(central.kafka, [central.topic("telemetry")]))
+    done = asyncio.run(committed_offsets(central, "central-plant-a-availability"))
+    assert ends and all(done.get(tp, 0) >= end for tp, end in ends.items()), (ends, done)
+    assert not asyncio.run(committed_offsets(site_a, "central-plant-a-availability"))  # nothing on the site
