@@ -85,7 +85,7 @@ def install() -> None:
 @click.option("--metrics-port", type=int, default=9103, show_default=True, help="Prometheus metrics (0: none)")
 @click.option("--stall-timeout", type=float, default=60.0, show_default=True,
               help="restart MirrorMaker when a site with records to mirror has not moved for this many seconds "
-                   "since its tasks ran (doubled by each restart without progress, up to 8 times)")
+                   "since its tasks ran (doubled by each restart after which those sites did not move, up to 8 times)")
 @click.option("--start-timeout", type=float, default=300.0, show_default=True,
               help="restart MirrorMaker when a site's tasks have not run this many seconds after its start")
 @click.pass_obj

@@ -51,9 +51,10 @@ class StallWatch:
     A site's clock runs only once its mirror tasks have run since MirrorMaker (re)started
     (``running``): a starting MirrorMaker scans its plugins and joins its group first, over a
     minute on a busy machine, and restarting it for that only starts the wait again. A site
-    whose tasks never run is restarted after ``start_s``. Each restart that brings no
-    progress doubles both windows (up to ``max_factor`` times): a mirror that cannot keep up
-    is not restarted faster than it can start."""
+    whose tasks never run is restarted after ``start_s``. Each restart after which the sites
+    it was for do not move doubles both windows (up to ``max_factor`` times): a mirror that
+    cannot keep up, or one site that cannot be mirrored, does not have MirrorMaker restarted
+    for every site faster than it can start."""
 
     stall_s: float
     start_s: float = 300.0
@@ -61,7 +62,8 @@ class StallWatch:
     _since: dict[str, tuple[int, float]] = field(default_factory=dict)
     _started: float = 0.0  # when the running MirrorMaker was started
     _ran_at: dict[str, float] = field(default_factory=dict)  # site -> when its tasks were first seen running since
-    restarts: int = 0  # restarts in a row without progress
+    restarts: int = 0  # restarts in a row without progress of the sites they were for
+    _blamed: set[str] = field(default_factory=set)  # the sites the last of them was for
 
     @property
     def factor(self) -> int:
@@ -73,8 +75,9 @@ class StallWatch:
         self._ran_at = {}
         self.reset(now)
 
-    def restarted_for_no_progress(self, now: float) -> None:
+    def restarted_for_no_progress(self, now: float, sites: list[str]) -> None:
         self.restarts += 1
+        self._blamed = set(sites)
         self.started(now)
 
     @property
@@ -97,8 +100,8 @@ class StallWatch:
             mirrored = s.as_dict()["mirrored"]
             previous = self._since.get(s.site)
             moved = previous is not None and mirrored != previous[0]
-            if moved:
-                self.restarts = 0  # it moves: whatever restarted it worked
+            if moved and s.site in self._blamed:
+                self.restarts, self._blamed = 0, set()  # it moves again: the restart for it worked
             if not s.reachable or not s.lag or previous is None or moved:
                 self._since[s.site] = (mirrored, now)
             elif s.site in self._ran_at:
@@ -240,7 +243,7 @@ async def supervise(mirror: MirrorMaker, stop: asyncio.Event, *, check_s: float 
                 RESTARTS.labels("stalled").inc()
                 mirror.stop(timeout=20)
                 mirror.start()
-                watch.restarted_for_no_progress(time.time())
+                watch.restarted_for_no_progress(time.time(), stalled)
                 log.warning("restarted MirrorMaker (%d in a row without progress: the next windows are %.0f s "
                             "and %.0f s)", watch.restarts, stall_s * watch.factor, start_s * watch.factor)
     finally:

@@ -198,15 +198,17 @@ def test_tasks_that_never_run_restart_after_the_start_window_and_restarts_back_o
     watch.started(0)
     assert watch.stalled([status("a", 10, 20)], now=299, running=set()) == []
     assert watch.stalled([status("a", 10, 20)], now=300, running=set()) == ["a"]
-    watch.restarted_for_no_progress(300)
+    watch.restarted_for_no_progress(300, ["a"])
     assert watch.factor == 2
     assert watch.stalled([status("a", 10, 20)], now=899, running=set()) == []  # 2 x 300 s this time
     assert watch.stalled([status("a", 10, 20)], now=900, running=set()) == ["a"]
     for n in range(10):
-        watch.restarted_for_no_progress(1000 + n)
+        watch.restarted_for_no_progress(1000 + n, ["a"])
     assert watch.factor == 8  # capped
-    watch.stalled([status("a", 10, 20)], now=2000, running={"a"})
-    assert watch.stalled([status("a", 11, 20)], now=2005, running=set()) == [] and watch.factor == 1  # it moved
+    watch.stalled([status("a", 10, 20), status("b", 5, 9)], now=2000, running={"a", "b"})
+    watch.stalled([status("a", 10, 20), status("b", 6, 9)], now=2005, running=set())
+    assert watch.factor == 8  # another site moving does not undo the back-off for a
+    assert watch.stalled([status("a", 11, 20)], now=2010, running=set()) == [] and watch.factor == 1  # a moved
 
 
 def test_a_mirror_task_status_record_is_read_from_connects_json():
