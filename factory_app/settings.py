@@ -130,6 +130,17 @@ class WorkerSettings(_Group):
     shadow_plant: Path | None = None
     # How many recent event ids each asset remembers to recognise a duplicate (same event_id).
     dedup_horizon: int = Field(default=32, ge=0)  # ids ride in every asset_state write: kept small
+    # Snapshots of the folds (``factory snapshots build``, factory_app/snapshots): a point per
+    # partition every this many telemetry records or this many seconds of event time, whichever
+    # comes first. A bounded read (state-at, time travel) folds at most about one interval.
+    snapshot_every_events: int = Field(default=50_000, ge=1)
+    snapshot_every_seconds: float = Field(default=600.0, gt=0)
+    # How long after its own time an event is normally in the log (seconds). A bounded read for
+    # instant T stops where the broker's time index passes T + this; events recorded later than
+    # that (store-and-forward, a buffered PLC) are listed by the snapshots as late and read by offset.
+    history_lateness: float = Field(default=30.0, ge=0)
+    # Where snapshots live (default: HOME/snapshots/APP_ID). Derived and disposable, like the tables.
+    snapshot_dir: Path | None = None
 
 
 class WebSettings(_Group):
@@ -280,3 +291,8 @@ class Settings(BaseSettings):
         """Faust's data directory (RocksDB tables live under it): one per app id, so a deployment
         with another FACTORY_APP_ID on the same home never opens this one's tables."""
         return self.worker.worker_data or self.home / "worker-data" / self.worker.app_id
+
+    @property
+    def snapshots_dir(self) -> Path:
+        """The folds' snapshots (factory_app/snapshots), one directory per app id like ``data_dir``."""
+        return self.worker.snapshot_dir or self.home / "snapshots" / self.worker.app_id

@@ -63,9 +63,9 @@ def main(ctx: click.Context, log_level: str, log_format: str) -> None:
 
 def _register() -> None:
     from factory_app.cli import (acls, adapter, backfill, broker, certs, command, fleet, mirror, mode, rebuild, rewind, run, sample,
-                                 sim, state, state_at, topics, train, twin, ui, verify, whatif, worker)
+                                 sim, snapshots, state, state_at, topics, train, twin, ui, verify, whatif, worker)
 
-    for module in (acls, adapter, backfill, broker, certs, command, fleet, mirror, mode, rebuild, rewind, run, sample, sim, state, state_at,
+    for module in (acls, adapter, backfill, broker, certs, command, fleet, mirror, mode, rebuild, rewind, run, sample, sim, snapshots, state, state_at,
                    topics, train, twin, ui, verify, whatif, worker):
         main.add_command(module.command)
     main.add_command(ui.token_command)

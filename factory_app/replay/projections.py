@@ -39,9 +39,15 @@ class Fold:
                                          self.max_clock_ahead)
         except events.DecodeFailure:
             return  # the live processor dead-lettered it; it changed no table
-        tables = self.by_partition.setdefault(record.partition, {t: {} for t in self.tables})
+        self.feed_event(record.partition, event, record.offset)
+
+    def feed_event(self, partition: int, event: Any, offset: int) -> None:
+        """Fold an event already decoded (by a reader feeding several folds at once)."""
+        if not isinstance(event, self.accept):
+            return  # decoded for another fold: this processor's decode refuses it
+        tables = self.by_partition.setdefault(partition, {t: {} for t in self.tables})
         try:
-            self.commands_computed += len(self.apply(tables, event, record.offset) or ())
+            self.commands_computed += len(self.apply(tables, event, offset) or ())
         except Exception:  # noqa: S110 (the live runtime dead-letters a processing error; state unchanged)
             pass
 

@@ -245,23 +245,20 @@ def build_app(settings: Settings, plant: PlantConfig) -> web.Application:
             return await fold_history(request, at)
 
     async def fold_history(request: web.Request, at: float) -> web.StreamResponse:
-        from factory_app.replay.log_reader import end_offsets
-        from factory_app.replay.state_at import state_at
+        from factory_app.replay.state_at import Reads, state_at
 
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
         await resp.prepare(request)
-        total = sum((await end_offsets(settings, [settings.topic(events.TELEMETRY)])).values())
-        done: dict = {}
+        reads = Reads()  # its plan (records to read, from the snapshots on) is known before the first record
         last_sent = [0.0]
 
         def progress(tp, consumed: int) -> None:
-            done[tp] = consumed
             if time.monotonic() - last_sent[0] > 0.2:
                 last_sent[0] = time.monotonic()
-                queue.put_nowait(sse("progress", {"done": sum(done.values()), "total": total}))
+                queue.put_nowait(sse("progress", {"done": reads.read, "total": reads.planned}))
 
         queue: asyncio.Queue = asyncio.Queue()
-        fold = asyncio.create_task(state_at(settings, at, None, None, progress))
+        fold = asyncio.create_task(state_at(settings, at, None, None, progress, reads))
         try:
             while not fold.done():
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -269,7 +266,7 @@ def build_app(settings: Settings, plant: PlantConfig) -> web.Application:
             states = fold.result()
             tiles = [asset_view(a, {"state": states.get(a.id), "counts": {}, "worker": "log"}
                                 if a.id in states else None, at) for a in plant.assets]
-            await resp.write(sse("progress", {"done": sum(done.values()), "total": total}))
+            await resp.write(sse("progress", {"done": reads.read, "total": reads.planned}))
             await resp.write(sse("result", {"at": at, "assets": tiles, "history": True}))
         except ConnectionResetError:
             pass  # the page went away

@@ -1,0 +1,145 @@
+"""Snapshots and bounded history reads on a real broker: state-at from snapshots equals the fold from offset 0.
+
+The log holds what a plant's log holds: events stamped a moment before their append, late
+ones (a buffered PLC, seconds behind), future-stamped ones inside and beyond the clock
+tolerance, exact duplicates re-sent later, operators' mode changes, and a tail appended
+after the snapshots were built. Every instant asked is answered twice, from the snapshots
+and from offset 0, and the answers must be equal; the bounded read must also read less.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+import pytest
+
+from factory_app import events
+from factory_app.producer import new_producer
+from factory_app.replay.state_at import Reads, state_at, state_at_from_start
+from factory_app.snapshots.build import SnapshotBuilder
+from factory_app.snapshots.store import SnapshotStore
+
+pytestmark = pytest.mark.integration
+
+ASSETS = [f"m{i}" for i in range(24)]
+
+
+async def produce_rounds(settings, rounds: int, per_round: int, rng: random.Random, first: int = 0) -> list:
+    """``rounds`` batches of events; each batch waits for the broker's clock (its append times) to
+    move on from the last one, so record times spread over the log as a plant's do."""
+    producer = new_producer(settings, linger_ms=5)
+    await producer.start()
+    sent, resend, last_ts = [], [], 0
+    try:
+        for r in range(rounds):
+            while time.time() * 1000 < last_ts + 40:  # the broker's clock moves on between rounds
+                await asyncio.sleep(0.005)
+            futures = []
+            now = time.time()
+            for j in range(per_round):
+                n = first + r * per_round + j
+                asset = rng.choice(ASSETS)
+                kind = rng.random()
+                if kind < 0.03 and resend:
+                    key, raw, topic = rng.choice(resend)  # an exact duplicate, later in the log
+                elif kind < 0.06:
+                    ev = events.ModeChange(event_id=f"mc{n}", asset_id=asset, event_time=now - rng.uniform(0, 0.05),
+                                           mode=rng.choice(["auto", "manual"]), operator="op", reason="test")
+                    key, raw, topic = asset.encode(), events.encode(ev), events.OPERATOR_ACTIONS
+                else:
+                    skew = -rng.uniform(0, 0.02)
+                    if kind < 0.16:
+                        skew = -rng.uniform(1.0, 3.0)  # late: a PLC's buffer flushed
+                    elif kind < 0.19:
+                        skew = rng.uniform(0.5, 2.0)  # future-stamped, inside the tolerance
+                    elif kind < 0.20:
+                        skew = 600.0  # beyond the tolerance: dead-lettered live, skipped by every fold
+                    ev = events.Telemetry(event_id=f"e{n}", asset_id=asset, event_time=now + skew,
+                                          tag=rng.choice(["t", "p", "s"]), value=round(rng.uniform(0, 100), 2))
+                    key, raw, topic = asset.encode(), events.encode(ev), events.TELEMETRY
+                    if rng.random() < 0.1:
+                        resend.append((key, raw, topic))
+                futures.append(await producer.send(settings.topic(topic), raw, key=key))
+                sent.append(raw)
+            metas = [await f for f in futures]
+            last_ts = max(m.timestamp for m in metas)
+    finally:
+        await producer.stop()
+    return sent
+
+
+def event_times(raws: list[bytes]) -> list[float]:
+    return sorted(events.decode(r).event_time for r in raws)
+
+
+def test_state_at_from_snapshots_equals_the_fold_from_offset_0(kafka, tmp_path):
+    from tests.conftest import isolated_settings
+
+    settings = isolated_settings(kafka.cfg.bootstrap, tmp_path, snapshot_every_events=40, history_lateness=0.2)
+    rng = random.Random(7)
+    sent = asyncio.run(produce_rounds(settings, 30, 100, rng))
+    builder = SnapshotBuilder(settings, None)
+    written = asyncio.run(builder.run_once())
+    assert written >= 8 * 3  # every partition has points
+    store = SnapshotStore(settings.snapshots_dir)
+    assert len(store.partitions()) == 8 and store.ledgers(store.partitions()[0], 200)
+    # A tail no snapshot covers yet, late events among it.
+    sent += asyncio.run(produce_rounds(settings, 6, 100, rng, first=10_000))
+
+    times = event_times(sent)
+    instants = [times[0] - 1.0] + [times[int(q * (len(times) - 1))] for q in (0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95)]
+    instants += [times[-1], times[-1] + 3600]
+    total = sum(1 for _ in sent)
+    early_reads = None
+    for at in instants:
+        reads = Reads()
+        bounded = asyncio.run(state_at(settings, at, reads=reads))
+        reference = asyncio.run(state_at_from_start(settings, at))
+        assert bounded == reference, at
+        assert reads.read <= total
+        if at == instants[2]:
+            early_reads = reads
+    assert early_reads is not None and early_reads.read < total * 0.6, early_reads
+    assert any(p["snapshot"] for p in early_reads.partitions.values())
+    assert any(p["late"] for p in early_reads.partitions.values())  # read by offset from the ledgers
+
+    # One asset, and offsets with and without an instant: the same equality.
+    mid = instants[4]
+    for asset in ASSETS[:4]:
+        assert asyncio.run(state_at(settings, mid, asset=asset)) == asyncio.run(
+            state_at_from_start(settings, mid, asset=asset))
+    until = {p: 50 + 20 * p for p in range(8)}
+    assert asyncio.run(state_at(settings, None, until)) == asyncio.run(state_at_from_start(settings, None, until))
+    assert asyncio.run(state_at(settings, mid, {0: 120})) == asyncio.run(state_at_from_start(settings, mid, {0: 120}))
+    # And the read that ignores the snapshots.
+    assert asyncio.run(state_at(settings, mid, full=True)) == asyncio.run(state_at_from_start(settings, mid))
+
+
+def test_a_builder_resumes_where_its_snapshots_end(kafka, tmp_path):
+    """A second builder (a restart) goes on from the newest complete point and writes the same
+    files a single run would have: the content of a name is a function of the log."""
+    from tests.conftest import isolated_settings
+
+    settings = isolated_settings(kafka.cfg.bootstrap, tmp_path / "a", snapshot_every_events=30, history_lateness=0.2)
+    rng = random.Random(11)
+    asyncio.run(produce_rounds(settings, 8, 100, rng))
+    first = SnapshotBuilder(settings, None)
+    asyncio.run(first.run_once())
+    asyncio.run(produce_rounds(settings, 8, 100, rng, first=5000))
+    asyncio.run(first.run_once())  # the same process, a second round
+    once = {f.relative_to(settings.snapshots_dir): f.read_bytes() for f in settings.snapshots_dir.rglob("*.*")}
+
+    other = settings.updated({"snapshot_dir": tmp_path / "b"})
+    split = SnapshotBuilder(other, None)
+    asyncio.run(split.run_once())
+    # Throw away the newest point of every partition: a builder killed while writing it.
+    store = SnapshotStore(other.snapshots_dir)
+    for p in store.partitions():
+        newest = store.ledgers(p, 200)[-1]
+        store.ledger_path(p, newest, 200).unlink()
+    again = SnapshotBuilder(other, None)
+    asyncio.run(again.run_once())
+    twice = {f.relative_to(other.snapshots_dir): f.read_bytes() for f in other.snapshots_dir.rglob("*.*")}
+    assert once == twice

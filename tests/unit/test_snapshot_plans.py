@@ -1,0 +1,70 @@
+"""The pure parts of snapshots and bounded reads: which point, which ledgers, which offsets."""
+
+from __future__ import annotations
+
+from aiokafka import TopicPartition
+
+from factory_app.snapshots.bounded import Span, choose_point, ledger_chain, span
+from factory_app.snapshots.build import late_entry
+from factory_app.snapshots.store import Ledger, Point, SnapshotStore, hwm_ms
+
+TP = TopicPartition("t", 0)
+
+
+def test_a_point_is_usable_only_if_everything_it_folded_is_at_or_before_the_instant():
+    points = [Point(100, 0, 10_000), Point(200, 1, 20_000), Point(300, 1, 30_001)]
+    assert choose_point(points, 30.0, None) == Point(200, 1, 20_000)
+    assert choose_point(points, 30.001, None) == Point(300, 1, 30_001)
+    assert choose_point(points, 9.999, None) is None
+    assert choose_point(points, None, 250) == Point(200, 1, 20_000)
+    assert choose_point([Point(50, 0, -1)], 1.0, None) == Point(50, 0, -1)  # nothing folded yet
+
+
+def test_hwm_ms_rounds_up_so_a_point_named_at_t_never_folded_after_t():
+    assert hwm_ms(1.0005) == 1001 and hwm_ms(2.0) == 2000 and hwm_ms(None) == -1
+    assert not Point(0, 0, hwm_ms(10.0004)).at_or_before(10.0)
+
+
+def test_late_is_judged_against_the_latest_record_time_so_far():
+    assert not late_entry(100.0, 100_199, 200)
+    assert late_entry(100.0, 100_200, 200)
+    assert late_entry(100.0009, 100_200, 200)  # 100000 ms after flooring
+
+
+def test_the_ledger_chain_follows_ends_to_starts_and_stops_at_a_gap():
+    g1 = Ledger(Point(0, 0, -1), Point(10, 1, 5), -1)
+    g2 = Ledger(Point(10, 1, -1), Point(20, 1, 9), 7)
+    g3 = Ledger(Point(30, 2, -1), Point(40, 2, 12), 11)  # after a gap (its predecessor is missing)
+    chain, covered = ledger_chain([g1, g2, g3], None)
+    assert chain == [g1, g2] and covered == (20, 1)
+    chain, covered = ledger_chain([g1, g2, g3], Point(10, 1, 5))
+    assert chain == [g2] and covered == (20, 1)
+    assert ledger_chain([g3], Point(10, 1, 5)) == ([], (10, 1))
+
+
+def test_a_span_reads_to_the_time_index_then_late_offsets_then_past_the_ledgers():
+    s = span(TP, 100, limit=1000, by_time=400, covered=700, late=[50, 399, 400, 650, 701])
+    assert (s.start, s.stop, s.late, s.uncovered) == (100, 400, [400, 650], (700, 1000))
+    assert s.planned == 300 + 2 + 300
+    # The time index past the ledgers: nothing late to pick, the rest read whole.
+    s = span(TP, 100, limit=1000, by_time=800, covered=700, late=[750])
+    assert (s.stop, s.late, s.uncovered) == (800, [], (800, 1000))
+    # No instant: up to the limit, nothing else.
+    assert span(TP, 100, 500, None, 0, [200]) == Span(TP, 100, 500)
+    # A limit (an offset) short of the time index.
+    s = span(TP, 0, limit=300, by_time=800, covered=0, late=[])
+    assert (s.stop, s.uncovered) == (300, (0, 0))
+
+
+def test_store_names_round_trip_and_a_rewrite_replaces_another_fingerprint(tmp_path):
+    store = SnapshotStore(tmp_path)
+    p = Point(12, 3, 45_000)
+    store.write_snapshot(0, p, "telemetry-state", "aaaa", {"tables": {"asset_state": {"x": {"events": 1}}}})
+    store.write_snapshot(0, p, "telemetry-state", "bbbb", {"tables": {"asset_state": {}}})
+    assert store.points(0, "telemetry-state", "aaaa") == []
+    assert store.points(0, "telemetry-state", "bbbb") == [p]
+    g = Ledger(Point(0, 0, -1), p, 44_000)
+    store.write_ledger(0, g, 200, [[0, 5, 44.0]])
+    assert store.ledgers(0, 200) == [g] and store.ledgers(0, 100) == []
+    assert store.read_ledger(0, g, 200) == [[0, 5, 44.0]]
+    assert not list(tmp_path.rglob(".*"))  # no temporary file left
