@@ -15,7 +15,7 @@ COPY --from=build /opt/factory /opt/factory
 COPY config /app/config
 WORKDIR /app
 ENV PATH=/opt/factory/bin:$PATH FACTORY_HOME=/app/data FACTORY_PLANT_CONFIG=/app/config/plant.yaml
-RUN mkdir -p /app/data && chown factory /app/data
+RUN mkdir -p /app/data /app/snapshots && chown factory /app/data /app/snapshots
 USER factory
 # Workers answer /ready/ once their tables are recovered; the adapters set FACTORY_HEALTH_URL
 # to their /metrics page (docker-compose.yml); the simulated plant disables the check.

@@ -136,3 +136,13 @@ OTHER = "(other)"
 def known_or_other(value: str, known: frozenset[str] | set[str]) -> str:
     return value if value in known else OTHER
 
+
+SNAPSHOT_POINTS = Counter(
+    "factory_snapshot_points_total", "Snapshot points the builder wrote (one per partition and interval).",
+    ["partition"],
+)
+SNAPSHOT_LAG = Gauge(
+    "factory_snapshot_lag_records",
+    "Telemetry records past a partition's newest snapshot point: what a bounded read may read whole.",
+    ["partition"],
+)

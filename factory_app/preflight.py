@@ -30,7 +30,8 @@ def check_ports_free(settings: Settings, plant, with_sim: bool) -> None:
     wanted = [(settings.web.port, "worker web (FACTORY_WEB_PORT)"),
               (settings.web.ingest_metrics_port, "ingest metrics (FACTORY_INGEST_METRICS_PORT)"),
               (settings.web.writer_metrics_port, "writer metrics (FACTORY_WRITER_METRICS_PORT)"),
-              (settings.web.ui_port, "plant view (FACTORY_UI_PORT)")]
+              (settings.web.ui_port, "plant view (FACTORY_UI_PORT)"),
+              (settings.web.snapshots_metrics_port, "snapshot builder metrics (FACTORY_SNAPSHOTS_METRICS_PORT)")]
     if with_sim:
         wanted += [(urlparse(a.endpoint).port, f"simulated PLC {a.id} ({a.endpoint}, {settings.plant_config})")
                    for a in plant.assets if urlparse(a.endpoint).port]

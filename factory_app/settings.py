@@ -152,6 +152,7 @@ class WebSettings(_Group):
     # Prometheus ports of the adapters (0 disables the endpoint).
     ingest_metrics_port: int = 9101
     writer_metrics_port: int = 9102
+    snapshots_metrics_port: int = 9104  # ``factory snapshots build --follow`` (9103 is the mirror's)
     # The plant view (``factory ui``): where it listens (loopback unless said otherwise: it
     # serves the plant to anyone who reaches it), which workers it asks (default: the local
     # one; it finds the group's others through /cluster/), how often it asks them (seconds),

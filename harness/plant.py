@@ -57,7 +57,7 @@ def make_settings(bootstrap: str, home: Path, edit=None, **overrides) -> Setting
     settings = Settings(bootstrap=bootstrap, home=home, topic_prefix=f"p{tag}.", app_id=f"plant-{tag}",
                         web_port=free_port(), partitions=8,
                         plant_config=plant_file(home / "plant.yaml", edit), ingest_metrics_port=free_port(),
-                        writer_metrics_port=free_port(), ui_port=free_port(), **overrides)
+                        writer_metrics_port=free_port(), ui_port=free_port(), snapshots_metrics_port=free_port(), **overrides)
     asyncio.run(create_source_topics(settings))
     return settings
 

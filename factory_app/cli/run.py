@@ -43,7 +43,7 @@ def wait_ready(children, base: str, timeout: float) -> None:
 
 
 ROLES = {"sim": ["sim"], "worker": ["worker"], "ingest": ["adapter", "ingest"], "writer": ["adapter", "commands"],
-         "ui": ["ui"]}
+         "ui": ["ui"], "snapshots": ["snapshots", "build", "--follow"]}
 
 
 @click.command("run")
@@ -54,7 +54,8 @@ ROLES = {"sim": ["sim"], "worker": ["worker"], "ingest": ["adapter", "ingest"], 
 @click.option("--plain", is_flag=True, help="print snapshots instead of a live screen (logs, CI)")
 @click.pass_obj
 def command(settings: Settings, duration: float | None, no_sim: bool, keep_broker: bool, plain: bool) -> None:
-    """Start the local broker, the simulated PLCs, a worker and both adapters; show live state.
+    """Start the local broker, the simulated PLCs, a worker, both adapters, the plant view and
+    the snapshot builder (fast time travel); show live state.
 
     Example: factory run --duration 60
     """

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 
 import click
 
 from factory_app.cli.common import site_option
 from factory_app.settings import Settings
+
+log = logging.getLogger("factory.snapshots")
 
 
 @click.group("snapshots")
@@ -31,16 +34,27 @@ def build(settings: Settings, follow: bool, poll: float) -> None:
 
     async def main() -> None:
         builder = SnapshotBuilder(settings, plant_or_fail(settings))
-        while True:
+        if not follow:
             started = time.monotonic()
-            stops = await builder.remaining()
-            with log_progress(stops, "snapshots") as advance:
+            with log_progress(await builder.remaining(), "snapshots") as advance:
                 written = await builder.run_once(advance)
-            if written or not follow:
-                click.echo(f"{written} point(s) written in {time.monotonic() - started:.1f} s "
-                           f"({builder.store.size_bytes() / 1e6:.1f} MB in {builder.store.root})", err=True)
-            if not follow:
-                return
+            click.echo(f"{written} point(s) written in {time.monotonic() - started:.1f} s "
+                       f"({builder.store.size_bytes() / 1e6:.1f} MB in {builder.store.root})", err=True)
+            return
+        if settings.web.snapshots_metrics_port:
+            from prometheus_client import start_http_server
+
+            start_http_server(settings.web.snapshots_metrics_port, addr=settings.web.metrics_host)
+        log.info("folding snapshots into %s every %d records or %.0f s of event time", builder.store.root,
+                 settings.worker.snapshot_every_events, settings.worker.snapshot_every_seconds)
+        while True:
+            try:
+                written = await builder.run_once()
+            except Exception:  # a broker away for a while: derived data, so try again, never end the plant
+                log.exception("snapshot round failed; retrying in %.0f s", poll)
+                written = 0
+            if written:
+                log.info("%d point(s) written", written)
             await asyncio.sleep(poll)
 
     asyncio.run(main())

@@ -19,7 +19,7 @@ from aiokafka import TopicPartition
 
 from agents import registry, telemetry_state
 from agents.runtime import Processor
-from factory_app import events, kafka_clients
+from factory_app import events, kafka_clients, metrics
 from factory_app.config import PlantConfig
 from factory_app.replay.log_reader import Record, end_offsets
 from factory_app.replay.projections import Fold, folds
@@ -41,7 +41,11 @@ def snapshotted(settings: Settings, plant: PlantConfig | None) -> list[Processor
     """The processors whose tables the snapshots hold: telemetry-state, and every other one the
     deployment runs that reads only telemetry and operator actions (and has its plant file)."""
     out = [telemetry_state.SPEC]
-    for p in registry.chosen(settings):
+    try:
+        chosen = registry.chosen(settings)
+    except ValueError:  # an unknown processor name: the worker refuses to start and says so
+        chosen = []
+    for p in chosen:
         if p is not telemetry_state.SPEC and set(p.sources) <= set(_STREAM) and (plant or not p.uses_plant):
             out.append(p)
     return out
@@ -202,6 +206,7 @@ class SnapshotBuilder:
                 part.point = Point(rec.offset + 1, side[i].offset if i < len(side) else act_end, hwm_ms(part.hwm))
                 part.write_point(self.store, self.fps, self.lateness_ms)
                 self.points_written += 1
+                metrics.SNAPSHOT_POINTS.labels(str(part.partition)).inc()
                 await asyncio.sleep(0)
             if progress is not None and read % 5000 == 0:
                 progress(tel_tp, read)
@@ -210,3 +215,4 @@ class SnapshotBuilder:
         # Operator actions after the last telemetry record wait for the next one (in read_until's merge
         # they come before it): the next round reads them again.
         part.position = (tel_next, side[i].offset if i < len(side) else act_end)
+        metrics.SNAPSHOT_LAG.labels(str(part.partition)).set(max(0, ends[tel_tp] - part.point.telemetry))

@@ -30,7 +30,7 @@ def run_env(kafka, home: Path, **extra) -> tuple[dict[str, str], Settings]:
     env = {"FACTORY_HOME": str(home), "FACTORY_BOOTSTRAP": kafka.cfg.bootstrap, "FACTORY_TOPIC_PREFIX": f"r{tag}.",
            "FACTORY_APP_ID": f"run-{tag}", "FACTORY_WEB_PORT": str(free_port()),
            "FACTORY_INGEST_METRICS_PORT": str(free_port()), "FACTORY_WRITER_METRICS_PORT": str(free_port()),
-           "FACTORY_UI_PORT": str(free_port()),
+           "FACTORY_UI_PORT": str(free_port()), "FACTORY_SNAPSHOTS_METRICS_PORT": str(free_port()),
            "FACTORY_PLANT_CONFIG": str(plant_file(home / "plant.yaml")), "FACTORY_KAFKA_VERSION": kafka_version(),
            "FACTORY_KAFKA_JARS": str(REPO / ".factory"), **extra}
     return env, Settings(home=home, web_port=int(env["FACTORY_WEB_PORT"]))
@@ -71,7 +71,7 @@ def test_no_child_outlives_factory_run(kafka, tmp_path, sig):
     run = start_run(env, settings.home, *(() if with_sim else ("--no-sim",)))
     kids: set[int] = set()
     try:
-        wait_until(lambda: worker_ready(settings) and len(children_of(run.pid)) == (5 if with_sim else 4), 180,
+        wait_until(lambda: worker_ready(settings) and len(children_of(run.pid)) == (6 if with_sim else 5), 180,
                    what="factory run with its children and a ready worker")
         kids = children_of(run.pid)
         if sig == signal.SIGTERM:

@@ -143,3 +143,39 @@ def test_a_builder_resumes_where_its_snapshots_end(kafka, tmp_path):
     asyncio.run(again.run_once())
     twice = {f.relative_to(other.snapshots_dir): f.read_bytes() for f in other.snapshots_dir.rglob("*.*")}
     assert once == twice
+
+
+def test_verify_snapshots_finds_a_snapshot_that_says_otherwise_than_the_log(kafka, tmp_path):
+    import subprocess
+    import sys
+
+    import msgspec
+
+    from tests.conftest import isolated_settings
+
+    settings = isolated_settings(kafka.cfg.bootstrap, tmp_path, snapshot_every_events=25, history_lateness=0.2)
+    asyncio.run(produce_rounds(settings, 6, 100, random.Random(3)))
+    asyncio.run(SnapshotBuilder(settings, None).run_once())
+    env = {**settings.to_env(), "PATH": "/usr/bin:/bin"}
+
+    def verify():
+        return subprocess.run([sys.executable, "-m", "factory_app", "verify", "--snapshots"], env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    ok = verify()
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.count("OK  ") >= 8 * 3 and "DIFF" not in ok.stdout  # partitions x telemetry-state's tables
+    # Damage one asset's state in the newest snapshot of a partition: verify names the key.
+    store = SnapshotStore(settings.snapshots_dir)
+    part = store.partitions()[0]
+    from factory_app.snapshots.build import fingerprints, snapshotted
+    fp = fingerprints(settings, None, snapshotted(settings, None))["telemetry-state"]
+    point = store.points(part, "telemetry-state", fp)[-1]
+    path = store.snapshot_path(part, point, "telemetry-state", fp)
+    body = msgspec.msgpack.decode(path.read_bytes())
+    asset = sorted(body["tables"]["asset_state"])[0]
+    body["tables"]["asset_state"][asset]["events"] += 1
+    path.write_bytes(msgspec.msgpack.encode(body))
+    bad = verify()
+    assert bad.returncode == 1
+    assert "DIFF" in bad.stdout and f"{asset}:" in bad.stdout, bad.stdout

@@ -20,6 +20,8 @@ FACTORY_SERVICES = {n: s for n, s in COMPOSE["services"].items() if s.get("image
 def resolve(args: list[str]) -> click.Command:
     cmd: click.Command = main
     for word in args:
+        if word.startswith("-"):
+            break  # the options that follow are the command's own
         assert isinstance(cmd, click.Group) and word in cmd.commands, f"'factory {' '.join(args)}' does not exist"
         cmd = cmd.commands[word]
     return cmd
@@ -94,7 +96,8 @@ def test_every_long_running_role_has_a_working_health_check():
         url = svc["environment"].get("FACTORY_HEALTH_URL", f"http://127.0.0.1:{svc['environment'].get('FACTORY_WEB_PORT', '6066')}/ready/")
         port = re.search(r":(\d+)/", url).group(1)
         own = {"worker": "FACTORY_WEB_PORT", "ingest": "FACTORY_INGEST_METRICS_PORT",
-               "commands": "FACTORY_WRITER_METRICS_PORT", "ui": "FACTORY_UI_PORT"}[name]
+               "commands": "FACTORY_WRITER_METRICS_PORT", "ui": "FACTORY_UI_PORT",
+               "snapshots": "FACTORY_SNAPSHOTS_METRICS_PORT"}[name]
         assert svc["environment"][own] == port, name
 
 
