@@ -135,9 +135,10 @@ class WorkerSettings(_Group):
     # comes first. A bounded read (state-at, time travel) folds at most about one interval.
     snapshot_every_events: int = Field(default=50_000, ge=1)
     snapshot_every_seconds: float = Field(default=600.0, gt=0)
-    # How long after its own time an event is normally in the log (seconds). A bounded read for
-    # instant T stops where the broker's time index passes T + this; events recorded later than
-    # that (store-and-forward, a buffered PLC) are listed by the snapshots as late and read by offset.
+    # How far (seconds) an event may trail the youngest event before it in its partition and
+    # still count as on time. A bounded read for instant T stops once the partition has carried
+    # an event of T + this; the events behind by more (store-and-forward, a PLC's buffer, a slow
+    # asset beside fast ones) are listed by the snapshots as late and read by offset.
     history_lateness: float = Field(default=30.0, ge=0)
     # Where snapshots live (default: HOME/snapshots/APP_ID). Derived and disposable, like the tables.
     snapshot_dir: Path | None = None

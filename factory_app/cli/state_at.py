@@ -46,8 +46,8 @@ def command(settings: Settings, asset: str | None, at: str | None, until_offset:
         for part, r in sorted(reads.partitions.items()):
             snap = r["snapshot"]
             click.echo(f"p{part}: {'from offset 0' if snap is None else 'snapshot at telemetry offset ' + str(snap['telemetry'])}"
-                       f", {r['from_snapshot']} records on, {r['late']} late by offset, {r['uncovered']} past the "
-                       f"snapshots", err=True)
+                       f", {r['from_snapshot']} records on, {r['late']} late ones by offset, {r['uncovered']} past the "
+                       f"newest snapshot", err=True)
         click.echo(f"read {reads.read} records", err=True)
     if as_json:
         click.echo(json.dumps(states, indent=2, sort_keys=True))

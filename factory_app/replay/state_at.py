@@ -77,7 +77,7 @@ def published(states: dict, modes: dict, asset: str | None) -> dict[str, dict]:
 class Reads:
     """What a bounded ``state_at`` read, for its progress and its report."""
 
-    planned: int = 0
+    planned: int = 0  # an estimate, known before the first record (the stop is found while reading)
     read: int = 0
     partitions: dict[int, dict] = field(default_factory=dict)
 
@@ -86,8 +86,8 @@ async def state_at(settings: Settings, at: float | None = None, until: dict[int,
                    asset: str | None = None, progress=None, reads: Reads | None = None,
                    full: bool = False) -> dict[str, dict]:
     """As ``state_at_from_start``, reading per partition from the newest snapshot at or before
-    ``at`` (and short of ``until``) to where the broker's time index passes ``at`` plus the
-    lateness bound, plus the late events the snapshots' ledgers list (``full``: no snapshots)."""
+    ``at`` (and short of ``until``) until the partition has carried an event the lateness bound
+    younger than ``at``, plus the late events the snapshots' ledgers list (``full``: no snapshots)."""
     from factory_app.snapshots.bounded import plan, read_plan
 
     reads = reads if reads is not None else Reads()
@@ -100,21 +100,15 @@ async def state_at(settings: Settings, at: float | None = None, until: dict[int,
     horizon = settings.worker.dedup_horizon
     states: dict[str, dict] = {}
     modes: dict[str, dict] = {}
+    plans = [await plan(settings, p, ends, at, (until or {}).get(p), full) for p in partitions]
+    reads.planned = sum(p.estimate for p in plans)
     async with kafka_clients.consumer_of(settings.kafka, max_partition_fetch_bytes=4 * 1024 * 1024) as consumer:
-        plans = [await plan(settings, consumer, p, ends, at, (until or {}).get(p), full)
-                 for p in partitions]
-        reads.planned = sum(p.planned for p in plans)
         for p in plans:
             states.update(p.tables.get("asset_state", {}))
             modes.update(p.tables.get("asset_mode", {}))
-            reads.partitions[p.partition] = {
-                "snapshot": None if p.point is None else {"telemetry": p.point.telemetry, "actions": p.point.actions,
-                                                          "hwm": p.point.hwm},
-                "from_snapshot": p.telemetry.stop - p.telemetry.start, "late": len(p.telemetry.late),
-                "uncovered": max(0, p.telemetry.uncovered[1] - p.telemetry.uncovered[0]), "planned": p.planned}
             tp = TopicPartition(topic, p.partition)
             done = 0
-            async for rec in read_plan(consumer, p):
+            async for rec in read_plan(settings, consumer, p, at):
                 done += 1
                 reads.read += 1
                 if progress is not None and done % 2000 == 0:
@@ -129,6 +123,10 @@ async def state_at(settings: Settings, at: float | None = None, until: dict[int,
                 fold_one(states, modes, ev, rec.offset, horizon)
             if progress is not None:
                 progress(tp, done)
+            reads.partitions[p.partition] = {
+                "snapshot": None if p.point is None else {"telemetry": p.point.telemetry, "actions": p.point.actions,
+                                                          "hwm": p.point.hwm},
+                **{k: p.telemetry.read[k] + p.actions.read[k] for k in p.telemetry.read}, "read": done}
     return published(states, modes, asset)
 
 

@@ -3,10 +3,10 @@
 The fold from offset 0 that ``state-at`` answered with reads every record and skips those
 stamped after T. The same answer costs far less: start from the newest snapshot whose events
 all lie at or before T (its tables are that fold's state at its offsets), read on until the
-broker's time index passes T + ``history_lateness``, then read by offset only the late events
-the ledgers list after that (recorded later than the bound) and, past the newest snapshot
-(which no ledger covers yet), everything. Per topic the records come in log order, and the
-two topics are merged as ``log_reader.read_until`` merges them, so the fold is the same fold.
+topic has carried an event ``history_lateness`` younger than T, then read by offset only the
+late events the ledgers list after that and, past the newest ledger, everything (no ledger
+speaks for it yet). Per topic the records come in log order, and the two topics are merged
+as ``log_reader.read_until`` merges them, so the fold is the same fold.
 """
 
 from __future__ import annotations
@@ -20,25 +20,24 @@ from agents import telemetry_state
 from factory_app import events
 from factory_app.replay.log_reader import Record, interleaved
 from factory_app.settings import Settings
-from factory_app.snapshots.build import ACTIONS, TELEMETRY, fingerprints, records
+from factory_app.snapshots.build import ACTIONS, TELEMETRY, TIMED, fingerprints, lateness_ms, records
 from factory_app.snapshots.store import Ledger, Point, SnapshotStore
 
-_GAP = 64  # ledger offsets closer than this are read as one range
+_GAP = 64  # ledger offsets closer than this are read as one run
 
 
 @dataclass
-class Span:
-    """What one topic of a partition is read as: a run from the snapshot, late offsets, an uncovered run."""
+class TopicRead:
+    """How one topic of a partition is read, and (filled while reading) what was read."""
 
     tp: TopicPartition
     start: int  # the snapshot's offset (0: the log's start)
-    stop: int  # where the run from the snapshot ends (the time index, or the limit)
-    late: list[int] = field(default_factory=list)  # offsets after ``stop`` the ledgers list, in order
-    uncovered: tuple[int, int] = (0, 0)  # past the newest ledger: read whole, [from, to)
-
-    @property
-    def planned(self) -> int:
-        return (self.stop - self.start) + len(self.late) + max(0, self.uncovered[1] - self.uncovered[0])
+    limit: int  # nothing at or after it is read (the end offset, or ``until``)
+    hwm: float | None  # the topic's greatest event time before ``start``
+    covered: int  # the ledgers account for every late event before this offset
+    late: list[int] = field(default_factory=list)  # offsets the ledgers list as late, event time <= T
+    stopped_at: int | None = None
+    read: dict[str, int] = field(default_factory=lambda: {"from_snapshot": 0, "late": 0, "uncovered": 0})
 
 
 @dataclass
@@ -46,12 +45,13 @@ class PartitionPlan:
     partition: int
     point: Point | None  # the snapshot started from (None: the log's start)
     tables: dict[str, dict]  # its telemetry-state tables (empty without one)
-    telemetry: Span
-    actions: Span
+    telemetry: TopicRead
+    actions: TopicRead
 
     @property
-    def planned(self) -> int:
-        return self.telemetry.planned + self.actions.planned
+    def estimate(self) -> int:
+        """Records it should read: to the next point past T + lateness, the late ones, the uncovered ones."""
+        return sum(max(0, t.covered - t.start) + len(t.late) for t in (self.telemetry, self.actions))
 
 
 def choose_point(points: list[Point], at: float | None, until: int | None) -> Point | None:
@@ -75,17 +75,18 @@ def ledger_chain(ledgers: list[Ledger], start: Point | None) -> tuple[list[Ledge
     return chain, at
 
 
-def span(tp: TopicPartition, start: int, limit: int, by_time: int | None, covered: int, late: list[int]) -> Span:
-    """A topic's reads: from ``start`` to where the time index says (``by_time``; None: no time
-    bound), the ledger's late offsets between there and ``covered``, everything from ``covered`` on. Pure."""
-    if by_time is None:
-        return Span(tp, start, max(start, limit))
-    stop = max(start, min(by_time, limit))
-    return Span(tp, start, stop, [o for o in late if stop <= o < min(covered, limit)],
-                (max(stop, covered), limit) if limit > max(stop, covered) else (0, 0))
+def past_the_bound(hwm: float | None, at: float, lateness: float) -> bool:
+    """Whether a topic that has carried events up to ``hwm`` is past the instant's bound: every
+    later event at or before ``at`` is then in the ledger (``build.late_entry``). Pure."""
+    return hwm is not None and hwm >= at + lateness
 
 
-async def plan(settings: Settings, consumer, partition: int, ends: dict[TopicPartition, int],
+def after_the_stop(late: list[int], stop: int, covered: int) -> list[int]:
+    """The ledger's offsets a read that stopped at ``stop`` still needs. Pure."""
+    return [o for o in late if stop <= o < covered]
+
+
+async def plan(settings: Settings, partition: int, ends: dict[TopicPartition, int],
                at: float | None, until: int | None, full: bool = False) -> PartitionPlan:
     """How to read ``partition`` for "as of ``at``" and/or "telemetry before offset ``until``".
     ``full``: as if there were no snapshots (the reference read)."""
@@ -94,31 +95,21 @@ async def plan(settings: Settings, consumer, partition: int, ends: dict[TopicPar
     store = SnapshotStore(settings.snapshots_dir)
     proc = telemetry_state.PROCESSOR
     fp = fingerprints(settings, None, [telemetry_state.SPEC])[proc]
-    lateness_ms = int(settings.worker.history_lateness * 1000)
+    lateness = lateness_ms(settings)
     point = None if full else choose_point(store.points(partition, proc, fp), at, until)
-    tables = store.read_snapshot(partition, point, proc, fp)["tables"] if point else {}
-    tel_limit = min(ends.get(tel, 0), until) if until is not None else ends.get(tel, 0)
-    act_limit = ends.get(act, 0)
-    if at is None:
-        return PartitionPlan(partition, point, tables, span(tel, point.telemetry if point else 0, tel_limit, None, 0, []),
-                             span(act, point.actions if point else 0, act_limit, None, 0, []))
-    target = int(at * 1000) + lateness_ms
-    wanted = {tp: target for tp in (tel, act) if tp in ends}
-    found = await consumer.offsets_for_times(wanted) if wanted else {}
-    by_time = {tp: (ot.offset if ot is not None else ends[tp]) for tp, ot in found.items()}
-    chain, covered = ([], (0, 0)) if full else ledger_chain(store.ledgers(partition, lateness_ms), point)
+    body = store.read_snapshot(partition, point, proc, fp) if point else {"tables": {}, "topic_hwm": [None, None]}
+    chain, covered = ([], (0, 0)) if full or at is None else ledger_chain(store.ledgers(partition, lateness), point)
     late: tuple[list[int], list[int]] = ([], [])
     for g in chain:
         if g.covers(at):
-            for topic, offset, event_time in store.read_ledger(partition, g, lateness_ms):
+            for topic, offset, event_time in store.read_ledger(partition, g, lateness):
                 if event_time <= at:
                     late[topic].append(offset)
-    return PartitionPlan(
-        partition, point, tables,
-        span(tel, point.telemetry if point else 0, tel_limit, by_time.get(tel, tel_limit), covered[TELEMETRY],
-             sorted(set(late[TELEMETRY]))),
-        span(act, point.actions if point else 0, act_limit, by_time.get(act, act_limit), covered[ACTIONS],
-             sorted(set(late[ACTIONS]))))
+    tel_limit = ends.get(tel, 0) if until is None else min(ends.get(tel, 0), until)
+    reads = [TopicRead(tp, start, limit, body["topic_hwm"][i], covered[i], sorted(set(late[i])))
+             for i, (tp, start, limit) in enumerate(((tel, point.telemetry if point else 0, tel_limit),
+                                                     (act, point.actions if point else 0, ends.get(act, 0))))]
+    return PartitionPlan(partition, point, body["tables"], reads[TELEMETRY], reads[ACTIONS])
 
 
 async def _offsets(consumer, tp: TopicPartition, offsets: list[int]) -> AsyncIterator[Record]:
@@ -135,19 +126,38 @@ async def _offsets(consumer, tp: TopicPartition, offsets: list[int]) -> AsyncIte
         i = j + 1
 
 
-async def read_span(consumer, s: Span) -> AsyncIterator[Record]:
-    """A topic's records as ``s`` plans them, in offset order."""
-    async for rec in records(consumer, s.tp, s.start, s.stop):
+async def read_topic(consumer, t: TopicRead, at: float | None, lateness: float,
+                     max_clock_ahead: float) -> AsyncIterator[Record]:
+    """A topic's records for the instant, in offset order: on from the snapshot until the topic
+    is past the bound, then the ledger's late offsets, then whatever no ledger covers."""
+    hwm, stop = t.hwm, t.limit
+    async for rec in records(consumer, t.tp, t.start, t.limit):
+        if at is not None and past_the_bound(hwm, at, lateness):
+            stop = rec.offset
+            break
+        t.read["from_snapshot"] += 1
         yield rec
-    async for rec in _offsets(consumer, s.tp, s.late):
+        try:
+            ev = events.decode_source(rec.key, rec.value, rec.timestamp_ms / 1000, TIMED, max_clock_ahead)
+        except events.DecodeFailure:
+            continue
+        hwm = ev.event_time if hwm is None else max(hwm, ev.event_time)
+    t.stopped_at = stop
+    if stop >= t.limit:
+        return
+    async for rec in _offsets(consumer, t.tp, after_the_stop(t.late, stop, min(t.covered, t.limit))):
+        t.read["late"] += 1
         yield rec
-    if s.uncovered[1] > s.uncovered[0]:
-        async for rec in records(consumer, s.tp, *s.uncovered):
-            yield rec
+    for start in (max(stop, t.covered),):
+        if start < t.limit:
+            async for rec in records(consumer, t.tp, start, t.limit):
+                t.read["uncovered"] += 1
+                yield rec
 
 
-async def read_plan(consumer, p: PartitionPlan) -> AsyncIterator[Record]:
+async def read_plan(settings: Settings, consumer, p: PartitionPlan, at: float | None) -> AsyncIterator[Record]:
     """The partition's records in fold order: operator actions among telemetry by record time."""
-    side = [rec async for rec in read_span(consumer, p.actions)]
-    async for rec in interleaved(read_span(consumer, p.telemetry), side):
+    lateness, ahead = lateness_ms(settings) / 1000, settings.worker.max_clock_ahead
+    side = [rec async for rec in read_topic(consumer, p.actions, at, lateness, ahead)]
+    async for rec in interleaved(read_topic(consumer, p.telemetry, at, lateness, ahead), side):
         yield rec

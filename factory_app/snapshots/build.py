@@ -28,13 +28,16 @@ from factory_app.snapshots.store import Ledger, Point, SnapshotStore, fingerprin
 
 TELEMETRY, ACTIONS = 0, 1  # the topic of a ledger entry
 _STREAM = (events.TELEMETRY, events.OPERATOR_ACTIONS)
+# The events whose times make a partition's high-water marks (what state-at folds).
+TIMED = (events.Telemetry, events.StateTransition, events.ModeChange)
 
 
-def late_entry(event_time: float, record_max_ms: int, lateness_ms: int) -> bool:
-    """Whether an event belongs in the ledger: some record at or before it in its partition was
-    stamped ``lateness`` after the event's own time, so a bounded read for any instant at or
-    after the event stops (broker time index) before reaching it. Pure."""
-    return record_max_ms >= math.floor(event_time * 1000) + lateness_ms
+def late_entry(event_time: float, hwm_before: float | None, lateness: float) -> bool:
+    """Whether an event belongs in the ledger: its topic partition had already carried an event
+    ``lateness`` seconds younger, so a bounded read for any instant at or after this event's
+    time has stopped before reaching it (``bounded.read_topic``). Event time, not the broker's
+    record time: a mirror's or a backfill's append time says nothing of when things happened. Pure."""
+    return hwm_before is not None and event_time + lateness <= hwm_before
 
 
 def snapshotted(settings: Settings, plant: PlantConfig | None) -> list[Processor]:
@@ -63,6 +66,11 @@ def fingerprints(settings: Settings, plant: PlantConfig | None, processors: list
             for p in processors}
 
 
+def lateness_ms(settings: Settings) -> int:
+    """The lateness bound as the ledgers' names carry it (ms: a float would not name a file well)."""
+    return int(round(settings.worker.history_lateness * 1000))
+
+
 @dataclass
 class PartitionFold:
     """One partition's fold: the processors' tables, where it stands, and its late events since the last point."""
@@ -71,7 +79,7 @@ class PartitionFold:
     folds: dict[str, Fold]
     point: Point = Point(0, 0, -1)
     hwm: float | None = None
-    record_max_ms: list[int] = field(default_factory=lambda: [-1, -1])
+    topic_hwm: list = field(default_factory=lambda: [None, None])  # per topic: greatest event time so far
     events: int = 0
     ledger_start: Point = Point(0, 0, -1)
     late: list[list] = field(default_factory=list)
@@ -83,14 +91,16 @@ class PartitionFold:
     def accept(self) -> tuple[type, ...]:
         return tuple({t for f in self.folds.values() for t in f.accept})
 
-    def fold(self, rec: Record, topic: int, lateness_ms: int, max_clock_ahead: float) -> None:
-        self.record_max_ms[topic] = max(self.record_max_ms[topic], rec.timestamp_ms)
+    def fold(self, rec: Record, topic: int, lateness: float, max_clock_ahead: float) -> None:
         try:
             event = events.decode_source(rec.key, rec.value, rec.timestamp_ms / 1000, self.accept, max_clock_ahead)
         except events.DecodeFailure:
             return  # dead-lettered live, skipped by every replay
-        if late_entry(event.event_time, self.record_max_ms[topic], lateness_ms):
-            self.late.append([topic, rec.offset, event.event_time])
+        if isinstance(event, TIMED):
+            before = self.topic_hwm[topic]
+            if late_entry(event.event_time, before, lateness):
+                self.late.append([topic, rec.offset, event.event_time])
+            self.topic_hwm[topic] = event.event_time if before is None else max(before, event.event_time)
         self.hwm = event.event_time if self.hwm is None else max(self.hwm, event.event_time)
         if self.span_start is None:
             self.span_start = event.event_time
@@ -106,7 +116,7 @@ class PartitionFold:
         f = self.folds[processor]
         return {"processor": processor, "partition": self.partition, "fingerprint": fp,
                 "point": [self.point.telemetry, self.point.actions, self.point.hwm_ms], "hwm": self.hwm,
-                "record_max_ms": list(self.record_max_ms), "events": self.events,
+                "topic_hwm": list(self.topic_hwm), "events": self.events,
                 "tables": f.by_partition.get(self.partition) or {t: {} for t in f.tables}}
 
     def write_point(self, store: SnapshotStore, fps: dict[str, str], lateness_ms: int) -> None:
@@ -138,7 +148,7 @@ def resume(store: SnapshotStore, partition: int, makers: dict[str, Callable[[], 
     fresh.point = fresh.ledger_start = point
     fresh.position = (point.telemetry, point.actions)
     fresh.hwm, fresh.events = first["hwm"], first["events"]
-    fresh.record_max_ms = list(first["record_max_ms"])
+    fresh.topic_hwm = list(first["topic_hwm"])
     return fresh
 
 
@@ -160,7 +170,8 @@ class SnapshotBuilder:
         processors = snapshotted(settings, plant)
         self.fps = fingerprints(settings, plant, processors)
         self.makers = {name: make for name, make in folds(settings, plant).items() if name in self.fps}
-        self.lateness_ms = int(settings.worker.history_lateness * 1000)
+        self.lateness_ms = lateness_ms(settings)
+        self.lateness = self.lateness_ms / 1000
         self.partitions: dict[int, PartitionFold] = {}
         self.points_written = 0
 
@@ -197,9 +208,9 @@ class SnapshotBuilder:
         async for rec in records(consumer, tel_tp, tel_next, ends[tel_tp]):
             # Operator actions go before the first telemetry record stamped later (log_reader.interleaved).
             while i < len(side) and side[i].timestamp_ms <= rec.timestamp_ms:
-                part.fold(side[i], ACTIONS, self.lateness_ms, w.max_clock_ahead)
+                part.fold(side[i], ACTIONS, self.lateness, w.max_clock_ahead)
                 i += 1
-            part.fold(rec, TELEMETRY, self.lateness_ms, w.max_clock_ahead)
+            part.fold(rec, TELEMETRY, self.lateness, w.max_clock_ahead)
             part.since_point += 1
             tel_next, read = rec.offset + 1, read + 1
             if part.due(w.snapshot_every_events, w.snapshot_every_seconds):

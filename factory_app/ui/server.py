@@ -255,7 +255,7 @@ def build_app(settings: Settings, plant: PlantConfig) -> web.Application:
         def progress(tp, consumed: int) -> None:
             if time.monotonic() - last_sent[0] > 0.2:
                 last_sent[0] = time.monotonic()
-                queue.put_nowait(sse("progress", {"done": reads.read, "total": reads.planned}))
+                queue.put_nowait(sse("progress", {"done": reads.read, "total": max(reads.planned, reads.read)}))
 
         queue: asyncio.Queue = asyncio.Queue()
         fold = asyncio.create_task(state_at(settings, at, None, None, progress, reads))
@@ -266,7 +266,7 @@ def build_app(settings: Settings, plant: PlantConfig) -> web.Application:
             states = fold.result()
             tiles = [asset_view(a, {"state": states.get(a.id), "counts": {}, "worker": "log"}
                                 if a.id in states else None, at) for a in plant.assets]
-            await resp.write(sse("progress", {"done": reads.read, "total": reads.planned}))
+            await resp.write(sse("progress", {"done": reads.read, "total": max(reads.planned, reads.read)}))
             await resp.write(sse("result", {"at": at, "assets": tiles, "history": True}))
         except ConnectionResetError:
             pass  # the page went away

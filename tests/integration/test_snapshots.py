@@ -179,3 +179,25 @@ def test_verify_snapshots_finds_a_snapshot_that_says_otherwise_than_the_log(kafk
     bad = verify()
     assert bad.returncode == 1
     assert "DIFF" in bad.stdout and f"{asset}:" in bad.stdout, bad.stdout
+
+
+def test_a_backfilled_log_is_read_by_event_time_not_by_when_it_was_appended(kafka, tmp_path):
+    """A month of history appended in a few seconds (a backfill, a mirror catching up): the
+    broker's append times say nothing of the events' own, and the bounded read still costs the
+    instant's neighbourhood."""
+    from harness.helpers import produce_raw
+
+    from tests.conftest import isolated_settings
+
+    settings = isolated_settings(kafka.cfg.bootstrap, tmp_path, snapshot_every_events=100, history_lateness=30.0)
+    rng = random.Random(5)
+    evs = [events.Telemetry(event_id=f"b{i}", asset_id=rng.choice(ASSETS), event_time=1_700_000_000 + i * 60.0
+                            + rng.uniform(-20, 20), tag="t", value=float(i)) for i in range(4000)]
+    asyncio.run(produce_raw(settings, events.TELEMETRY, [(e.asset_id.encode(), events.encode(e)) for e in evs]))
+    asyncio.run(SnapshotBuilder(settings, None).run_once())
+    for q in (0.1, 0.5, 0.9):
+        at = evs[int(q * len(evs))].event_time
+        reads = Reads()
+        assert asyncio.run(state_at(settings, at, reads=reads)) == asyncio.run(state_at_from_start(settings, at))
+        # About one interval per partition (8 x 100) and the lateness' worth, not the 4,000.
+        assert reads.read < 1500, (q, reads)

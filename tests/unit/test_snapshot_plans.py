@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiokafka import TopicPartition
 
-from factory_app.snapshots.bounded import Span, choose_point, ledger_chain, span
+from factory_app.snapshots.bounded import after_the_stop, choose_point, ledger_chain, past_the_bound
 from factory_app.snapshots.build import late_entry
 from factory_app.snapshots.store import Ledger, Point, SnapshotStore, hwm_ms
 
@@ -25,10 +25,14 @@ def test_hwm_ms_rounds_up_so_a_point_named_at_t_never_folded_after_t():
     assert not Point(0, 0, hwm_ms(10.0004)).at_or_before(10.0)
 
 
-def test_late_is_judged_against_the_latest_record_time_so_far():
-    assert not late_entry(100.0, 100_199, 200)
-    assert late_entry(100.0, 100_200, 200)
-    assert late_entry(100.0009, 100_200, 200)  # 100000 ms after flooring
+def test_late_is_judged_against_the_topics_event_time_so_far_not_the_record_time():
+    assert not late_entry(100.0, None, 0.2)  # the first event of a topic partition
+    assert not late_entry(100.0, 100.1, 0.2)
+    assert late_entry(100.0, 100.2, 0.2)
+    # A read for T stops once the topic carried T + lateness: everything at or before T after that is late.
+    for t in (100.0, 99.0):
+        assert past_the_bound(100.2, t, 0.2) and late_entry(t, 100.2, 0.2)
+    assert not past_the_bound(100.2, 100.05, 0.2) and not past_the_bound(None, 100.0, 0.2)
 
 
 def test_the_ledger_chain_follows_ends_to_starts_and_stops_at_a_gap():
@@ -42,18 +46,9 @@ def test_the_ledger_chain_follows_ends_to_starts_and_stops_at_a_gap():
     assert ledger_chain([g3], Point(10, 1, 5)) == ([], (10, 1))
 
 
-def test_a_span_reads_to_the_time_index_then_late_offsets_then_past_the_ledgers():
-    s = span(TP, 100, limit=1000, by_time=400, covered=700, late=[50, 399, 400, 650, 701])
-    assert (s.start, s.stop, s.late, s.uncovered) == (100, 400, [400, 650], (700, 1000))
-    assert s.planned == 300 + 2 + 300
-    # The time index past the ledgers: nothing late to pick, the rest read whole.
-    s = span(TP, 100, limit=1000, by_time=800, covered=700, late=[750])
-    assert (s.stop, s.late, s.uncovered) == (800, [], (800, 1000))
-    # No instant: up to the limit, nothing else.
-    assert span(TP, 100, 500, None, 0, [200]) == Span(TP, 100, 500)
-    # A limit (an offset) short of the time index.
-    s = span(TP, 0, limit=300, by_time=800, covered=0, late=[])
-    assert (s.stop, s.uncovered) == (300, (0, 0))
+def test_a_read_that_stopped_needs_the_ledgers_offsets_from_its_stop_to_their_cover():
+    assert after_the_stop([50, 399, 400, 650, 700, 701], stop=400, covered=700) == [400, 650]
+    assert after_the_stop([750], stop=800, covered=700) == []
 
 
 def test_store_names_round_trip_and_a_rewrite_replaces_another_fingerprint(tmp_path):
