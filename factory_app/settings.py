@@ -133,7 +133,7 @@ class WorkerSettings(_Group):
     # Snapshots of the folds (``factory snapshots build``, factory_app/snapshots): a point per
     # partition every this many telemetry records or this many seconds of event time, whichever
     # comes first. A bounded read (state-at, time travel) folds at most about one interval.
-    snapshot_every_events: int = Field(default=50_000, ge=1)
+    snapshot_every_events: int = Field(default=10_000, ge=1)
     snapshot_every_seconds: float = Field(default=600.0, gt=0)
     # How far (seconds) an event may trail the youngest event before it in its partition and
     # still count as on time. A bounded read for instant T stops once the partition has carried

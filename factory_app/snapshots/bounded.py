@@ -21,7 +21,7 @@ from factory_app import events
 from factory_app.replay.log_reader import Record, interleaved
 from factory_app.settings import Settings
 from factory_app.snapshots.build import ACTIONS, TELEMETRY, TIMED, fingerprints, lateness_ms, records
-from factory_app.snapshots.store import Ledger, Point, SnapshotStore
+from factory_app.snapshots.store import Ledger, Point, SnapshotStore, unpack_tables
 
 _GAP = 64  # ledger offsets closer than this are read as one run
 
@@ -109,7 +109,8 @@ async def plan(settings: Settings, partition: int, ends: dict[TopicPartition, in
     reads = [TopicRead(tp, start, limit, body["topic_hwm"][i], covered[i], sorted(set(late[i])))
              for i, (tp, start, limit) in enumerate(((tel, point.telemetry if point else 0, tel_limit),
                                                      (act, point.actions if point else 0, ends.get(act, 0))))]
-    return PartitionPlan(partition, point, body["tables"], reads[TELEMETRY], reads[ACTIONS])
+    tables = unpack_tables(body["tables"], ("asset_state", "asset_mode")) if point else {}
+    return PartitionPlan(partition, point, tables, reads[TELEMETRY], reads[ACTIONS])
 
 
 async def _offsets(consumer, tp: TopicPartition, offsets: list[int]) -> AsyncIterator[Record]:

@@ -24,7 +24,7 @@ from factory_app.config import PlantConfig
 from factory_app.replay.log_reader import Record, end_offsets
 from factory_app.replay.projections import Fold, folds
 from factory_app.settings import Settings
-from factory_app.snapshots.store import Ledger, Point, SnapshotStore, fingerprint, hwm_ms
+from factory_app.snapshots.store import Ledger, Point, SnapshotStore, fingerprint, hwm_ms, pack_tables, unpack_tables
 
 TELEMETRY, ACTIONS = 0, 1  # the topic of a ledger entry
 _STREAM = (events.TELEMETRY, events.OPERATOR_ACTIONS)
@@ -117,7 +117,7 @@ class PartitionFold:
         return {"processor": processor, "partition": self.partition, "fingerprint": fp,
                 "point": [self.point.telemetry, self.point.actions, self.point.hwm_ms], "hwm": self.hwm,
                 "topic_hwm": list(self.topic_hwm), "events": self.events,
-                "tables": f.by_partition.get(self.partition) or {t: {} for t in f.tables}}
+                "tables": pack_tables(f.by_partition.get(self.partition) or {t: {} for t in f.tables})}
 
     def write_point(self, store: SnapshotStore, fps: dict[str, str], lateness_ms: int) -> None:
         """Every processor's tables at ``self.point``, then the ledger that makes the point complete."""
@@ -143,7 +143,7 @@ def resume(store: SnapshotStore, partition: int, makers: dict[str, Callable[[], 
     first = None
     for name, fp in fps.items():
         body = store.read_snapshot(partition, point, name, fp)
-        fresh.folds[name].by_partition[partition] = body["tables"]
+        fresh.folds[name].by_partition[partition] = unpack_tables(body["tables"])
         first = first or body
     fresh.point = fresh.ledger_start = point
     fresh.position = (point.telemetry, point.actions)

@@ -55,6 +55,15 @@ def hwm_ms(event_time: float | None) -> int:
     return ms if ms / 1000 >= event_time else ms + 1
 
 
+def pack_tables(tables: dict[str, dict]) -> dict[str, bytes]:
+    """Each table encoded on its own, so a reader decodes only the tables it needs."""
+    return {name: msgspec.msgpack.encode(content) for name, content in tables.items()}
+
+
+def unpack_tables(packed: dict[str, bytes], names: tuple[str, ...] | None = None) -> dict[str, dict]:
+    return {name: msgspec.msgpack.decode(raw) for name, raw in packed.items() if names is None or name in names}
+
+
 def fingerprint(parts: dict[str, Any]) -> str:
     """A short digest of what shapes a processor's tables (its settings, the plant it folds with)."""
     return hashlib.sha256(json.dumps({"format": FORMAT, **parts}, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -19,7 +19,7 @@ from factory_app.replay.log_reader import read_until
 from factory_app.replay.projections import folds
 from factory_app.settings import Settings
 from factory_app.snapshots.build import fingerprints, snapshotted
-from factory_app.snapshots.store import Point, SnapshotStore
+from factory_app.snapshots.store import Point, SnapshotStore, unpack_tables
 
 
 @dataclass
@@ -55,7 +55,7 @@ async def verify_snapshots(settings: Settings, plant: PlantConfig | None, progre
             async for rec in read_until(settings, stops, progress):
                 fold.feed(rec)
             folded = fold.by_partition.get(partition) or {t: {} for t in fold.tables}
-            snap = store.read_snapshot(partition, point, name, fps[name])["tables"]
+            snap = unpack_tables(store.read_snapshot(partition, point, name, fps[name])["tables"])
             for table in fold.tables:
                 mine, theirs = snap.get(table, {}), folded.get(table, {})
                 reports.append(SnapshotReport(partition, point, name, table, len(mine), digest(mine), digest(theirs),

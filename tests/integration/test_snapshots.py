@@ -173,8 +173,10 @@ def test_verify_snapshots_finds_a_snapshot_that_says_otherwise_than_the_log(kafk
     point = store.points(part, "telemetry-state", fp)[-1]
     path = store.snapshot_path(part, point, "telemetry-state", fp)
     body = msgspec.msgpack.decode(path.read_bytes())
-    asset = sorted(body["tables"]["asset_state"])[0]
-    body["tables"]["asset_state"][asset]["events"] += 1
+    states = msgspec.msgpack.decode(body["tables"]["asset_state"])
+    asset = sorted(states)[0]
+    states[asset]["events"] += 1
+    body["tables"]["asset_state"] = msgspec.msgpack.encode(states)
     path.write_bytes(msgspec.msgpack.encode(body))
     bad = verify()
     assert bad.returncode == 1
