@@ -201,6 +201,16 @@ async def end_offsets(bootstrap: Cluster, topics: list[str]) -> dict[TopicPartit
         return dict(await consumer.end_offsets(tps)) if tps else {}
 
 
+async def log_bounds(bootstrap: Cluster, topics: list[str]) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+    """(first retained offset, end offset) of every partition of ``topics``: the first is above 0
+    once retention or a DeleteRecords removed the log's beginning."""
+    async with consumer_of(bootstrap) as consumer:
+        tps = [tp for t in topics for tp in await partitions_of(consumer, t)]
+        if not tps:
+            return {}, {}
+        return dict(await consumer.beginning_offsets(tps)), dict(await consumer.end_offsets(tps))
+
+
 async def record_ends(bootstrap: Cluster, topics: list[str]) -> dict[TopicPartition, int]:
     """Per partition of ``topics``: the offset after its last committed record, i.e. what a
     group that consumed everything has committed. It is the end offset on a site's topics;

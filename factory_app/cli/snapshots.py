@@ -23,21 +23,26 @@ def command() -> None:
 @command.command("build")
 @click.option("--follow", is_flag=True, help="keep folding as the log grows (a process beside the workers)")
 @click.option("--poll", default=2.0, show_default=True, help="with --follow: seconds between rounds")
+@click.option("--from-retained", is_flag=True,
+              help="a log whose beginning retention removed: fold what it retains (not the plant's whole history)")
 @site_option
 @click.pass_obj
-def build(settings: Settings, follow: bool, poll: float) -> None:
+def build(settings: Settings, follow: bool, poll: float, from_retained: bool) -> None:
     """Fold the log forward from each partition's newest snapshot and write a point every
     FACTORY_SNAPSHOT_EVERY_EVENTS records or FACTORY_SNAPSHOT_EVERY_SECONDS of event time."""
     from factory_app.cli.common import plant_or_fail
     from factory_app.replay.progress import log_progress
-    from factory_app.snapshots.build import SnapshotBuilder
+    from factory_app.snapshots.build import RetentionGap, SnapshotBuilder
 
     async def main() -> None:
-        builder = SnapshotBuilder(settings, plant_or_fail(settings))
+        builder = SnapshotBuilder(settings, plant_or_fail(settings), from_retained)
         if not follow:
             started = time.monotonic()
             with log_progress(await builder.remaining(), "snapshots") as advance:
-                written = await builder.run_once(advance)
+                try:
+                    written = await builder.run_once(advance)
+                except RetentionGap as exc:
+                    raise click.ClickException(str(exc)) from None
             click.echo(f"{written} point(s) written in {time.monotonic() - started:.1f} s "
                        f"({builder.store.size_bytes() / 1e6:.1f} MB in {builder.store.root})", err=True)
             return
@@ -50,6 +55,9 @@ def build(settings: Settings, follow: bool, poll: float) -> None:
         while True:
             try:
                 written = await builder.run_once()
+            except RetentionGap as exc:  # needs a person; said every round, the plant goes on
+                log.error("%s", exc)
+                written = 0
             except Exception:  # a broker away for a while: derived data, so try again, never end the plant
                 log.exception("snapshot round failed; retrying in %.0f s", poll)
                 written = 0

@@ -39,9 +39,14 @@ def command(settings: Settings, asset: str | None, at: str | None, until_offset:
     if at is None and not until_offset:
         raise click.UsageError("give --time and/or --until-offset")
     ts = parse_time(at) if at else None
+    from factory_app.snapshots.bounded import HistoryGone
+
     reads = Reads()
-    states = asyncio.run(state_at(settings, ts, partition_stops(list(until_offset)) or None, asset, reads=reads,
-                                  full=full))
+    try:
+        states = asyncio.run(state_at(settings, ts, partition_stops(list(until_offset)) or None, asset, reads=reads,
+                                      full=full))
+    except HistoryGone as exc:
+        raise click.ClickException(str(exc)) from None
     if explain:
         for part, r in sorted(reads.partitions.items()):
             snap = r["snapshot"]

@@ -17,9 +17,10 @@ from factory_app.replay.log_reader import end_offsets, read_until
 from factory_app.settings import Settings
 from tables import values
 from tables.asset_mode import fold_mode, with_mode
+from factory_app.snapshots.build import TIMED
 from tables.asset_state import apply_event, seen_before
 
-_ACCEPT = (events.Telemetry, events.StateTransition, events.ModeChange)
+_ACCEPT = TIMED  # what telemetry-state folds; the snapshots follow the same events
 
 
 async def state_at_from_start(settings: Settings, at: float | None = None, until: dict[int, int] | None = None,
@@ -88,11 +89,11 @@ async def state_at(settings: Settings, at: float | None = None, until: dict[int,
     """As ``state_at_from_start``, reading per partition from the newest snapshot at or before
     ``at`` (and short of ``until``) until the partition has carried an event the lateness bound
     younger than ``at``, plus the late events the snapshots' ledgers list (``full``: no snapshots)."""
-    from factory_app.snapshots.bounded import plan, read_plan
+    from factory_app.snapshots.bounded import DecodedRecord, plan, read_plan
 
     reads = reads if reads is not None else Reads()
     topic, actions = settings.topic(events.TELEMETRY), settings.topic(events.OPERATOR_ACTIONS)
-    ends = await end_offsets(settings, [topic, actions])
+    firsts, ends = await kafka_clients.log_bounds(settings.kafka, [topic, actions])
     partitions = sorted(tp.partition for tp in ends if tp.topic == topic)
     if asset is not None:
         wanted = asset_partition(asset, len([tp for tp in ends if tp.topic == topic]))
@@ -100,7 +101,7 @@ async def state_at(settings: Settings, at: float | None = None, until: dict[int,
     horizon = settings.worker.dedup_horizon
     states: dict[str, dict] = {}
     modes: dict[str, dict] = {}
-    plans = [await plan(settings, p, ends, at, (until or {}).get(p), full) for p in partitions]
+    plans = [await plan(settings, p, ends, at, (until or {}).get(p), full, firsts) for p in partitions]
     reads.planned = sum(p.estimate for p in plans)
     async with kafka_clients.consumer_of(settings.kafka, max_partition_fetch_bytes=4 * 1024 * 1024) as consumer:
         for p in plans:
@@ -113,12 +114,15 @@ async def state_at(settings: Settings, at: float | None = None, until: dict[int,
                 reads.read += 1
                 if progress is not None and done % 2000 == 0:
                     progress(tp, done)
-                try:
-                    ev = events.decode_source(rec.key, rec.value, rec.timestamp_ms / 1000, _ACCEPT,
-                                              settings.worker.max_clock_ahead)
-                except events.DecodeFailure:
-                    continue
-                if at is not None and ev.event_time > at:
+                if isinstance(rec, DecodedRecord):  # decoded by the read already (the same decode)
+                    ev = rec.event
+                else:
+                    try:
+                        ev = events.decode_source(rec.key, rec.value, rec.timestamp_ms / 1000, _ACCEPT,
+                                                  settings.worker.max_clock_ahead)
+                    except events.DecodeFailure:
+                        ev = None
+                if ev is None or (at is not None and ev.event_time > at):
                     continue
                 fold_one(states, modes, ev, rec.offset, horizon)
             if progress is not None:

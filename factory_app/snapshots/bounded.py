@@ -26,6 +26,18 @@ from factory_app.snapshots.store import Ledger, Point, SnapshotStore, unpack_tab
 _GAP = 64  # ledger offsets closer than this are read as one run
 
 
+@dataclass(frozen=True)
+class DecodedRecord(Record):
+    """A record the read decoded already (to follow the topic's event time): ``event`` is None
+    when it does not decode (as a TIMED event)."""
+
+    event: object = None
+
+
+def decoded(rec: Record, ev) -> DecodedRecord:
+    return DecodedRecord(rec.topic, rec.partition, rec.offset, rec.timestamp_ms, rec.key, rec.value, ev)
+
+
 @dataclass
 class TopicRead:
     """How one topic of a partition is read, and (filled while reading) what was read."""
@@ -52,6 +64,20 @@ class PartitionPlan:
     def estimate(self) -> int:
         """Records it should read: to the next point past T + lateness, the late ones, the uncovered ones."""
         return sum(max(0, t.covered - t.start) + len(t.late) for t in (self.telemetry, self.actions))
+
+
+class HistoryGone(LookupError):
+    """The log no longer holds what the instant needs (retention removed it) and no snapshot
+    newer than the retained start is at or before the instant."""
+
+
+def gone_message(partition: int, at: float | None, first: dict[str, int], oldest: Point | None) -> str:
+    where = ", ".join(f"{topic} from offset {off}" for topic, off in first.items())
+    answerable = ("no snapshot of it starts inside the retained log, so no instant can be answered exactly "
+                  "from it" if oldest is None else
+                  f"the oldest instant it answers is {oldest.hwm} (its oldest snapshot inside the retained log)")
+    return (f"partition {partition}: the log before {where} is gone (retention) and {answerable}; "
+            f"asked for {at}. factory state-at --full folds what is retained (not the plant's state then)")
 
 
 def choose_point(points: list[Point], at: float | None, until: int | None) -> Point | None:
@@ -87,16 +113,25 @@ def after_the_stop(late: list[int], stop: int, covered: int) -> list[int]:
 
 
 async def plan(settings: Settings, partition: int, ends: dict[TopicPartition, int],
-               at: float | None, until: int | None, full: bool = False) -> PartitionPlan:
+               at: float | None, until: int | None, full: bool = False,
+               firsts: dict[TopicPartition, int] | None = None) -> PartitionPlan:
     """How to read ``partition`` for "as of ``at``" and/or "telemetry before offset ``until``".
-    ``full``: as if there were no snapshots (the reference read)."""
+    ``full``: as if there were no snapshots (the reference read). ``firsts``: the first retained
+    offsets; HistoryGone when the read would have to start before one of them."""
     tel = TopicPartition(settings.topic(events.TELEMETRY), partition)
     act = TopicPartition(settings.topic(events.OPERATOR_ACTIONS), partition)
     store = SnapshotStore(settings.snapshots_dir)
     proc = telemetry_state.PROCESSOR
     fp = fingerprints(settings, None, [telemetry_state.SPEC])[proc]
     lateness = lateness_ms(settings)
-    point = None if full else choose_point(store.points(partition, proc, fp), at, until)
+    points = store.points(partition, proc, fp)
+    point = None if full else choose_point(points, at, until)
+    first = {tp: (firsts or {}).get(tp, 0) for tp in (tel, act)}
+    start = {tel: point.telemetry if point else 0, act: point.actions if point else 0}
+    if not full and any(first[tp] > start[tp] for tp in first):
+        inside = [p for p in points if p.telemetry >= first[tel] and p.actions >= first[act]]
+        raise HistoryGone(gone_message(partition, at, {tp.topic: off for tp, off in first.items() if off},
+                                       min(inside, default=None)))
     body = store.read_snapshot(partition, point, proc, fp) if point else {"tables": {}, "topic_hwm": [None, None]}
     chain, covered = ([], (0, 0)) if full or at is None else ledger_chain(store.ledgers(partition, lateness), point)
     late: tuple[list[int], list[int]] = ([], [])
@@ -137,12 +172,13 @@ async def read_topic(consumer, t: TopicRead, at: float | None, lateness: float,
             stop = rec.offset
             break
         t.read["from_snapshot"] += 1
-        yield rec
         try:
             ev = events.decode_source(rec.key, rec.value, rec.timestamp_ms / 1000, TIMED, max_clock_ahead)
         except events.DecodeFailure:
+            yield decoded(rec, None)
             continue
         hwm = ev.event_time if hwm is None else max(hwm, ev.event_time)
+        yield decoded(rec, ev)
     t.stopped_at = stop
     if stop >= t.limit:
         return

@@ -66,6 +66,10 @@ def fingerprints(settings: Settings, plant: PlantConfig | None, processors: list
             for p in processors}
 
 
+class RetentionGap(RuntimeError):
+    """The log's retained start is past where the snapshots go on from."""
+
+
 def lateness_ms(settings: Settings) -> int:
     """The lateness bound as the ledgers' names carry it (ms: a float would not name a file well)."""
     return int(round(settings.worker.history_lateness * 1000))
@@ -86,6 +90,7 @@ class PartitionFold:
     since_point: int = 0
     span_start: float | None = None
     position: tuple[int, int] = (0, 0)  # next (telemetry, operator-actions) offsets the fold reads, past ``point``
+    partial: Ledger | None = None  # the ledger from ``point`` to ``position`` written at a round's end
 
     @property
     def accept(self) -> tuple[type, ...]:
@@ -124,9 +129,27 @@ class PartitionFold:
         for name in self.folds:
             store.write_snapshot(self.partition, self.point, name, fps[name], self.body(name, fps[name]))
         min_e = min((math.floor(e * 1000) for _, _, e in self.late), default=-1)
-        store.write_ledger(self.partition, Ledger(self.ledger_start, self.point, min_e), lateness_ms, self.late)
+        full = Ledger(self.ledger_start, self.point, min_e)
+        store.write_ledger(self.partition, full, lateness_ms, self.late)
+        self._drop_partial(store, lateness_ms, keep=full)
         self.ledger_start, self.late, self.since_point = self.point, [], 0
         self.span_start = None
+
+    def write_partial(self, store: SnapshotStore, lateness_ms: int) -> None:
+        """The late events from the last point to where the fold stands: a bounded read then
+        needs to read whole only what the builder has not folded yet, not the rest of an interval."""
+        end = Point(*self.position, hwm_ms(self.hwm))
+        if (end.telemetry, end.actions) == (self.ledger_start.telemetry, self.ledger_start.actions):
+            return
+        ledger = Ledger(self.ledger_start, end, min((math.floor(e * 1000) for _, _, e in self.late), default=-1))
+        store.write_ledger(self.partition, ledger, lateness_ms, self.late)
+        self._drop_partial(store, lateness_ms, keep=ledger)
+        self.partial = ledger
+
+    def _drop_partial(self, store: SnapshotStore, lateness_ms: int, keep: Ledger) -> None:
+        if self.partial is not None and self.partial != keep:
+            store.ledger_path(self.partition, self.partial, lateness_ms).unlink(missing_ok=True)
+        self.partial = None
 
 
 def resume(store: SnapshotStore, partition: int, makers: dict[str, Callable[[], Fold]], fps: dict[str, str],
@@ -140,6 +163,9 @@ def resume(store: SnapshotStore, partition: int, makers: dict[str, Callable[[], 
     if not complete:
         return fresh
     point = max(complete)
+    for g in store.ledgers(partition, lateness_ms):  # a round's partial ledger past the point: redone
+        if (g.start.telemetry, g.start.actions) == (point.telemetry, point.actions) and g.to not in complete:
+            store.ledger_path(partition, g, lateness_ms).unlink(missing_ok=True)
     first = None
     for name, fp in fps.items():
         body = store.read_snapshot(partition, point, name, fp)
@@ -164,8 +190,9 @@ class SnapshotBuilder:
     """Folds every partition forward to the log's end and writes points on the way; call ``run_once``
     again to go on from where it stands (the folds stay in memory between rounds)."""
 
-    def __init__(self, settings: Settings, plant: PlantConfig | None):
+    def __init__(self, settings: Settings, plant: PlantConfig | None, from_retained: bool = False):
         self.settings = settings
+        self.from_retained = from_retained  # fold a log whose beginning is gone from what it retains
         self.store = SnapshotStore(settings.snapshots_dir)
         processors = snapshotted(settings, plant)
         self.fps = fingerprints(settings, plant, processors)
@@ -190,13 +217,35 @@ class SnapshotBuilder:
         """Fold up to the end offsets as of now; returns the points written."""
         s = self.settings
         tel, act = s.topic(events.TELEMETRY), s.topic(events.OPERATOR_ACTIONS)
-        ends = await end_offsets(s, [tel, act])
+        firsts, ends = await kafka_clients.log_bounds(s.kafka, [tel, act])
+        for tp, first in firsts.items():
+            if tp.topic == tel:
+                self._check_retained(tp, first, firsts.get(TopicPartition(act, tp.partition), 0))
         written = self.points_written
         async with kafka_clients.consumer_of(s.kafka, max_partition_fetch_bytes=4 * 1024 * 1024) as consumer:
             for tp in sorted((tp for tp in ends if tp.topic == tel), key=lambda t: t.partition):
                 await self._advance(consumer, self._part(tp.partition), tp, TopicPartition(act, tp.partition), ends,
                                     progress)
         return self.points_written - written
+
+    def _check_retained(self, tp: TopicPartition, first_tel: int, first_act: int) -> None:
+        """Refuse to fold across records the log no longer holds (RetentionGap names them)."""
+        part = self._part(tp.partition)
+        tel_next, act_next = part.position
+        if tel_next >= first_tel and act_next >= first_act:
+            return
+        if (tel_next, act_next) == (0, 0) and self.from_retained:
+            part.position = (first_tel, first_act)
+            return
+        raise RetentionGap(
+            f"partition {tp.partition}: the log now starts at telemetry offset {first_tel} and operator-actions "
+            f"offset {first_act}, but the snapshots go on from {tel_next} and {act_next}: the records between are "
+            f"gone (retention ran ahead of the builder). " + (
+                "Snapshots folded from the retained log alone would not be the plant's state; "
+                "factory snapshots build --from-retained does so knowingly (in a new FACTORY_SNAPSHOT_DIR)"
+                if (tel_next, act_next) == (0, 0) else
+                "Keep the builder running (factory run and the compose stack do), or start over in a new "
+                "FACTORY_SNAPSHOT_DIR with --from-retained"))
 
     async def _advance(self, consumer, part: PartitionFold, tel_tp: TopicPartition, act_tp: TopicPartition,
                        ends: dict[TopicPartition, int], progress) -> None:
@@ -226,4 +275,5 @@ class SnapshotBuilder:
         # Operator actions after the last telemetry record wait for the next one (in read_until's merge
         # they come before it): the next round reads them again.
         part.position = (tel_next, side[i].offset if i < len(side) else act_end)
+        part.write_partial(self.store, self.lateness_ms)
         metrics.SNAPSHOT_LAG.labels(str(part.partition)).set(max(0, ends[tel_tp] - part.point.telemetry))

@@ -19,7 +19,7 @@ from factory_app import events
 from factory_app.producer import new_producer
 from factory_app.replay.state_at import Reads, state_at, state_at_from_start
 from factory_app.snapshots.build import SnapshotBuilder
-from factory_app.snapshots.store import SnapshotStore
+from factory_app.snapshots.store import SnapshotStore, pack_tables, unpack_tables
 
 pytestmark = pytest.mark.integration
 
@@ -120,6 +120,7 @@ def test_state_at_from_snapshots_equals_the_fold_from_offset_0(kafka, tmp_path):
 def test_a_builder_resumes_where_its_snapshots_end(kafka, tmp_path):
     """A second builder (a restart) goes on from the newest complete point and writes the same
     files a single run would have: the content of a name is a function of the log."""
+    from factory_app.snapshots.build import fingerprints, snapshotted
     from tests.conftest import isolated_settings
 
     settings = isolated_settings(kafka.cfg.bootstrap, tmp_path / "a", snapshot_every_events=30, history_lateness=0.2)
@@ -136,8 +137,10 @@ def test_a_builder_resumes_where_its_snapshots_end(kafka, tmp_path):
     asyncio.run(split.run_once())
     # Throw away the newest point of every partition: a builder killed while writing it.
     store = SnapshotStore(other.snapshots_dir)
+    fp = fingerprints(other, None, snapshotted(other, None))["telemetry-state"]
     for p in store.partitions():
-        newest = store.ledgers(p, 200)[-1]
+        points = set(store.points(p, "telemetry-state", fp))
+        newest = [g for g in store.ledgers(p, 200) if g.to in points][-1]
         store.ledger_path(p, newest, 200).unlink()
     again = SnapshotBuilder(other, None)
     asyncio.run(again.run_once())
@@ -173,10 +176,10 @@ def test_verify_snapshots_finds_a_snapshot_that_says_otherwise_than_the_log(kafk
     point = store.points(part, "telemetry-state", fp)[-1]
     path = store.snapshot_path(part, point, "telemetry-state", fp)
     body = msgspec.msgpack.decode(path.read_bytes())
-    states = msgspec.msgpack.decode(body["tables"]["asset_state"])
+    states = unpack_tables(body["tables"])["asset_state"]
     asset = sorted(states)[0]
     states[asset]["events"] += 1
-    body["tables"]["asset_state"] = msgspec.msgpack.encode(states)
+    body["tables"]["asset_state"] = pack_tables({"asset_state": states})["asset_state"]
     path.write_bytes(msgspec.msgpack.encode(body))
     bad = verify()
     assert bad.returncode == 1
@@ -203,3 +206,51 @@ def test_a_backfilled_log_is_read_by_event_time_not_by_when_it_was_appended(kafk
         assert asyncio.run(state_at(settings, at, reads=reads)) == asyncio.run(state_at_from_start(settings, at))
         # About one interval per partition (8 x 100) and the lateness' worth, not the 4,000.
         assert reads.read < 1500, (q, reads)
+
+
+def test_snapshots_newer_than_the_retained_log_still_answer_exactly(kafka, tmp_path):
+    """Retention (here DeleteRecords, what retention does to old segments) removes the log's
+    beginning: instants from the oldest snapshot inside the retained log on are answered as
+    they were before, older ones are refused naming the oldest answerable instant, and a builder
+    that would fold across the gap refuses instead of writing snapshots of half a history."""
+    from aiokafka import TopicPartition
+    from aiokafka.admin import RecordsToDelete
+
+    from factory_app.kafka_clients import with_admin
+    from factory_app.snapshots.bounded import HistoryGone
+    from factory_app.snapshots.build import RetentionGap, fingerprints, snapshotted
+    from tests.conftest import isolated_settings
+
+    settings = isolated_settings(kafka.cfg.bootstrap, tmp_path, snapshot_every_events=40, history_lateness=0.2)
+    sent = asyncio.run(produce_rounds(settings, 20, 100, random.Random(13)))
+    builder = SnapshotBuilder(settings, None)
+    asyncio.run(builder.run_once())
+    store = SnapshotStore(settings.snapshots_dir)
+    fp = fingerprints(settings, None, snapshotted(settings, None))["telemetry-state"]
+    times = event_times(sent)
+    cut_time = times[int(0.4 * len(times))]
+    cut = {}
+    for p in store.partitions():
+        # Each partition loses its log up to its newest point at or before the cut time.
+        points = [pt for pt in store.points(p, "telemetry-state", fp) if pt.at_or_before(cut_time)]
+        if points:
+            cut[TopicPartition(settings.topic(events.TELEMETRY), p)] = points[-1].telemetry
+    assert cut  # some partitions lose their beginning
+    later = [t for t in times if t >= cut_time]
+    instants = [times[int(0.02 * len(times))]] + [later[int(q * (len(later) - 1))] for q in (0.0, 0.5, 0.9)]
+    instants += [times[-1] + 60]
+    before = {at: asyncio.run(state_at_from_start(settings, at)) for at in instants}
+    asyncio.run(with_admin(settings.kafka, lambda admin: admin.delete_records(
+        {tp: RecordsToDelete(before_offset=off) for tp, off in cut.items()}, timeout_ms=30_000)))
+
+    with pytest.raises(HistoryGone, match="is gone"):
+        asyncio.run(state_at(settings, instants[0]))
+    for at in instants[1:]:
+        assert asyncio.run(state_at(settings, at)) == before[at], at
+    # The running builder goes on (its snapshots are ahead of the cut); a new one refuses.
+    sent += asyncio.run(produce_rounds(settings, 3, 100, random.Random(14), first=9000))
+    asyncio.run(builder.run_once())
+    fresh = settings.updated({"snapshot_dir": tmp_path / "fresh"})
+    with pytest.raises(RetentionGap, match="gone"):
+        asyncio.run(SnapshotBuilder(fresh, None).run_once())
+    assert asyncio.run(SnapshotBuilder(fresh, None, from_retained=True).run_once()) > 0
