@@ -67,6 +67,13 @@ def render(rep: dict) -> str:
            f"{', '.join(f'{p}:{o}' for p, o in rep['until_offsets'].items())}); commands caused "
            f"from {_when(span['from'])} to {_when(span['to'])}",
            f"current rules: {rep['current_commands']:,} commands; proposed: {rep['proposed_commands']:,}"]
+    b = rep.get("from_snapshots")
+    if b:
+        starts = [p["snapshot"] for p in b["partitions"].values()]
+        out.append(f"from snapshots: {sum(1 for s in starts if s)} of {len(starts)} partitions started from one "
+                   f"(warm-up {b['warmup_s']:.0f} s); rules started without memory there: "
+                   f"{', '.join(b['warmed_rules']) or 'none'}; late events after the span not folded: "
+                   f"{b['late_not_folded']}")
     out += _section("added", rep["added"])
     out += _section("removed", rep["removed"])
     out += _section("changed", rep["changed"])
@@ -128,16 +135,25 @@ def render_live(rep: dict) -> str:
 @click.option("--set", "sets", multiple=True, metavar="RULE.PARAM=VALUE", help="change one rule parameter; repeatable")
 @click.option("--from", "since", default=None, help="report commands caused from this time (ISO-8601 UTC or epoch)")
 @click.option("--to", "until", default=None, help="... up to this time (exclusive)")
+@click.option("--warmup", default=3600.0, show_default=True,
+              help="with --from: seconds a changed rule's memory is folded before the span (from the snapshots)")
+@click.option("--full", is_flag=True, help="fold from offset 0 even with --from (the reference; slow)")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def command(settings: Settings, live: bool, workers: tuple[str, ...], proposed: str | None, sets: tuple[str, ...],
-            since: str | None, until: str | None, as_json: bool) -> None:
+            since: str | None, until: str | None, warmup: float, full: bool, as_json: bool) -> None:
     """Fold the telemetry log through the current rules and the proposed ones side by side (nothing is
     sent anywhere) and report the commands that differ: added, removed, changed. Also checks the
     current rules replayed give exactly the commands they gave live (drift). Exit 1 when anything differs.
 
     With --live: how the shadow rule set running in the workers (FACTORY_SHADOW_PLANT) decides
     against the active rules, per rule, and its last differences.
+
+    With --from the fold starts from the control processor's newest snapshot at or before the
+    span's start minus --warmup (``factory snapshots build``) and stops past --to: the cost of
+    the span, not of the log. The current rules and the unchanged proposed ones start from their
+    exact state there; a changed rule starts with no memory at that snapshot, and the report
+    names it ("warmed_rules"). Late events after the stop are counted, not folded.
 
     Example: factory whatif --set oven-1-thermostat.on_below=180 --from 2026-11-20T00:00:00
     """
@@ -150,7 +166,7 @@ def command(settings: Settings, live: bool, workers: tuple[str, ...], proposed: 
     from factory_app.cli.common import plant_or_fail
     from factory_app.replay.progress import log_progress
     from factory_app.replay.rewind import parse_time
-    from factory_app.replay.whatif import drift, end_offsets, fold_both, report
+    from factory_app.replay.whatif import drift, end_offsets, fold_both, fold_span, report
 
     if proposed is None and not sets:
         raise click.UsageError("give --proposed FILE and/or --set RULE.PARAM=VALUE (or --live)")
@@ -163,9 +179,13 @@ def command(settings: Settings, live: bool, workers: tuple[str, ...], proposed: 
 
     async def run():
         stops = await end_offsets(settings, [settings.topic("telemetry")])
+        bounded = None
         with log_progress(stops, "what-if") as advance:
-            result = await fold_both(settings, current, candidate, stops, advance)
-        return report(settings, result, t0, t1, await drift(settings, result, t0, t1))
+            if t0 is not None and not full:
+                result, bounded = await fold_span(settings, current, candidate, t0, t1, warmup, advance)
+            else:
+                result = await fold_both(settings, current, candidate, stops, advance)
+        return {**report(settings, result, t0, t1, await drift(settings, result, t0, t1)), "from_snapshots": bounded}
 
     rep = asyncio.run(run())
     click.echo(json.dumps(rep, indent=2, sort_keys=True) if as_json else render(rep))

@@ -14,6 +14,7 @@ whose cause this fold read, are compared.
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ from aiokafka import TopicPartition
 from agents import control
 from factory_app import rules as rule_kinds
 from agents.runtime import fold_atomically
-from factory_app import events
+from factory_app import events, kafka_clients
 from factory_app.command_diff import Diff, diff
 from factory_app.config import PlantConfig
 from factory_app.replay.groups import committed_offsets
@@ -188,3 +189,77 @@ def live_comparison(shadow_memory: dict[str, dict]) -> dict:
     return {"since": since, "by_rule": {rule: dict(c) for rule, c in sorted(by_rule.items())},
             "differs": any(differing.values()),
             "recent": sorted(recent, key=lambda r: r["time"])[-EXAMPLES:]}
+
+
+def unchanged_rules(current: PlantConfig, proposed: PlantConfig) -> set[str]:
+    """Names of the proposed rules defined exactly as the current rule of that name: their
+    memory in a snapshot of the current rules is theirs too. Pure."""
+    now = {r.name: r.model_dump(mode="json") for r in current.rules}
+    return {r.name for r in proposed.rules if now.get(r.name) == r.model_dump(mode="json")}
+
+
+def proposed_tables(tables: dict[str, dict], keep: set[str]) -> dict[str, dict]:
+    """The proposed run's start from the current rules' snapshot: the same asset states and
+    modes, and each asset's memory of the unchanged rules only. Pure."""
+    memory = {asset: {name: m for name, m in (mem or {}).items() if name in keep}
+              for asset, mem in tables.get(f"{control.PROCESSOR}_rule_memory", {}).items()}
+    return {**copy.deepcopy(tables), f"{control.PROCESSOR}_rule_memory": copy.deepcopy(memory)}
+
+
+async def fold_span(settings: Settings, current: PlantConfig, proposed: PlantConfig, since: float,
+                    until: float | None, warmup: float, progress=None) -> tuple[WhatIf, dict]:
+    """``fold_both`` for commands caused in [since, until), from the snapshots: each partition
+    starts from the newest snapshot of the control processor (current plant file) at or before
+    ``since - warmup`` and stops where the partition is past ``until`` and the lateness bound.
+    The current rules and the proposed rules defined as they are start exact; a changed or new
+    rule starts with no memory at that snapshot (warmed over at least ``warmup`` seconds).
+    Late events after the stop cannot be folded in their place: they are counted."""
+    from factory_app.snapshots.bounded import Source, after_the_stop, plan, read_plan
+    from factory_app.snapshots.build import fingerprints
+
+    tel, act = settings.topic(events.TELEMETRY), settings.topic(events.OPERATOR_ACTIONS)
+    source = Source(control.PROCESSOR, fingerprints(settings, current, [control.SPEC])[control.PROCESSOR],
+                    control.SPEC.tables)
+    firsts, ends = await kafka_clients.log_bounds(settings.kafka, [tel, act])
+    runs = RuleRun.of(settings, current), RuleRun.of(settings, proposed)
+    keep = unchanged_rules(current, proposed)
+    watched = {rule_kinds.trigger_asset(r) for p in (current, proposed) for r in p.rules}
+    folded: dict[str, tuple[int, int]] = {}
+    info: dict = {"warmup_s": warmup, "warmed_rules": sorted({r.name for r in proposed.rules} - keep),
+                  "late_not_folded": 0, "unchecked_after_stop": 0, "partitions": {}}
+    stops: dict[TopicPartition, int] = {}
+    count = 0
+    async with kafka_clients.consumer_of(settings.kafka, max_partition_fetch_bytes=4 * 1024 * 1024) as consumer:
+        for tp in sorted((tp for tp in ends if tp.topic == tel), key=lambda t: t.partition):
+            pl = await plan(settings, tp.partition, ends, until, None, firsts=firsts, source=source,
+                            start_at=since - warmup)
+            if pl.point is not None:
+                runs[0].tables[tp.partition] = copy.deepcopy(pl.tables)
+                runs[1].tables[tp.partition] = proposed_tables(pl.tables, keep)
+            done = 0
+            async for rec in read_plan(settings, consumer, pl, until, past_the_stop=False):
+                done += 1
+                if progress is not None and done % 2000 == 0:
+                    progress(tp, done)
+                try:
+                    event = events.decode_source(rec.key, rec.value, rec.timestamp_ms / 1000, control.SPEC.accepts,
+                                                 settings.worker.max_clock_ahead)
+                except events.DecodeFailure:
+                    continue
+                count += 1
+                if event.asset_id in watched:
+                    folded[event.event_id] = (rec.partition, rec.offset)
+                for run in runs:
+                    run.feed(event, rec)
+            t = pl.telemetry
+            stop = t.stopped_at if t.stopped_at is not None else t.limit
+            late = len(after_the_stop(t.late, stop, min(t.covered, t.limit)))
+            unchecked = max(0, t.limit - max(stop, t.covered))
+            info["late_not_folded"] += late
+            info["unchecked_after_stop"] += unchecked
+            info["partitions"][str(tp.partition)] = {
+                "snapshot": None if pl.point is None else {"telemetry": pl.point.telemetry, "hwm": pl.point.hwm},
+                "read": done, "stop": stop, "late_not_folded": late}
+            stops[tp] = stop
+    info["exact_for_current_rules"] = info["late_not_folded"] == 0 and info["unchecked_after_stop"] == 0
+    return WhatIf(runs[0], runs[1], stops, count, folded), info

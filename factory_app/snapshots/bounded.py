@@ -112,20 +112,38 @@ def after_the_stop(late: list[int], stop: int, covered: int) -> list[int]:
     return [o for o in late if stop <= o < covered]
 
 
+@dataclass(frozen=True)
+class Source:
+    """Whose snapshots a read starts from: a processor, shaped as its fingerprint says, and the tables wanted."""
+
+    processor: str
+    fingerprint: str
+    tables: tuple[str, ...]
+
+
+def state_source(settings: Settings) -> Source:
+    """telemetry-state's asset states and modes: what ``state-at`` folds."""
+    fp = fingerprints(settings, None, [telemetry_state.SPEC])[telemetry_state.PROCESSOR]
+    return Source(telemetry_state.PROCESSOR, fp, ("asset_state", "asset_mode"))
+
+
 async def plan(settings: Settings, partition: int, ends: dict[TopicPartition, int],
                at: float | None, until: int | None, full: bool = False,
-               firsts: dict[TopicPartition, int] | None = None) -> PartitionPlan:
-    """How to read ``partition`` for "as of ``at``" and/or "telemetry before offset ``until``".
-    ``full``: as if there were no snapshots (the reference read). ``firsts``: the first retained
-    offsets; HistoryGone when the read would have to start before one of them."""
+               firsts: dict[TopicPartition, int] | None = None, source: Source | None = None,
+               start_at: float | None = None) -> PartitionPlan:
+    """How to read ``partition`` for "as of ``at``" and/or "telemetry before offset ``until``",
+    from the newest point at or before ``start_at`` (default ``at``) of ``source`` (default
+    telemetry-state's). ``full``: as if there were no snapshots (the reference read).
+    ``firsts``: the first retained offsets; HistoryGone when the read would have to start
+    before one of them."""
     tel = TopicPartition(settings.topic(events.TELEMETRY), partition)
     act = TopicPartition(settings.topic(events.OPERATOR_ACTIONS), partition)
     store = SnapshotStore(settings.snapshots_dir)
-    proc = telemetry_state.PROCESSOR
-    fp = fingerprints(settings, None, [telemetry_state.SPEC])[proc]
+    source = source or state_source(settings)
+    proc, fp = source.processor, source.fingerprint
     lateness = lateness_ms(settings)
     points = store.points(partition, proc, fp)
-    point = None if full else choose_point(points, at, until)
+    point = None if full else choose_point(points, at if start_at is None else start_at, until)
     first = {tp: (firsts or {}).get(tp, 0) for tp in (tel, act)}
     start = {tel: point.telemetry if point else 0, act: point.actions if point else 0}
     if not full and any(first[tp] > start[tp] for tp in first):
@@ -144,7 +162,7 @@ async def plan(settings: Settings, partition: int, ends: dict[TopicPartition, in
     reads = [TopicRead(tp, start, limit, body["topic_hwm"][i], covered[i], sorted(set(late[i])))
              for i, (tp, start, limit) in enumerate(((tel, point.telemetry if point else 0, tel_limit),
                                                      (act, point.actions if point else 0, ends.get(act, 0))))]
-    tables = unpack_tables(body["tables"], ("asset_state", "asset_mode")) if point else {}
+    tables = unpack_tables(body["tables"], source.tables) if point else {}
     return PartitionPlan(partition, point, tables, reads[TELEMETRY], reads[ACTIONS])
 
 
@@ -163,9 +181,9 @@ async def _offsets(consumer, tp: TopicPartition, offsets: list[int]) -> AsyncIte
 
 
 async def read_topic(consumer, t: TopicRead, at: float | None, lateness: float,
-                     max_clock_ahead: float) -> AsyncIterator[Record]:
+                     max_clock_ahead: float, past_the_stop: bool = True) -> AsyncIterator[Record]:
     """A topic's records for the instant, in offset order: on from the snapshot until the topic
-    is past the bound, then the ledger's late offsets, then whatever no ledger covers."""
+    is past the bound, then (``past_the_stop``) the ledger's late offsets and whatever no ledger covers."""
     hwm, stop = t.hwm, t.limit
     async for rec in records(consumer, t.tp, t.start, t.limit):
         if at is not None and past_the_bound(hwm, at, lateness):
@@ -180,7 +198,7 @@ async def read_topic(consumer, t: TopicRead, at: float | None, lateness: float,
         hwm = ev.event_time if hwm is None else max(hwm, ev.event_time)
         yield decoded(rec, ev)
     t.stopped_at = stop
-    if stop >= t.limit:
+    if stop >= t.limit or not past_the_stop:
         return
     async for rec in _offsets(consumer, t.tp, after_the_stop(t.late, stop, min(t.covered, t.limit))):
         t.read["late"] += 1
@@ -192,9 +210,12 @@ async def read_topic(consumer, t: TopicRead, at: float | None, lateness: float,
                 yield rec
 
 
-async def read_plan(settings: Settings, consumer, p: PartitionPlan, at: float | None) -> AsyncIterator[Record]:
-    """The partition's records in fold order: operator actions among telemetry by record time."""
+async def read_plan(settings: Settings, consumer, p: PartitionPlan, at: float | None,
+                    past_the_stop: bool = True) -> AsyncIterator[Record]:
+    """The partition's records in fold order: operator actions among telemetry by record time.
+    Without ``past_the_stop``: only the run from the snapshot to the bound (a fold that needs
+    every event in log order, like the rules', cannot take late ones out of their place)."""
     lateness, ahead = lateness_ms(settings) / 1000, settings.worker.max_clock_ahead
-    side = [rec async for rec in read_topic(consumer, p.actions, at, lateness, ahead)]
-    async for rec in interleaved(read_topic(consumer, p.telemetry, at, lateness, ahead), side):
+    side = [rec async for rec in read_topic(consumer, p.actions, at, lateness, ahead, past_the_stop)]
+    async for rec in interleaved(read_topic(consumer, p.telemetry, at, lateness, ahead, past_the_stop), side):
         yield rec

@@ -202,3 +202,27 @@ def test_a_twin_calibrated_from_the_recorded_run_replays_its_ovens_and_presses(r
         assert min(20.0, ambient) - 1 <= reading <= max(20.0, ambient) + 1
     finally:
         twin_plant.stop()
+
+
+def test_a_span_from_the_snapshots_decides_as_the_fold_from_offset_0(recorded, tmp_path):
+    """With snapshots, ``--from`` starts each partition from the control processor's snapshot
+    before the span: the current rules and the unchanged ones decide exactly as the fold from
+    offset 0 does, the changed rule is named as started without memory, and fewer events are read."""
+    snap = recorded.updated({"snapshot_dir": tmp_path / "snapshots", "snapshot_every_events": 50})
+    env = snap.to_env() | {"PATH": "/usr/bin:/bin"}
+    built = subprocess.run([sys.executable, "-m", "factory_app", "snapshots", "build"], env=env, capture_output=True,
+                           text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    times = sorted(c.event_time for c in live_commands(recorded))
+    since, until = times[len(times) // 2], times[-1] + 1
+    args = ("--set", f"{RULE}.deadline_s=7", "--from", str(since), "--to", str(until), "--warmup", "0")
+    _, bounded = whatif(snap, *args)
+    _, full = whatif(snap, *args, "--full")
+    assert bounded["from_snapshots"]["warmed_rules"] == [RULE]
+    assert any(p["snapshot"] for p in bounded["from_snapshots"]["partitions"].values())
+    assert bounded["events_folded"] < full["events_folded"]
+    assert bounded["current_commands"] == full["current_commands"] > 0
+    # Every difference is the changed rule's, and the rules left alone issue what they issue from offset 0.
+    for part in ("added", "removed", "changed"):
+        assert set(bounded[part]["by_rule"]) <= {RULE}, (part, bounded[part])
+    assert bounded["drift"] == full["drift"]
