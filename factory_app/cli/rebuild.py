@@ -13,9 +13,11 @@ from factory_app.settings import Settings
 @click.command("rebuild")
 @click.argument("tables", nargs=-1)
 @click.option("--metrics-port", type=int, default=0, help="serve progress as Prometheus metrics on this port")
+@click.option("--processes", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="fold in this many processes, each a share of the partitions")
 @site_option
 @click.pass_obj
-def command(settings: Settings, tables: tuple[str, ...], metrics_port: int) -> None:
+def command(settings: Settings, tables: tuple[str, ...], metrics_port: int, processes: int) -> None:
     """Discard TABLES (local RocksDB files and changelog topic) and recompute them from the source topics.
 
     The fold stops at the worker group's committed offsets, so the rebuilt table
@@ -34,7 +36,7 @@ def command(settings: Settings, tables: tuple[str, ...], metrics_port: int) -> N
 
         start_http_server(metrics_port, addr=settings.web.metrics_host)
     try:
-        reports, result = asyncio.run(rebuild(settings, plant, names))
+        reports, result = asyncio.run(rebuild(settings, plant, names, processes=processes))
     except GroupActive as exc:
         raise click.ClickException(str(exc)) from exc
     events_read = sum(result.stops.values())

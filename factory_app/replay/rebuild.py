@@ -43,22 +43,40 @@ class FoldResult:
         return sum(f.commands_computed for f in self.folds)
 
 
-async def fold_tables(settings: Settings, plant: PlantConfig | None, tables: list[str],
-                      show_progress: bool = True) -> FoldResult:
-    """Fold the source topics up to the group's committed offsets through the owning processors."""
-    makers = folds(settings, plant)
-    active = [makers[p]() for p in group_by_processor(tables, settings, plant)]
+def _feeders(settings: Settings, active: list[Fold]) -> dict[str, list[Fold]]:
     feeders: dict[str, list[Fold]] = {}
     for f in active:
         for source in f.sources:
             feeders.setdefault(settings.topic(source), []).append(f)
+    return feeders
+
+
+async def fold_partitions(settings: Settings, plant: PlantConfig | None, tables: list[str],
+                          stops: dict[TopicPartition, int], progress=None) -> FoldResult:
+    """Fold the source records before ``stops`` through the processors owning ``tables``."""
+    makers = folds(settings, plant)
+    active = [makers[p]() for p in group_by_processor(tables, settings, plant)]
+    feeders = _feeders(settings, active)
+    async for rec in read_until(settings, {tp: o for tp, o in stops.items() if tp.topic in feeders}, progress):
+        for f in feeders[rec.topic]:
+            f.feed(rec)
+    return FoldResult(active, stops)
+
+
+async def fold_tables(settings: Settings, plant: PlantConfig | None, tables: list[str],
+                      show_progress: bool = True, processes: int = 1) -> FoldResult:
+    """Fold the source topics up to the group's committed offsets through the owning processors,
+    in ``processes`` processes (each a share of the partitions: keys never span partitions)."""
+    makers = folds(settings, plant)
+    feeders = _feeders(settings, [makers[p]() for p in group_by_processor(tables, settings, plant)])
     committed = await committed_offsets(settings, settings.worker.app_id)
     stops = {tp: off for tp, off in committed.items() if tp.topic in feeders}
     with log_progress(stops, "folding the log") if show_progress else nullcontext() as advance:
-        async for rec in read_until(settings, stops, advance):
-            for f in feeders[rec.topic]:
-                f.feed(rec)
-    return FoldResult(active, stops)
+        if processes > 1:
+            from factory_app.replay.parallel import fold_in_processes
+
+            return await fold_in_processes(settings, plant, tables, stops, processes, advance)
+        return await fold_partitions(settings, plant, tables, stops, advance)
 
 
 def _table_content(result: FoldResult, table: str) -> tuple[dict, dict[int, dict]]:
@@ -70,10 +88,10 @@ def _table_content(result: FoldResult, table: str) -> tuple[dict, dict[int, dict
 
 
 async def rebuild(settings: Settings, plant: PlantConfig | None, tables: list[str],
-                  show_progress: bool = True) -> tuple[list[TableReport], FoldResult]:
+                  show_progress: bool = True, processes: int = 1) -> tuple[list[TableReport], FoldResult]:
     """Recompute ``tables`` from the log and replace their changelogs and local state."""
     await require_idle(settings, settings.worker.app_id)
-    result = await fold_tables(settings, plant, tables, show_progress)
+    result = await fold_tables(settings, plant, tables, show_progress, processes)
     reports = []
     for table in tables:
         merged, per_partition = _table_content(result, table)
