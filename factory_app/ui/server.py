@@ -117,7 +117,7 @@ def _json(data, status: int = 200, headers: dict | None = None) -> web.Response:
 
 
 # At most this many reads of the log on behalf of pages at a time (each opens a consumer and
-# scans): a history fold (time travel, the whole log), and the asset pages' bounded scans.
+# scans): a history fold (time travel: a snapshot interval, or the whole log without snapshots), and the asset pages' bounded scans.
 HISTORY_FOLDS, LOG_SCANS = 1, 2
 HISTORY = web.AppKey("history", asyncio.Semaphore)
 SCANS = web.AppKey("scans", asyncio.Semaphore)
@@ -238,7 +238,7 @@ def build_app(settings: Settings, plant: PlantConfig) -> web.Application:
             at = parse_time(request.query["t"])
         except Exception as exc:
             return _json({"error": f"t: {exc}"}, 400)
-        if history.locked():  # each fold reads the whole log on this process's loop: one at a time
+        if history.locked():  # each fold reads the log on this process's loop (all of it without snapshots): one at a time
             return _json({"error": "another history fold is running; try again when it has ended"}, 429,
                          {"Retry-After": "5"})
         async with history:
