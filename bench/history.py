@@ -92,12 +92,13 @@ def one_log(broker, root, n: int, log) -> dict:
     return out
 
 
-def live_rate(broker, root, n: int, with_builder: bool, log) -> float:
+def live_rate(broker, root, n: int, with_builder: bool, log, nice: int | None = None) -> float:
     """events/s the worker folds (first send -> all reflected), with or without the builder beside it."""
     settings = bench_settings(broker, root, processors=["telemetry-state"])
     contender = start_faust(settings, 1)
+    extra = {"snapshots_metrics_port": 0, **({"snapshot_nice": nice} if nice is not None else {})}
     builder = (Child("snapshots", ["snapshots", "build", "--follow", "--poll", "0.5"], settings.home / "logs",
-                     env=settings.updated({"snapshots_metrics_port": 0}).to_env()) if with_builder else None)
+                     env=settings.updated(extra).to_env()) if with_builder else None)
     try:
         asyncio.run(produce(settings, WARMUP))
         wait_until(lambda: contender.folded() >= WARMUP, 300, interval=0.2, what="warm-up")
@@ -113,14 +114,14 @@ def live_rate(broker, root, n: int, with_builder: bool, log) -> float:
             builder.stop()
 
 
-def run(broker, root, sizes: list[int], live_events: int, runs: int, log=print) -> dict:
+def run(broker, root, sizes: list[int], live_events: int, runs: int, log=print, nice: int | None = None) -> dict:
     result: dict = {"logs": [one_log(broker, root, n, log) for n in sizes]}
     pairs = []
     for r in range(runs):
         order = (False, True) if r % 2 == 0 else (True, False)  # alternate: neither side always goes first
-        rates = {w: live_rate(broker, root, live_events, w, log) for w in order}
+        rates = {w: live_rate(broker, root, live_events, w, log, nice) for w in order}
         pairs.append(rates)
-    result["live"] = {"events": live_events, "runs": [{"without": p[False], "with": p[True]} for p in pairs],
+    result["live"] = {"events": live_events, "builder_nice": nice, "runs": [{"without": p[False], "with": p[True]} for p in pairs],
                       "median_ratio_with_over_without": statistics.median(p[True] / p[False] for p in pairs)}
     return result
 
@@ -130,9 +131,13 @@ def main() -> None:
     ap.add_argument("--events", type=int, action="append", help="a log length (repeatable; default 1,000,000)")
     ap.add_argument("--live-events", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--live-only", action="store_true", help="only the live path with and without the builder")
+    ap.add_argument("--nice", type=int, default=None, help="the builder's niceness (FACTORY_SNAPSHOT_NICE)")
     args = ap.parse_args()
-    run_standalone("history", lambda broker, root, log: run(broker, root, args.events or [1_000_000],
-                                                            args.live_events, args.runs, log))
+    sizes = [] if args.live_only else (args.events or [1_000_000])
+    name = "history-live" if args.live_only else "history"
+    run_standalone(name, lambda broker, root, log: run(broker, root, sizes, args.live_events, args.runs, log,
+                                                       args.nice))
 
 
 if __name__ == "__main__":

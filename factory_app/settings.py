@@ -140,6 +140,9 @@ class WorkerSettings(_Group):
     # an event of T + this; the events behind by more (store-and-forward, a PLC's buffer, a slow
     # asset beside fast ones) are listed by the snapshots as late and read by offset.
     history_lateness: float = Field(default=30.0, ge=0)
+    # The following builder's CPU niceness (``snapshots build --follow``): it takes what the workers
+    # leave (on 2 cores at its own priority it cost the worker 22-48 % of its rate; bench/history.py).
+    snapshot_nice: int = Field(default=10, ge=0, le=19)
     # Where snapshots live (default: HOME/snapshots/APP_ID). Derived and disposable, like the tables.
     snapshot_dir: Path | None = None
 

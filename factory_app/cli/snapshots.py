@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 
 import click
@@ -46,6 +47,8 @@ def build(settings: Settings, follow: bool, poll: float, from_retained: bool) ->
             click.echo(f"{written} point(s) written in {time.monotonic() - started:.1f} s "
                        f"({builder.store.size_bytes() / 1e6:.1f} MB in {builder.store.root})", err=True)
             return
+        if settings.worker.snapshot_nice:
+            lower_priority(settings.worker.snapshot_nice)
         if settings.web.snapshots_metrics_port:
             from prometheus_client import start_http_server
 
@@ -66,6 +69,18 @@ def build(settings: Settings, follow: bool, poll: float, from_retained: bool) ->
             await asyncio.sleep(poll)
 
     asyncio.run(main())
+
+
+def lower_priority(nice: int) -> None:
+    """Derived data: the live path comes first. With the kernel's autogroups (a process in its
+    own session, as ``factory run`` starts its children) a task's nice value only ranks it
+    inside its group, so the group's nice is lowered too."""
+    os.nice(nice)
+    try:
+        with open("/proc/self/autogroup", "w") as f:
+            f.write(str(nice))
+    except OSError:
+        pass  # no autogroups (or not allowed): the task's own nice value is all there is
 
 
 @command.command("list")

@@ -38,6 +38,9 @@ def test_suite_smoke_run_produces_every_section(tmp_path):
     assert all(r["iterations"] >= 1 for r in result["loop_latency"].values())
     assert result["rebuild"]["median_rebuild_events_per_s"] > 0
     assert result["recovery"]["keys"] == 1_000
+    log = result["history"]["logs"][0]
+    assert log["events"] == 20_000 and log["near_end/all_assets"]["assets"] == 1000
+    assert result["history"]["live"]["median_ratio_with_over_without"] > 0
     capacity = result["capacity"]["contenders"]
     assert set(capacity) == {"faust-1w", "quix"}
     assert all(c["steps"] and c["steps"][0]["probes"] >= 1 for c in capacity.values())
