@@ -32,9 +32,27 @@ TEST_BROKER_CONFIGS = (
 LONG_TESTS = os.environ.get("FACTORY_LONG_TESTS") == "1"
 
 
+# The longest files (their --durations under load), handed out first: with two test processes
+# and whole files each (--dist loadfile), a long file picked up last leaves the other process
+# idle for its whole length; longest first keeps the two busy to the end.
+LONGEST_FILES = (
+    "test_edge_to_cloud.py", "test_broker_failures.py", "test_chaos.py", "test_replay.py", "test_whatif.py",
+    "test_bounded_series.py", "test_faust_known_issues.py", "test_bounded_stops.py", "test_control_loop.py",
+    "test_worker_cut_off.py", "test_kafka_security.py", "test_mirror_hanging.py", "test_snapshots.py",
+)
+
+
+def longest_first(item) -> int:
+    name = item.path.name
+    if item.path.parent.name != "integration" or name not in LONGEST_FILES:
+        return len(LONGEST_FILES)
+    return LONGEST_FILES.index(name)
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``long`` (multi-node clusters, clean-virtualenv installs, the benchmark smoke run)
     run only with FACTORY_LONG_TESTS=1: the default suite stays under 20 minutes on a loaded machine."""
+    items.sort(key=longest_first)  # stable: each file's tests keep their order
     if LONG_TESTS:
         return
     skip = pytest.mark.skip(reason="long scenario: run with FACTORY_LONG_TESTS=1")
