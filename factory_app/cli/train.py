@@ -24,11 +24,12 @@ def command() -> None:
 @click.option("--state-tag", default="state", show_default=True)
 @click.option("--from", "since", default=None, help="train on cycles from this time (ISO-8601 UTC or epoch)")
 @click.option("--to", "until", default=None, help="... up to this time (exclusive)")
+@click.option("--full", is_flag=True, help="read the partition from offset 0, not from the newest snapshot before --from")
 @click.option("--seed", default=7, show_default=True)
 @click.option("--quantile", default=0.999, show_default=True, help="of normal window means inside the alarm threshold")
 @click.pass_obj
 def cycle_drift(settings: Settings, asset: str, out: str, window: int, counter: str, state_tag: str, since: str | None,
-                until: str | None, seed: int, quantile: float) -> None:
+                until: str | None, full: bool, seed: int, quantile: float) -> None:
     """Fit the cycle-drift model of ASSET; the file records what it was trained on.
 
     Example: factory train cycle-drift --asset press-1 --from 2026-11-01 --out models/press-1-cycle.json
@@ -40,16 +41,19 @@ def cycle_drift(settings: Settings, asset: str, out: str, window: int, counter: 
                                    "'factory-control[ml]'") from None
     from factory_app.replay.progress import log_progress
     from factory_app.replay.rewind import parse_time
-    from factory_app.replay.log_reader import end_offsets
+    from factory_app.snapshots.bounded import HistoryGone
 
     t0, t1 = (parse_time(since) if since else None), (parse_time(until) if until else None)
 
     async def read():
-        ends = await end_offsets(settings, [settings.topic("telemetry")])
-        with log_progress(ends, f"reading {asset}'s partition") as advance:
-            return await training.cycle_windows(settings, asset, window, counter, state_tag, t0, t1, advance)
+        span = await training.cycle_span(settings, asset, t0, t1, full)
+        with log_progress(span.targets, f"reading {asset}'s partition") as advance:
+            return await training.cycle_windows(settings, asset, window, counter, state_tag, t0, t1, advance, span)
 
-    means, span = asyncio.run(read())
+    try:
+        means, span = asyncio.run(read())
+    except HistoryGone as exc:
+        raise click.ClickException(f"{exc}; or train on a later --from") from None
     try:
         numbers = training.fit(means, seed, quantile)
     except training.TrainingError as exc:

@@ -21,10 +21,12 @@ def command() -> None:
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="the twin's plant file to write")
 @click.option("--from", "since", default=None, help="calibrate on history from this time (ISO-8601 UTC or epoch)")
 @click.option("--to", "until", default=None, help="... up to this time (exclusive)")
+@click.option("--full", is_flag=True, help="read the log from offset 0, not from the newest snapshot before --from")
 @click.option("--speed", default=1.0, show_default=True, help="the twin's pace: N recorded seconds per second")
 @click.option("--json", "as_json", is_flag=True, help="print the per-asset report as JSON")
 @click.pass_obj
-def calibrate(settings: Settings, out: str, since: str | None, until: str | None, speed: float, as_json: bool) -> None:
+def calibrate(settings: Settings, out: str, since: str | None, until: str | None, full: bool, speed: float,
+              as_json: bool) -> None:
     """Fit each oven's heating and each press's cycle time to the recorded telemetry and write a copy of the
     plant file with them (sim.models, sim.calibration). Then try rules in closed loop against it:
     FACTORY_PLANT_CONFIG=OUT factory run (or factory sim).
@@ -37,19 +39,23 @@ def calibrate(settings: Settings, out: str, since: str | None, until: str | None
     except ImportError as exc:
         raise click.ClickException(f"calibration needs numpy ({exc.name} missing): pip install 'factory-control[ml]'")
     from factory_app.cli.common import plant_or_fail
-    from factory_app.replay.log_reader import end_offsets
     from factory_app.replay.progress import log_progress
     from factory_app.replay.rewind import parse_time
+    from factory_app.snapshots.bounded import HistoryGone
+    from factory_app.snapshots.span import plan_span
 
     plant = plant_or_fail(settings)
     t0, t1 = (parse_time(since) if since else None), (parse_time(until) if until else None)
 
     async def read():
-        stops = await end_offsets(settings, [settings.topic("telemetry")])
-        with log_progress(stops, "reading the recorded line") as advance:
-            return await twin.recorded(settings, plant, t0, t1, advance)
+        span = await plan_span(settings, t0, t1, full=full)
+        with log_progress(span.targets, "reading the recorded line") as advance:
+            return await twin.recorded(settings, plant, t0, t1, advance, span)
 
-    series, span = asyncio.run(read())
+    try:
+        series, span = asyncio.run(read())
+    except HistoryGone as exc:
+        raise click.ClickException(f"{exc}; or calibrate on a later --from") from None
     models, report = twin.calibrate(plant, series)
     if not models:
         raise click.ClickException("nothing could be calibrated: " + "; ".join(

@@ -16,13 +16,11 @@ import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from aiokafka import TopicPartition
-
 from factory_app import events
 from factory_app.kafka_clients import asset_partition
-from factory_app.replay.log_reader import end_offsets, read_until
 from factory_app.rules.cycle_drift import ARTIFACT_KIND, observe
 from factory_app.settings import Settings
+from factory_app.snapshots.span import SpanPlan, plan_span, span_events
 
 MIN_SAMPLES = 20
 
@@ -32,24 +30,20 @@ class TrainingError(ValueError):
 
 
 async def cycle_windows(settings: Settings, asset: str, window: int, counter: str, state_tag: str,
-                        since: float | None, until: float | None, progress=None) -> tuple[list[float], dict]:
+                        since: float | None, until: float | None, progress=None,
+                        span: SpanPlan | None = None) -> tuple[list[float], dict]:
     """Mean cycle time of every ``window`` consecutive cycles of ``asset`` caused in [since, until),
-    and the log span read (the asset's partition, its offsets)."""
+    and the log span read (the asset's partition, its offsets). ``span``: the read planned by
+    ``cycle_span`` (from the newest snapshot before ``since``; the default)."""
     topic = settings.topic(events.TELEMETRY)
-    tp = TopicPartition(topic, asset_partition(asset, settings.kafka.partitions))
-    end = (await end_offsets(settings, [topic]))[tp]
+    partition = asset_partition(asset, settings.kafka.partitions)
+    span = span or await cycle_span(settings, asset, since, until)
     memory: dict = {}
     recent: list[float] = []
     means: list[float] = []
     first = last = None
-    async for rec in read_until(settings, {tp: end}, progress):
-        try:
-            event = events.decode_source(rec.key, rec.value, rec.timestamp_ms / 1000, (events.Telemetry,),
-                                         settings.worker.max_clock_ahead)
-        except events.DecodeFailure:
-            continue
-        if event.asset_id != asset or (since is not None and event.event_time < since) or (
-                until is not None and event.event_time >= until):
+    async for rec, event in span_events(settings, span, progress=progress):
+        if event.asset_id != asset:
             continue
         first = rec.offset if first is None else first
         last = rec.offset
@@ -59,9 +53,17 @@ async def cycle_windows(settings: Settings, asset: str, window: int, counter: st
         recent = (recent + [cycle])[-window:]
         if len(recent) == window:
             means.append(sum(recent) / window)
-    span = {"topic": topic, "partition": tp.partition, "first_offset": first, "last_offset": last,
-            "end_offset": end, "from": since, "to": until}
-    return means, span
+    read = span.describe().get(str(partition), {})
+    out = {"topic": topic, "partition": partition, "first_offset": first, "last_offset": last,
+           "end_offset": read.get("end_offset"), "read_from_offset": read.get("start_offset"),
+           "from": since, "to": until}
+    return means, out
+
+
+async def cycle_span(settings: Settings, asset: str, since: float | None, until: float | None,
+                     full: bool = False) -> SpanPlan:
+    """The read of ``asset``'s partition for [since, until) (``full``: from offset 0)."""
+    return await plan_span(settings, since, until, [asset_partition(asset, settings.kafka.partitions)], full)
 
 
 def fit(means: list[float], seed: int, quantile: float, min_spread_s: float = 0.01) -> dict:

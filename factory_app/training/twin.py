@@ -27,10 +27,10 @@ from collections import defaultdict
 
 from factory_app import events
 from factory_app.config import PlantConfig
-from factory_app.replay.log_reader import end_offsets, read_until
 from factory_app.rules.cycle_drift import observe
 from factory_app.settings import Settings
 from factory_app.sim.physics import model_for
+from factory_app.snapshots.span import SpanPlan, plan_span, span_events
 
 GRID_S = 1.0
 
@@ -40,29 +40,24 @@ class CalibrationError(ValueError):
 
 
 async def recorded(settings: Settings, plant: PlantConfig, since: float | None, until: float | None,
-                   progress=None) -> tuple[dict[str, dict[str, list]], dict]:
-    """Per asset, per tag: the good readings ``(event_time, value)`` in [since, until), time-sorted."""
+                   progress=None, span: SpanPlan | None = None) -> tuple[dict[str, dict[str, list]], dict]:
+    """Per asset, per tag: the good readings ``(event_time, value)`` in [since, until), time-sorted.
+    ``span``: the read planned by ``plan_span`` (from the newest snapshot before ``since``; the default)."""
     topic = settings.topic(events.TELEMETRY)
-    stops = await end_offsets(settings, [topic])
+    span = span or await plan_span(settings, since, until)
     wanted = {a.id for a in plant.assets}
     series: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    async for rec in read_until(settings, stops, progress):
-        try:
-            ev = events.decode_source(rec.key, rec.value, rec.timestamp_ms / 1000, (events.Telemetry,),
-                                      settings.worker.max_clock_ahead)
-        except events.DecodeFailure:
-            continue
-        if ev.asset_id not in wanted or ev.quality != "good" or (since is not None and ev.event_time < since) or (
-                until is not None and ev.event_time >= until):
-            continue
-        series[ev.asset_id][ev.tag].append((ev.event_time, ev.value))
+    async for _, ev in span_events(settings, span, progress=progress):
+        if ev.asset_id in wanted and ev.quality == "good":
+            series[ev.asset_id][ev.tag].append((ev.event_time, ev.value))
     for tags in series.values():
         for readings in tags.values():
             readings.sort(key=lambda r: r[0])
-    span = {"topic": topic, "end_offsets": {str(tp.partition): off for tp, off in sorted(stops.items(),
-                                                                                       key=lambda x: x[0].partition)},
-            "from": since, "to": until}
-    return series, span
+    read = span.describe()
+    out = {"topic": topic, "end_offsets": {p: r["end_offset"] for p, r in sorted(read.items(), key=lambda x: int(x[0]))},
+           "read_from_offsets": {p: r["start_offset"] for p, r in sorted(read.items(), key=lambda x: int(x[0]))},
+           "from": since, "to": until}
+    return series, out
 
 
 class _Series:

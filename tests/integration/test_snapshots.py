@@ -254,3 +254,42 @@ def test_snapshots_newer_than_the_retained_log_still_answer_exactly(kafka, tmp_p
     with pytest.raises(RetentionGap, match="gone"):
         asyncio.run(SnapshotBuilder(fresh, None).run_once())
     assert asyncio.run(SnapshotBuilder(fresh, None, from_retained=True).run_once()) > 0
+
+
+def test_training_and_twin_spans_from_snapshots_equal_the_reads_from_offset_0(kafka, tmp_path):
+    """`train` and `twin calibrate` read the telemetry caused in [from, to): from the newest
+    snapshot before `from` they read the same events, in the same order, as from offset 0
+    (late ones found through the ledgers, the tail no snapshot covers read whole), and less of the log."""
+    from types import SimpleNamespace
+
+    from factory_app.snapshots.span import plan_span, span_events
+    from factory_app.training import twin
+    from tests.conftest import isolated_settings
+
+    settings = isolated_settings(kafka.cfg.bootstrap, tmp_path, snapshot_every_events=40, history_lateness=0.2)
+    rng = random.Random(17)
+    sent = asyncio.run(produce_rounds(settings, 24, 100, rng))
+    asyncio.run(SnapshotBuilder(settings, None).run_once())
+    sent += asyncio.run(produce_rounds(settings, 4, 100, rng, first=20_000))
+    times = event_times(sent)
+    at = {q: times[int(q * (len(times) - 1))] for q in (0.2, 0.3, 0.4, 0.5, 0.9)}  # exact event times: edges hit
+
+    async def span_read(since, until, full):
+        span = await plan_span(settings, since, until, full=full)
+        got = [(rec.partition, rec.offset, ev.event_id) async for rec, ev in span_events(settings, span)]
+        return got, sum(span.read.values())
+
+    spans = [(at[0.2], at[0.4]), (at[0.5], None), (None, at[0.3]), (at[0.9], times[-1] + 1), (at[0.3], at[0.3])]
+    for since, until in spans:
+        bounded, done = asyncio.run(span_read(since, until, False))
+        reference, total = asyncio.run(span_read(since, until, True))
+        assert bounded == reference, (since, until)
+        if (since, until) == spans[0]:
+            assert bounded and done < total * 0.6, (done, total)
+
+    plant = SimpleNamespace(assets=[SimpleNamespace(id=a) for a in ASSETS[:6]])
+    bounded = asyncio.run(twin.recorded(settings, plant, at[0.2], at[0.5]))
+    reference = asyncio.run(twin.recorded(settings, plant, at[0.2], at[0.5],
+                                          span=asyncio.run(plan_span(settings, at[0.2], at[0.5], full=True))))
+    assert bounded[0] and bounded[0] == reference[0]
+    assert bounded[1]["read_from_offsets"] != reference[1]["read_from_offsets"]  # it did start from snapshots
