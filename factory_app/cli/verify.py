@@ -16,7 +16,8 @@ from factory_app.settings import Settings
 @click.argument("tables", nargs=-1)
 @click.option("--show", default=10, show_default=True, help="differing keys to print per table")
 @click.option("--snapshots", is_flag=True,
-              help="instead: fold the log up to each partition's newest snapshot and compare with it")
+              help="instead: fold the log up to each partition's newest snapshot and compare with it "
+                   "(an equal one is marked verified: rebuild --from-snapshots starts from it)")
 @site_option
 @click.pass_obj
 def command(settings: Settings, tables: tuple[str, ...], show: int, snapshots: bool) -> None:
@@ -65,4 +66,6 @@ def _verify_snapshots(settings: Settings, plant, show: int) -> int:
                    f"{r.processor}/{r.table:18s} {r.keys:7d} keys  snapshot {r.digest[:16]}  log {r.folded_digest[:16]}")
         for key, snap, folded in r.differences[:show]:
             click.echo(f"     {key}: snapshot={json.dumps(snap)[:120]} log={json.dumps(folded)[:120]}")
+    if not bad:
+        click.echo("every snapshot equals the log: marked verified (factory rebuild --from-snapshots starts from them)")
     return 1 if bad else 0

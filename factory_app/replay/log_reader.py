@@ -48,8 +48,10 @@ async def interleaved(main: AsyncIterator[Record], side: list[Record]) -> AsyncI
 
 
 async def read_until(settings: Settings, stops: dict[TopicPartition, int],
-                     progress: Progress | None = None) -> AsyncIterator[Record]:
-    """Every record from offset 0 up to (not including) ``stops[tp]``, in offset order per partition.
+                     progress: Progress | None = None,
+                     starts: dict[TopicPartition, int] | None = None) -> AsyncIterator[Record]:
+    """Every record from offset 0 (or ``starts[tp]``: a snapshot's point, a cut of the same
+    merge) up to (not including) ``stops[tp]``, in offset order per partition.
 
     Partitions are read one after another, so a fold sees each partition's
     events exactly in log order (the only order that exists in Kafka). A topic read with
@@ -61,7 +63,8 @@ async def read_until(settings: Settings, stops: dict[TopicPartition, int],
     async with kafka_clients.consumer_of(settings.kafka, max_partition_fetch_bytes=4 * 1024 * 1024) as consumer:
         async def records_of(tp: TopicPartition):
             done = 0
-            async for _, records in kafka_clients.read_bounded(consumer, {tp: stops[tp]}, max_records=5000):
+            start = {tp: starts[tp]} if starts and starts.get(tp) else None
+            async for _, records in kafka_clients.read_bounded(consumer, {tp: stops[tp]}, start, max_records=5000):
                 for rec in records:
                     yield Record(rec.topic, rec.partition, rec.offset, rec.timestamp, rec.key, rec.value)
                 done += len(records)

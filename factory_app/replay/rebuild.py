@@ -10,7 +10,7 @@ memory only and compares with what the live changelog holds.
 from __future__ import annotations
 
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiokafka import TopicPartition
 
@@ -22,6 +22,7 @@ from factory_app.replay.log_reader import read_until
 from factory_app.replay.progress import log_progress
 from factory_app.replay.projections import Fold, folds, group_by_processor
 from factory_app.settings import Settings
+from factory_app.snapshots.store import Point
 
 
 @dataclass
@@ -37,6 +38,9 @@ class TableReport:
 class FoldResult:
     folds: list[Fold]
     stops: dict[TopicPartition, int]
+    # From verified snapshots: processor -> partition -> the point its fold started at.
+    started: dict[str, dict[int, Point]] = field(default_factory=dict)
+    read: int = 0  # source records read
 
     @property
     def commands_computed(self) -> int:
@@ -63,14 +67,51 @@ async def fold_partitions(settings: Settings, plant: PlantConfig | None, tables:
     return FoldResult(active, stops)
 
 
+async def fold_from_snapshots(settings: Settings, plant: PlantConfig | None, tables: list[str],
+                              stops: dict[TopicPartition, int], progress=None) -> FoldResult:
+    """``fold_partitions`` with each processor's fold of a partition started from its newest
+    verified snapshot at or before ``stops`` (``factory verify --snapshots`` marks them); a
+    processor or partition without one folds from offset 0. One pass from the earliest start."""
+    from factory_app.snapshots.seeds import verified_seeds
+
+    makers = folds(settings, plant)
+    active = [makers[p]() for p in group_by_processor(tables, settings, plant)]
+    feeders = _feeders(settings, active)
+    stops = {tp: o for tp, o in stops.items() if tp.topic in feeders}
+    started: dict[str, dict[int, Point]] = {}
+    begin: dict[str, dict[TopicPartition, int]] = {}  # processor -> where its fold goes on
+    for f in active:
+        seeds = verified_seeds(settings, plant, f.processor, stops)
+        started[f.processor] = {p: seed.point for p, seed in seeds.items()}
+        begin[f.processor] = {}
+        for p, seed in seeds.items():
+            f.by_partition[p] = seed.tables
+            begin[f.processor].update(seed.offsets(settings))
+    starts = {tp: min(begin[f.processor].get(tp, 0) for f in feeders[tp.topic]) for tp in stops}
+    read = 0
+    async for rec in read_until(settings, stops, progress, starts):
+        read += 1
+        tp = TopicPartition(rec.topic, rec.partition)
+        for f in feeders[rec.topic]:
+            if rec.offset >= begin[f.processor].get(tp, 0):
+                f.feed(rec)
+    return FoldResult(active, stops, started, read)
+
+
 async def fold_tables(settings: Settings, plant: PlantConfig | None, tables: list[str],
-                      show_progress: bool = True, processes: int = 1) -> FoldResult:
+                      show_progress: bool = True, processes: int = 1, from_snapshots: bool = False) -> FoldResult:
     """Fold the source topics up to the group's committed offsets through the owning processors,
-    in ``processes`` processes (each a share of the partitions: keys never span partitions)."""
+    in ``processes`` processes (each a share of the partitions: keys never span partitions), or
+    (``from_snapshots``) from the newest verified snapshots."""
     makers = folds(settings, plant)
     feeders = _feeders(settings, [makers[p]() for p in group_by_processor(tables, settings, plant)])
     committed = await committed_offsets(settings, settings.worker.app_id)
     stops = {tp: off for tp, off in committed.items() if tp.topic in feeders}
+    if from_snapshots:
+        if processes > 1:
+            raise ValueError("--from-snapshots folds only the tails after the snapshots, in one process")
+        with log_progress(stops, "folding the log after the snapshots") if show_progress else nullcontext() as advance:
+            return await fold_from_snapshots(settings, plant, tables, stops, advance)
     with log_progress(stops, "folding the log") if show_progress else nullcontext() as advance:
         if processes > 1:
             from factory_app.replay.parallel import fold_in_processes
@@ -88,10 +129,12 @@ def _table_content(result: FoldResult, table: str) -> tuple[dict, dict[int, dict
 
 
 async def rebuild(settings: Settings, plant: PlantConfig | None, tables: list[str],
-                  show_progress: bool = True, processes: int = 1) -> tuple[list[TableReport], FoldResult]:
-    """Recompute ``tables`` from the log and replace their changelogs and local state."""
+                  show_progress: bool = True, processes: int = 1,
+                  from_snapshots: bool = False) -> tuple[list[TableReport], FoldResult]:
+    """Recompute ``tables`` from the log (``from_snapshots``: from the newest verified snapshots
+    on) and replace their changelogs and local state."""
     await require_idle(settings, settings.worker.app_id)
-    result = await fold_tables(settings, plant, tables, show_progress, processes)
+    result = await fold_tables(settings, plant, tables, show_progress, processes, from_snapshots)
     reports = []
     for table in tables:
         merged, per_partition = _table_content(result, table)

@@ -26,7 +26,7 @@ from typing import Any
 import msgspec
 
 FORMAT = 2  # 2: tables compressed one by one
-_SNAP, _LATE = "snap", "late"
+_SNAP, _LATE, _OK = "snap", "late", "ok"  # .snap.ok: a verification mark
 
 
 @dataclass(frozen=True, order=True)
@@ -162,6 +162,32 @@ class SnapshotStore:
 
     def read_ledger(self, partition: int, ledger: "Ledger", lateness_ms: int) -> list:
         return _read(self.ledger_path(partition, ledger, lateness_ms))["entries"]
+
+    def verified_path(self, partition: int, point: Point, processor: str, fp: str) -> Path:
+        return self.snapshot_path(partition, point, processor, fp).with_suffix(f".{_SNAP}.{_OK}")
+
+    def mark_verified(self, partition: int, point: Point, processor: str, fp: str) -> Path:
+        """Record that a fold of the log equalled this snapshot: the digest of its bytes as verified,
+        so a file changed afterwards (damaged, rewritten) is no longer taken as verified."""
+        raw = self.snapshot_path(partition, point, processor, fp).read_bytes()
+        return _write(self.verified_path(partition, point, processor, fp), {"sha256": hashlib.sha256(raw).hexdigest()})
+
+    def read_verified(self, partition: int, point: Point, processor: str, fp: str) -> dict | None:
+        """The snapshot's body if it is the one a verification found equal to the log; else None."""
+        try:
+            mark = msgspec.msgpack.decode(self.verified_path(partition, point, processor, fp).read_bytes())
+            raw = self.snapshot_path(partition, point, processor, fp).read_bytes()
+        except (OSError, msgspec.DecodeError):
+            return None
+        if not isinstance(mark, dict) or mark.get("sha256") != hashlib.sha256(raw).hexdigest():
+            return None
+        body = msgspec.msgpack.decode(raw)
+        return body if body.get("format") == FORMAT else None
+
+    def verified_points(self, partition: int, processor: str, fp: str) -> list[Point]:
+        """Points of ``points`` with a verification mark (not yet checked against the file's bytes)."""
+        return [p for p in self.points(partition, processor, fp)
+                if self.verified_path(partition, p, processor, fp).is_file()]
 
     def size_bytes(self) -> int:
         return sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file()) if self.root.is_dir() else 0

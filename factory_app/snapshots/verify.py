@@ -38,8 +38,10 @@ class SnapshotReport:
         return self.digest == self.folded_digest
 
 
-async def verify_snapshots(settings: Settings, plant: PlantConfig | None, progress=None) -> list[SnapshotReport]:
-    """Every partition's newest point, each processor snapshotted there, compared table by table."""
+async def verify_snapshots(settings: Settings, plant: PlantConfig | None, progress=None,
+                           mark: bool = True) -> list[SnapshotReport]:
+    """Every partition's newest point, each processor snapshotted there, compared table by table;
+    ``mark``: a snapshot equal in every table is marked verified (``SnapshotStore.mark_verified``)."""
     store = SnapshotStore(settings.snapshots_dir)
     fps = fingerprints(settings, plant, snapshotted(settings, plant))
     makers = folds(settings, plant)
@@ -56,8 +58,10 @@ async def verify_snapshots(settings: Settings, plant: PlantConfig | None, progre
                 fold.feed(rec)
             folded = fold.by_partition.get(partition) or {t: {} for t in fold.tables}
             snap = unpack_tables(store.read_snapshot(partition, point, name, fps[name])["tables"])
-            for table in fold.tables:
-                mine, theirs = snap.get(table, {}), folded.get(table, {})
-                reports.append(SnapshotReport(partition, point, name, table, len(mine), digest(mine), digest(theirs),
-                                              differences(mine, theirs)))
+            here = [SnapshotReport(partition, point, name, table, len(snap.get(table, {})), digest(snap.get(table, {})),
+                                   digest(folded.get(table, {})), differences(snap.get(table, {}), folded.get(table, {})))
+                    for table in fold.tables]
+            if mark and all(r.same for r in here):
+                store.mark_verified(partition, point, name, fps[name])  # what `rebuild --from-snapshots` starts from
+            reports += here
     return reports
