@@ -135,6 +135,12 @@ class WorkerSettings(_Group):
     # comes first. A bounded read (state-at, time travel) folds at most about one interval.
     snapshot_every_events: int = Field(default=10_000, ge=1)
     snapshot_every_seconds: float = Field(default=600.0, gt=0)
+    # Thinning: every point of the newest this many seconds of event time is kept; older ones,
+    # one per this many seconds (the newest of each), their late-event ledgers merged. At plant
+    # rates the points otherwise grow by the interval forever; a thinned span answers exactly,
+    # from an older point (a read of up to one thinned interval).
+    snapshot_keep_all_seconds: float = Field(default=86_400.0, ge=0)
+    snapshot_thin_to_seconds: float = Field(default=3_600.0, gt=0)
     # How far (seconds) an event may trail the youngest event before it in its partition and
     # still count as on time. A bounded read for instant T stops once the partition has carried
     # an event of T + this; the events behind by more (store-and-forward, a PLC's buffer, a slow

@@ -199,6 +199,7 @@ class SnapshotBuilder:
         self.makers = {name: make for name, make in folds(settings, plant).items() if name in self.fps}
         self.lateness_ms = lateness_ms(settings)
         self.lateness = self.lateness_ms / 1000
+        self.points_thinned = 0  # old points dropped (snapshot_keep_all_seconds, snapshot_thin_to_seconds)
         self.partitions: dict[int, PartitionFold] = {}
         self.points_written = 0
 
@@ -226,6 +227,11 @@ class SnapshotBuilder:
             for tp in sorted((tp for tp in ends if tp.topic == tel), key=lambda t: t.partition):
                 await self._advance(consumer, self._part(tp.partition), tp, TopicPartition(act, tp.partition), ends,
                                     progress)
+        if self.points_written > written:
+            from factory_app.snapshots.thinning import thin  # (it reads through bounded, which imports this)
+
+            self.points_thinned += thin(self.store, self.lateness_ms, s.worker.snapshot_keep_all_seconds,
+                                        s.worker.snapshot_thin_to_seconds)
         return self.points_written - written
 
     def _check_retained(self, tp: TopicPartition, first_tel: int, first_act: int) -> None:

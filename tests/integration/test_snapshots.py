@@ -293,3 +293,36 @@ def test_training_and_twin_spans_from_snapshots_equal_the_reads_from_offset_0(ka
                                           span=asyncio.run(plan_span(settings, at[0.2], at[0.5], full=True))))
     assert bounded[0] and bounded[0] == reference[0]
     assert bounded[1]["read_from_offsets"] != reference[1]["read_from_offsets"]  # it did start from snapshots
+
+
+def test_thinned_snapshots_still_answer_exactly_and_keep_every_late_event(kafka, tmp_path):
+    """Old points thinned to one per interval of event time, their ledgers merged: fewer points,
+    every late event still listed, and state-at equal to the fold from offset 0 at every instant."""
+    from factory_app.snapshots.build import fingerprints, lateness_ms, snapshotted
+    from tests.conftest import isolated_settings
+
+    kept = isolated_settings(kafka.cfg.bootstrap, tmp_path / "kept", snapshot_every_events=30, history_lateness=0.2)
+    sent = asyncio.run(produce_rounds(kept, 30, 100, random.Random(23)))
+    thinned = kept.updated({"snapshot_dir": tmp_path / "thinned", "snapshot_keep_all_seconds": 0.5,
+                            "snapshot_thin_to_seconds": 0.6})
+    asyncio.run(SnapshotBuilder(kept.updated({"snapshot_keep_all_seconds": 3600}), None).run_once())
+    builder = SnapshotBuilder(thinned, None)
+    asyncio.run(builder.run_once())
+    assert builder.points_thinned > 0
+
+    fp = fingerprints(kept, None, snapshotted(kept, None))["telemetry-state"]
+    whole, thin = SnapshotStore(kept.snapshots_dir), SnapshotStore(thinned.snapshots_dir)
+    lateness = lateness_ms(kept)
+
+    def late_offsets(store, p):
+        return sorted((t, o) for g in store.ledgers(p, lateness) for t, o, _ in store.read_ledger(p, g, lateness))
+    for p in whole.partitions():
+        assert late_offsets(thin, p) == late_offsets(whole, p), p
+        assert max(thin.points(p, "telemetry-state", fp)) == max(whole.points(p, "telemetry-state", fp))
+    assert sum(len(thin.points(p, "telemetry-state", fp)) for p in thin.partitions()) < \
+        sum(len(whole.points(p, "telemetry-state", fp)) for p in whole.partitions())
+
+    times = event_times(sent)
+    for q in (0.02, 0.1, 0.25, 0.4, 0.6, 0.8, 0.97):
+        at = times[int(q * (len(times) - 1))]
+        assert asyncio.run(state_at(thinned, at)) == asyncio.run(state_at_from_start(kept, at)), q

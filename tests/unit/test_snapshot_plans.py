@@ -63,3 +63,25 @@ def test_store_names_round_trip_and_a_rewrite_replaces_another_fingerprint(tmp_p
     assert store.ledgers(0, 200) == [g] and store.ledgers(0, 100) == []
     assert store.read_ledger(0, g, 200) == [[0, 5, 44.0]]
     assert not list(tmp_path.rglob(".*"))  # no temporary file left
+
+
+def test_thinning_keeps_the_recent_span_whole_and_the_newest_point_of_each_older_interval():
+    from factory_app.snapshots.thinning import to_thin
+
+    points = [Point(10 * i, 0, 1000 * i) for i in range(12)]  # a point a second, newest at 11 s
+    dropped = to_thin(points, keep_all_ms=3000, every_ms=4000)
+    # Older than 8 s: 0..7 s; buckets [0,4) keeps 3 s, [4,8) keeps 7 s.
+    assert dropped == [Point(10 * i, 0, 1000 * i) for i in (0, 1, 2, 4, 5, 6)]
+    assert to_thin(points[:1], 0, 1000) == [] and to_thin([], 0, 1) == []
+
+
+def test_merged_runs_span_every_dropped_point_and_keep_the_earliest_late_event():
+    from factory_app.snapshots.thinning import merge_runs, merged
+
+    pts = [Point(10 * i, i, 1000 * i) for i in range(5)]
+    chain = [Ledger(Point(pts[i].telemetry, pts[i].actions, -1), pts[i + 1], m)
+             for i, m in zip(range(4), (-1, 1500, 900, -1))]
+    runs = merge_runs(chain, {pts[2], pts[3]})
+    assert [len(r) for r in runs] == [1, 3]
+    assert merged(runs[1]) == Ledger(chain[1].start, pts[4], 900)
+    assert merged(runs[0]) == chain[0]
