@@ -116,6 +116,8 @@ def live_rate(broker, root, n: int, with_builder: bool, log, nice: int | None = 
 
 def run(broker, root, sizes: list[int], live_events: int, runs: int, log=print, nice: int | None = None) -> dict:
     result: dict = {"logs": [one_log(broker, root, n, log) for n in sizes]}
+    if not runs:  # --runs 0: the history reads only
+        return result
     pairs = []
     for r in range(runs):
         order = (False, True) if r % 2 == 0 else (True, False)  # alternate: neither side always goes first
@@ -130,7 +132,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, action="append", help="a log length (repeatable; default 1,000,000)")
     ap.add_argument("--live-events", type=int, default=100_000)
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=3, help="alternations of the live path (0: none)")
     ap.add_argument("--live-only", action="store_true", help="only the live path with and without the builder")
     ap.add_argument("--nice", type=int, default=None, help="the builder's niceness (FACTORY_SNAPSHOT_NICE)")
     args = ap.parse_args()

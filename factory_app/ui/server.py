@@ -261,8 +261,14 @@ def build_app(settings: Settings, plant: PlantConfig) -> web.Application:
         fold = asyncio.create_task(state_at(settings, at, None, None, progress, reads))
         try:
             while not fold.done():
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await resp.write(await asyncio.wait_for(queue.get(), 0.5))
+                # Woken by a progress event or by the fold's end, whichever is first: a poll of the
+                # queue with a timeout (0.5 s) added up to that much to every answer.
+                getter = asyncio.ensure_future(queue.get())
+                await asyncio.wait({fold, getter}, return_when=asyncio.FIRST_COMPLETED)
+                if getter.done():
+                    await resp.write(getter.result())
+                else:
+                    getter.cancel()
             states = fold.result()
             tiles = [asset_view(a, {"state": states.get(a.id), "counts": {}, "worker": "log"}
                                 if a.id in states else None, at) for a in plant.assets]
