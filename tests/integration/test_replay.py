@@ -178,7 +178,10 @@ def test_backfill_never_actuates_and_matches_the_live_analytic(plant):
     writes = all_writes(plant)
     out = factory(s, "backfill", "control", "--until-caught-up", "--name", s.worker.app_id + "-control-replay")
     assert "commands: not emitted" in out.stderr
-    out = factory(s, "backfill", "availability", "--until-caught-up", "--name", s.worker.app_id + "-avail-backfill")
+    # Two workers in the backfill's group share its partitions (a backfill split across processes).
+    out = factory(s, "backfill", "availability", "--until-caught-up", "--workers", "2",
+                  "--name", s.worker.app_id + "-avail-backfill")
+    assert "(2 worker(s))" in out.stderr, out.stderr
     assert all_writes(plant) == writes, "a backfill never reaches a PLC"
     # The commands topic holds only what the live control processor emitted.
     backfilled = asyncio.run(read_changelog(s.updated({"app_id": s.worker.app_id + "-avail-backfill"}),
