@@ -14,6 +14,7 @@ import asyncio
 import math
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from aiokafka import TopicPartition
 
@@ -92,9 +93,10 @@ class PartitionFold:
     position: tuple[int, int] = (0, 0)  # next (telemetry, operator-actions) offsets the fold reads, past ``point``
     partial: Ledger | None = None  # the ledger from ``point`` to ``position`` written at a round's end
 
-    @property
+    @cached_property
     def accept(self) -> tuple[type, ...]:
-        return tuple({t for f in self.folds.values() for t in f.accept})
+        """Every type one of the folds accepts, in a fixed order (asked once per record: computed once)."""
+        return tuple(dict.fromkeys(t for f in self.folds.values() for t in f.accept))
 
     def fold(self, rec: Record, topic: int, lateness: float, max_clock_ahead: float) -> None:
         try:
