@@ -112,7 +112,8 @@ async def fold_tables(settings: Settings, plant: PlantConfig | None, tables: lis
             raise ValueError("--from-snapshots folds only the tails after the snapshots, in one process")
         with log_progress(stops, "folding the log after the snapshots") if show_progress else nullcontext() as advance:
             return await fold_from_snapshots(settings, plant, tables, stops, advance)
-    with log_progress(stops, "folding the log") if show_progress else nullcontext() as advance:
+    with log_progress(stops, "folding the log", per_partition=processes > 1) if show_progress \
+            else nullcontext() as advance:
         if processes > 1:
             from factory_app.replay.parallel import fold_in_processes
 
