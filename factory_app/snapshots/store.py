@@ -150,8 +150,9 @@ class SnapshotStore:
     def write_snapshot(self, partition: int, point: Point, processor: str, fp: str, body: dict) -> Path:
         path = _write(self.snapshot_path(partition, point, processor, fp), {"format": FORMAT, **body})
         for other in self.partition_dir(partition).glob(f"{point.stem}.{processor}@*.{_SNAP}"):
-            if other != path:
-                other.unlink(missing_ok=True)  # the same point shaped otherwise (an older plant file): stale
+            if other != path:  # the same point shaped otherwise (an older plant file): stale, and its mark
+                other.unlink(missing_ok=True)
+                other.with_suffix(f".{_SNAP}.{_OK}").unlink(missing_ok=True)
         return path
 
     def write_ledger(self, partition: int, ledger: "Ledger", lateness_ms: int, entries: list) -> Path:

@@ -6,7 +6,8 @@ may cost more, so beyond ``snapshot_keep_all_seconds`` of event time only the ne
 of each ``snapshot_thin_to_seconds`` is kept. Dropping a point must not lose a late event:
 the ledgers on either side of it are merged into one that spans both, written before
 anything is deleted, so a thinning stopped at any step leaves a directory every read still
-answers exactly from (the merged ledger reaches further, and a chain takes the furthest).
+answers exactly from (the merged ledger reaches further, and a chain takes the furthest), and
+the next thinning finishes it.
 """
 
 from __future__ import annotations
@@ -45,6 +46,34 @@ def merged(run: list[Ledger]) -> Ledger:
     return Ledger(run[0].start, run[-1].to, min(marks, default=-1))
 
 
+def superseded(ledgers: list[Ledger], chain: list[Ledger]) -> list[Ledger]:
+    """Ledgers off the chain that one of its ledgers spans: a thinning stopped after its merge left
+    them, and their entries are in the merged one. Pure."""
+    on = set(chain)
+
+    def inside(g: Ledger, c: Ledger) -> bool:
+        return (c.start.telemetry <= g.start.telemetry and c.start.actions <= g.start.actions
+                and g.to.telemetry <= c.to.telemetry and g.to.actions <= c.to.actions)
+    return [g for g in ledgers if g not in on and any(inside(g, c) for c in chain)]
+
+
+def _drop_points(store: SnapshotStore, partition: int, points: set[Point]) -> None:
+    for point in points:
+        for f in store.partition_dir(partition).glob(f"{point.stem}.*"):
+            if f.name.endswith((".snap", ".snap.ok")):
+                f.unlink(missing_ok=True)
+
+
+def _finish_stopped(store: SnapshotStore, partition: int, lateness_ms: int, ledgers: list[Ledger],
+                    chain: list[Ledger]) -> None:
+    """Finish a thinning that stopped after writing its merged ledgers: the points those span
+    inside them go first (as in a whole thinning), then the ledgers they replaced."""
+    left = superseded(ledgers, chain)
+    _drop_points(store, partition, {g.to for g in left} - {g.to for g in chain})
+    for g in left:
+        store.ledger_path(partition, g, lateness_ms).unlink(missing_ok=True)
+
+
 def thin_partition(store: SnapshotStore, partition: int, lateness_ms: int, keep_all_s: float,
                    every_s: float) -> int:
     """Thin one partition's points; returns how many were dropped."""
@@ -53,6 +82,7 @@ def thin_partition(store: SnapshotStore, partition: int, lateness_ms: int, keep_
         return 0
     first = min(ledgers, key=lambda g: (g.start.telemetry, g.start.actions)).start
     chain, _ = ledger_chain(ledgers, first)
+    _finish_stopped(store, partition, lateness_ms, ledgers, chain)
     snapped = {p for p, _, kind in store.names(partition) if kind == "snap"}
     # Only points between two ledgers of the chain: the newest stays (a builder goes on from it).
     inner = [g.to for g in chain[:-1] if g.to in snapped]
@@ -64,10 +94,7 @@ def thin_partition(store: SnapshotStore, partition: int, lateness_ms: int, keep_
     for run in runs:  # first the merged ledgers: nothing read is ever missing
         entries = [e for g in run for e in store.read_ledger(partition, g, lateness_ms)]
         store.write_ledger(partition, merged(run), lateness_ms, entries)
-    for point in dropped:
-        for f in store.partition_dir(partition).glob(f"{point.stem}.*"):
-            if f.name.endswith((".snap", ".snap.ok")):
-                f.unlink(missing_ok=True)
+    _drop_points(store, partition, dropped)
     for run in runs:
         for g in run:
             store.ledger_path(partition, g, lateness_ms).unlink(missing_ok=True)

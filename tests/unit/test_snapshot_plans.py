@@ -55,8 +55,10 @@ def test_store_names_round_trip_and_a_rewrite_replaces_another_fingerprint(tmp_p
     store = SnapshotStore(tmp_path)
     p = Point(12, 3, 45_000)
     store.write_snapshot(0, p, "telemetry-state", "aaaa", {"tables": {}})
+    store.mark_verified(0, p, "telemetry-state", "aaaa")
     store.write_snapshot(0, p, "telemetry-state", "bbbb", {"tables": {"asset_state": {}}})
     assert store.points(0, "telemetry-state", "aaaa") == []
+    assert not store.verified_path(0, p, "telemetry-state", "aaaa").exists()  # no mark left for a gone file
     assert store.points(0, "telemetry-state", "bbbb") == [p]
     g = Ledger(Point(0, 0, -1), p, 44_000)
     store.write_ledger(0, g, 200, [[0, 5, 44.0]])
@@ -85,3 +87,19 @@ def test_merged_runs_span_every_dropped_point_and_keep_the_earliest_late_event()
     assert [len(r) for r in runs] == [1, 3]
     assert merged(runs[1]) == Ledger(chain[1].start, pts[4], 900)
     assert merged(runs[0]) == chain[0]
+
+
+def test_a_thinning_stopped_after_its_merge_is_finished_by_the_next(tmp_path):
+    from factory_app.snapshots.thinning import thin_partition
+
+    store = SnapshotStore(tmp_path)
+    pts = [Point(10 * i, 0, 1000 * i) for i in range(4)]
+    chain = [Ledger(Point(pts[i].telemetry, 0, -1), pts[i + 1], -1) for i in range(3)]
+    for g in chain:
+        store.write_ledger(0, g, 200, [])
+        store.write_snapshot(0, g.to, "telemetry-state", "aaaa", {"tables": {}})
+    # Stopped after writing the ledger merged across pts[1], before dropping anything.
+    store.write_ledger(0, Ledger(chain[0].start, pts[2], -1), 200, [])
+    assert thin_partition(store, 0, 200, keep_all_s=1e9, every_s=1.0) == 0  # nothing old enough to thin
+    assert store.points(0, "telemetry-state", "aaaa") == [pts[2], pts[3]]
+    assert store.ledgers(0, 200) == [Ledger(chain[0].start, pts[2], -1), chain[2]]
