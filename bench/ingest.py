@@ -52,22 +52,23 @@ FAUST_WORKERS = {"faust-1w": 1, "faust-1w-unbatched": 1, "faust-1w-perkey": 1, "
                  "faust-2w": 2}
 
 
-def telemetry(n: int, first: int = 0, assets: int = 1000, tags: int = 10):
+def telemetry(n: int, first: int = 0, assets: int = 1000, tags: int = 10, spacing: float = 0.001):
+    """n events round-robin over assets and tags, ``spacing`` seconds of event time apart."""
     t0 = 1_790_000_000.0
     for i in range(first, first + n):
         asset = f"asset-{i % assets:04d}"
-        yield events.Telemetry(event_id=uuid.UUID(int=i).hex, asset_id=asset, event_time=t0 + i * 0.001,
+        yield events.Telemetry(event_id=uuid.UUID(int=i).hex, asset_id=asset, event_time=t0 + i * spacing,
                                tag=f"tag{(i // assets) % tags}", value=float(i % 997) / 7.0, seq=i)
 
 
-async def produce(settings: Settings, n: int, first: int = 0) -> float:
+async def produce(settings: Settings, n: int, first: int = 0, spacing: float = 0.001) -> float:
     """Append n events as fast as the producer goes; returns the seconds it took."""
     producer = new_producer(settings, linger_ms=20, max_batch_size=256 * 1024)
     await producer.start()
     start = time.perf_counter()
     last = None
     topic = settings.topic(events.TELEMETRY)
-    for ev in telemetry(n, first):
+    for ev in telemetry(n, first, spacing=spacing):
         last = await producer.send(topic, events.encode(ev), key=ev.asset_id.encode())
     await last
     await producer.stop()

@@ -19,7 +19,7 @@ from factory_app import events, kafka_clients
 from factory_app.replay.log_reader import Record
 from factory_app.settings import Settings
 from factory_app.snapshots.bounded import DecodedRecord, PartitionPlan, plan, read_topic
-from factory_app.snapshots.build import lateness_ms
+from factory_app.snapshots.build import TIMED, lateness_ms
 
 _BEFORE = 0.001  # a point's event-time mark is in whole ms: "all before since" is "at or before since - 1 ms"
 
@@ -74,6 +74,8 @@ async def span_events(settings: Settings, span: SpanPlan, accepts: tuple = (even
                       progress=None) -> AsyncIterator[tuple[Record, object]]:
     """``(record, event)`` for every telemetry event of the span (decodable as ``accepts``),
     partitions one after another, each in log order."""
+    if not set(accepts) <= set(TIMED):
+        raise ValueError(f"span_events reads {TIMED}, not {accepts}")
     lateness, ahead = lateness_ms(settings) / 1000, settings.worker.max_clock_ahead
     async with kafka_clients.consumer_of(settings.kafka, max_partition_fetch_bytes=4 * 1024 * 1024) as consumer:
         for p in span.plans:
@@ -83,8 +85,11 @@ async def span_events(settings: Settings, span: SpanPlan, accepts: tuple = (even
                 done += 1
                 if progress is not None and done % 2000 == 0:
                     progress(t.tp, done)
-                ev = rec.event if isinstance(rec, DecodedRecord) else None
-                if ev is None or not isinstance(ev, accepts):
+                if isinstance(rec, DecodedRecord):  # decoded as TIMED already: once is enough
+                    ev = rec.event
+                    if not isinstance(ev, accepts):
+                        continue
+                else:
                     try:
                         ev = events.decode_source(rec.key, rec.value, rec.timestamp_ms / 1000, accepts, ahead)
                     except events.DecodeFailure:
