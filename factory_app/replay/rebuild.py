@@ -68,7 +68,7 @@ async def fold_partitions(settings: Settings, plant: PlantConfig | None, tables:
 
 
 async def fold_from_snapshots(settings: Settings, plant: PlantConfig | None, tables: list[str],
-                              stops: dict[TopicPartition, int], progress=None) -> FoldResult:
+                              stops: dict[TopicPartition, int], show_progress: bool = True) -> FoldResult:
     """``fold_partitions`` with each processor's fold of a partition started from its newest
     verified snapshot at or before ``stops`` (``factory verify --snapshots`` marks them); a
     processor or partition without one folds from offset 0. One pass from the earliest start."""
@@ -89,12 +89,14 @@ async def fold_from_snapshots(settings: Settings, plant: PlantConfig | None, tab
             begin[f.processor].update(seed.offsets(settings))
     starts = {tp: min(begin[f.processor].get(tp, 0) for f in feeders[tp.topic]) for tp in stops}
     read = 0
-    async for rec in read_until(settings, stops, progress, starts):
-        read += 1
-        tp = TopicPartition(rec.topic, rec.partition)
-        for f in feeders[rec.topic]:
-            if rec.offset >= begin[f.processor].get(tp, 0):
-                f.feed(rec)
+    tails = {tp: max(0, stops[tp] - starts[tp]) for tp in stops}  # what is read: the bars' totals
+    with log_progress(tails, "folding the log after the snapshots") if show_progress else nullcontext() as advance:
+        async for rec in read_until(settings, stops, advance, starts):
+            read += 1
+            tp = TopicPartition(rec.topic, rec.partition)
+            for f in feeders[rec.topic]:
+                if rec.offset >= begin[f.processor].get(tp, 0):
+                    f.feed(rec)
     return FoldResult(active, stops, started, read)
 
 
@@ -110,8 +112,7 @@ async def fold_tables(settings: Settings, plant: PlantConfig | None, tables: lis
     if from_snapshots:
         if processes > 1:
             raise ValueError("--from-snapshots folds only the tails after the snapshots, in one process")
-        with log_progress(stops, "folding the log after the snapshots") if show_progress else nullcontext() as advance:
-            return await fold_from_snapshots(settings, plant, tables, stops, advance)
+        return await fold_from_snapshots(settings, plant, tables, stops, show_progress)
     with log_progress(stops, "folding the log", per_partition=processes > 1) if show_progress \
             else nullcontext() as advance:
         if processes > 1:
