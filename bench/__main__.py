@@ -17,15 +17,16 @@ import sys
 import time
 from pathlib import Path
 
-from bench import capacity, history, ingest, loop_latency, rebuild, recovery
+from bench import capacity, history, ingest, loop_latency, rebuild, recovery, whatif_span
 from bench.common import bench_broker, machine, write_result
 from bench.report import versions, write_markdown
 
 FULL = {"events": 100_000, "runs": 3, "loop_iterations": 300, "rebuild_events": 1_000_000, "keys": 100_000,
         "capacity_assets": [250, 500, 750, 1000, 1250, 1500], "capacity_seconds": 20,
-        "history_events": [1_000_000], "history_live_events": 100_000}
+        "history_events": [1_000_000], "history_live_events": 100_000, "whatif_events": [1_000_000]}
 SMOKE = {"events": 2_000, "runs": 1, "loop_iterations": 5, "rebuild_events": 5_000, "keys": 1_000,
-         "capacity_assets": [20], "capacity_seconds": 5, "history_events": [20_000], "history_live_events": 2_000}
+         "capacity_assets": [20], "capacity_seconds": 5, "history_events": [20_000], "history_live_events": 2_000,
+         "whatif_events": [20_000]}
 
 
 def log(message: str) -> None:
@@ -36,12 +37,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--smoke", action="store_true", help="tiny sizes; for CI, not for figures")
     ap.add_argument("--skip", nargs="*", default=[], choices=["ingest", "capacity", "latency", "rebuild",
-                                                                        "recovery", "history"])
+                                                                        "recovery", "history", "whatif"])
     ap.add_argument("--out", type=Path, default=None, help="results JSON (default: bench/results/suite.json)")
     args = ap.parse_args()
     size = SMOKE if args.smoke else FULL
     out: dict = {"smoke": args.smoke, "sizes": size, "versions": versions()}
-    steps = [s for s in ("ingest", "capacity", "latency", "rebuild", "recovery", "history") if s not in args.skip]
+    steps = [s for s in ("ingest", "capacity", "latency", "rebuild", "recovery", "history", "whatif") if s not in args.skip]
     with bench_broker() as (broker, root):
         for i, step in enumerate(steps, 1):
             log(f"({i}/{len(steps)}) {step}")
@@ -64,6 +65,8 @@ def main() -> None:
             elif step == "history":
                 out["history"] = history.run(broker, root, size["history_events"], size["history_live_events"],
                                              size["runs"], log=log)
+            elif step == "whatif":
+                out["whatif"] = whatif_span.run(broker, root, size["whatif_events"], max(size["whatif_events"]), log)
     if args.out is not None:
         args.out.write_text(json.dumps({"machine": machine(), **out}, indent=2))
         path = args.out

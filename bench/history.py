@@ -63,8 +63,9 @@ def _answers(url: str) -> bool:
         return False
 
 
-def one_log(broker, root, n: int, log) -> dict:
-    settings = bench_settings(broker, root, processors=["telemetry-state"])
+def one_log(broker, root, n: int, log, every: int | None = None) -> dict:
+    settings = bench_settings(broker, root, processors=["telemetry-state"],
+                              **({"snapshot_every_events": every} if every else {}))
     log(f"  producing {n:,} events")
     produce_s = asyncio.run(produce(settings, n))
     log(f"  building snapshots (every {settings.worker.snapshot_every_events:,} records per partition)")
@@ -114,8 +115,9 @@ def live_rate(broker, root, n: int, with_builder: bool, log, nice: int | None = 
             builder.stop()
 
 
-def run(broker, root, sizes: list[int], live_events: int, runs: int, log=print, nice: int | None = None) -> dict:
-    result: dict = {"logs": [one_log(broker, root, n, log) for n in sizes]}
+def run(broker, root, sizes: list[int], live_events: int, runs: int, log=print, nice: int | None = None,
+        every: int | None = None) -> dict:
+    result: dict = {"snapshot_every_events": every, "logs": [one_log(broker, root, n, log, every) for n in sizes]}
     if not runs:  # --runs 0: the history reads only
         return result
     pairs = []
@@ -135,11 +137,13 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="alternations of the live path (0: none)")
     ap.add_argument("--live-only", action="store_true", help="only the live path with and without the builder")
     ap.add_argument("--nice", type=int, default=None, help="the builder's niceness (FACTORY_SNAPSHOT_NICE)")
+    ap.add_argument("--every", type=int, default=None,
+                    help="records per partition between snapshot points (default: the setting's)")
     args = ap.parse_args()
     sizes = [] if args.live_only else (args.events or [1_000_000])
-    name = "history-live" if args.live_only else "history"
+    name = "history-live" if args.live_only else "history" + (f"-every{args.every}" if args.every else "")
     run_standalone(name, lambda broker, root, log: run(broker, root, sizes, args.live_events, args.runs, log,
-                                                       args.nice))
+                                                       args.nice, args.every))
 
 
 if __name__ == "__main__":

@@ -41,6 +41,10 @@ def test_suite_smoke_run_produces_every_section(tmp_path):
     log = result["history"]["logs"][0]
     assert log["events"] == 20_000 and log["near_end/all_assets"]["assets"] == 1000
     assert result["history"]["live"]["median_ratio_with_over_without"] > 0
+    whatif = result["whatif"]["logs"][0]
+    assert whatif["equal_to_reference"] == {"snapshots_warmup_0": True, "snapshots_warmup_3600": True,
+                                            "offset_0": True}
+    assert whatif["offset_0"]["commands"]["current"] > 0
     capacity = result["capacity"]["contenders"]
     assert set(capacity) == {"faust-1w", "quix"}
     assert all(c["steps"] and c["steps"][0]["probes"] >= 1 for c in capacity.values())
