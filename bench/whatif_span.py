@@ -34,22 +34,22 @@ SPAN = 3600.0
 DEFAULT_WARMUP = 3600.0
 
 
-def plant_doc(on_below: float) -> dict:
+def plant_doc(on_below: float, n_assets: int = ASSETS) -> dict:
     """The bench's plant file: every asset a thermostat's; staleness longer than a tag's period."""
     assets = [{"id": f"asset-{a:04d}", "type": "oven", "endpoint": f"opc.tcp://127.0.0.1:4840/a{a}",
                "namespace": f"urn:bench:{a}", "object": f"asset-{a:04d}",
                "read": [{"tag": f"tag{t}", "node": f"a{a}.tag{t}"} for t in range(TAGS)],
                "write": [{"tag": "tag1", "node": f"a{a}.tag1", "type": "float", "min": 0, "max": 200}]}
-              for a in range(ASSETS)]
+              for a in range(n_assets)]
     rules = [{"kind": "thermostat", "name": f"asset-{a:04d}-thermostat", "asset": f"asset-{a:04d}",
               "input": "tag0", "output": "tag1", "on_below": on_below, "off_above": 100.0, "on_value": 40.0,
-              "stale_s": 600.0} for a in range(ASSETS)]
+              "stale_s": 600.0} for a in range(n_assets)]
     return {"assets": assets, "rules": rules}
 
 
-def write_plant(path: Path, on_below: float):
+def write_plant(path: Path, on_below: float, n_assets: int = ASSETS):
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(plant_doc(on_below), sort_keys=False))
+    path.write_text(yaml.safe_dump(plant_doc(on_below, n_assets), sort_keys=False))
     return load_plant(path)
 
 

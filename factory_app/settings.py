@@ -86,7 +86,8 @@ class WorkerSettings(_Group):
     # Faust's processing guarantee; see docs/fault-tolerance.md for why at-least-once is the only one.
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
     # How long the group waits for a silent worker before moving its partitions (Faust's default is 60 s).
-    session_timeout: float = Field(default=10.0, ge=6.0)
+    # Below 6 s the broker must allow it (group.min.session.timeout.ms; the embedded broker allows 1 s).
+    session_timeout: float = Field(default=10.0, ge=1.0)
     # The runtime folds a partition's records in chunks of at most this many (1 = event by event).
     state_batch_max: int = Field(default=500, ge=1)
     # The longest the broker holds a worker's fetch that finds nothing new (Faust fixes 1,500 ms,

@@ -130,6 +130,9 @@ def server_properties(cfg: NodeConfig) -> str:
         # acks=all then means "on at least two nodes" when there are several.
         "min.insync.replicas": min_isr,
         "group.initial.rebalance.delay.ms": "0",
+        # Kafka refuses session timeouts under 6 s by default; a control worker's death must be
+        # noticed in about a second (docs/fault-tolerance.md, "Failover").
+        "group.min.session.timeout.ms": "1000",
         # The project creates its topics with explicit configs; never by accident.
         "auto.create.topics.enable": "false",
     }
