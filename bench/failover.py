@@ -106,9 +106,9 @@ def stats(values: list[float]) -> dict:
 
 
 def run(broker, root, *, workers: int, kills: int, assets: int, hz: float, session_timeout: float,
-        standbys: int, seed: int = 11, keep_logs: str | None = None, log=print) -> dict:
+        standbys: int, liveness: float, seed: int = 11, keep_logs: str | None = None, log=print) -> dict:
     base = bench_settings(broker, root, processors=["telemetry-state", "control"], session_timeout=session_timeout,
-                          standby_replicas=standbys)
+                          standby_replicas=standbys, liveness_timeout=liveness)
     write_plant(base.home / "plant.yaml", 40.0, assets)
     base = base.updated({"plant_config": base.home / "plant.yaml"})
     names = [f"asset-{a:04d}" for a in range(assets)]
@@ -153,6 +153,7 @@ def run(broker, root, *, workers: int, kills: int, assets: int, hz: float, sessi
         if keep_logs:
             shutil.copytree(base.home / "logs", keep_logs, dirs_exist_ok=True)
     return {"workers": workers, "assets": assets, "hz": hz, "session_timeout_s": session_timeout,
+            "liveness_timeout_s": liveness,
             "standby_replicas": standbys, "kills": out,
             "failover_s": stats([k["failover_s"] for k in out]),
             "rejoin_gap_s": stats([k["rejoin_gap_s"] for k in out])}
@@ -166,13 +167,16 @@ def main() -> None:
     ap.add_argument("--hz", type=float, default=20.0, help="readings per asset per second")
     ap.add_argument("--session-timeout", type=float, default=None, help="default: the setting's")
     ap.add_argument("--standbys", type=int, default=0)
+    ap.add_argument("--liveness", type=float, default=None, help="liveness timeout, s (0: off; default: the setting's)")
     ap.add_argument("--name", default=None, help="results file suffix")
     ap.add_argument("--keep-logs", default=None, metavar="DIR", help="copy the workers' logs there")
     args = ap.parse_args()
-    session = args.session_timeout if args.session_timeout is not None else Settings().worker.session_timeout
+    defaults = Settings().worker
+    session = args.session_timeout if args.session_timeout is not None else defaults.session_timeout
+    liveness = args.liveness if args.liveness is not None else defaults.liveness_timeout
     run_standalone(f"failover{'-' + args.name if args.name else ''}", lambda broker, root, log: run(
         broker, root, workers=args.workers, kills=args.kills, assets=args.assets, hz=args.hz,
-        session_timeout=session, standbys=args.standbys, keep_logs=args.keep_logs, log=log))
+        session_timeout=session, standbys=args.standbys, liveness=liveness, keep_logs=args.keep_logs, log=log))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from dataclasses import dataclass, field
 
@@ -78,7 +79,8 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
         producer_max_request_size=RECORD_MAX_BYTES,  # Faust's default is 1,000,000: one limit for all
         # A killed worker's partitions move after this, not after Faust's 60 s default.
         broker_session_timeout=settings.worker.session_timeout,
-        broker_heartbeat_interval=min(3.0, settings.worker.session_timeout / 5),
+        # Often: a survivor learns of a rebalance (a peer evicted for silence) only at its next heartbeat.
+        broker_heartbeat_interval=min(0.25, settings.worker.session_timeout / 5),
         consumer_group_instance_id=settings.worker.instance_id,
     )
 
@@ -117,11 +119,31 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
     register_readiness(app)
     register_cluster_view(app)
     register_gauges(app, tables)
+    if settings.worker.liveness_timeout > 0:
+        register_liveness(app, settings)
     if prometheus:
         from faust.sensors.prometheus import setup_prometheus_sensors
 
         setup_prometheus_sensors(app, name_prefix="faust")
     return Worker(app=app, settings=settings, tables=tables, runtime=runtime)
+
+
+def register_liveness(app: faust.App, settings: Settings) -> None:
+    """The worker's beacon and watchdog (factory_app/liveness.py): started with the worker,
+    stopped, with a last beat saying it leaves, before it shuts down."""
+    from factory_app.liveness import Liveness
+    from factory_app.private_apis import group_member_id
+
+    worker_id = f"{socket.gethostname()}:{settings.web.port}:{os.getpid()}"
+    liveness = Liveness(settings, worker_id, lambda: group_member_id(app))
+
+    @app.task
+    async def start_liveness() -> None:
+        liveness.start()
+
+    @app.on_before_shutdown.connect
+    def stop_liveness(sender, **kwargs) -> None:
+        liveness.stop()
 
 
 def advertised_host(bind: str) -> str:

@@ -89,6 +89,15 @@ def partition_db(store: Any, partition: int) -> Any:
     return store._db_for_partition(partition)  # noqa: SLF001
 
 
+def store_dbs(store: Any) -> dict[int, Any]:
+    """A Faust RocksDB store's open databases by partition (what it serves and iterates)."""
+    return store._dbs  # noqa: SLF001
+
+
+# Faust's RocksDB store method tables/rocksdb_memory.py overrides (to reuse a parked database).
+FAUST_STORE_HOOKS = ("_open_for_partition",)
+
+
 def note_key_partition(store: Any, raw_key: bytes, partition: int) -> None:
     """Tell the store which partition holds ``raw_key`` (Faust's lookup shortcut, as its own set does)."""
     store._key_index[raw_key] = partition  # noqa: SLF001
@@ -97,3 +106,19 @@ def note_key_partition(store: Any, raw_key: bytes, partition: int) -> None:
 def disable_stale_subscription_check(client: Any) -> None:
     """asyncua recreates a subscription after 1 s without a publish; a quiet one sends none."""
     client._stale_check_margin = math.inf  # noqa: SLF001
+
+
+def group_member_id(app: Any) -> str | None:
+    """The worker's current member id in its consumer group (what LeaveGroup names), or None
+    before its consumer runs. Faust keeps its aiokafka consumer, and that its coordinator, private."""
+    thread = getattr(app.consumer, "_thread", None)  # noqa: SLF001
+    consumer = getattr(thread, "_consumer", None)  # noqa: SLF001
+    coordinator = getattr(consumer, "_coordinator", None)  # noqa: SLF001
+    return None if coordinator is None else coordinator.member_id
+
+
+async def group_coordinator_of(client: Any, group: str) -> int:
+    """The node id of ``group``'s coordinator, looked up with aiokafka's own client (public, unlisted in its docs)."""
+    from aiokafka.client import CoordinationType
+
+    return await client.coordinator_lookup(CoordinationType.GROUP, group)

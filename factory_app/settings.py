@@ -101,6 +101,11 @@ class WorkerSettings(_Group):
     # Static group membership: a worker restarted with the same id takes its partitions back
     # at once instead of after the session timeout. Unique per worker (e.g. its host name).
     instance_id: str | None = None
+    # A worker not heard from for this long is evicted from the group by its peers, so its partitions
+    # move at once (factory_app/liveness.py; 0: off, only the session timeout notices a death).
+    liveness_timeout: float = Field(default=1.0, ge=0)
+    # How often a worker says it is alive (from a thread of its own: a busy event loop is not death).
+    liveness_interval: float = Field(default=0.2, gt=0)
     # Warm copies of each table partition on other workers (0: a moved partition restores from its changelog).
     standby_replicas: int = Field(default=0, ge=0)
     # A worker's own RocksDB directory (default: HOME/worker-data/APP_ID).

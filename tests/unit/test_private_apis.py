@@ -88,3 +88,24 @@ def test_mode_worker_hooks_the_bounded_stop_overrides_exist():
         assert callable(method), name
         assert list(inspect.signature(method).parameters) == params, name
     assert "_schedule_shutdown" in inspect.getsource(ModeWorker._on_sigterm)
+
+
+def test_faust_rocksdb_store_hooks_the_shared_store_overrides_exist():
+    from faust.stores.rocksdb import Store
+
+    for name in private_apis.FAUST_STORE_HOOKS:
+        assert callable(getattr(Store, name, None)), name
+    assert list(inspect.signature(Store._open_for_partition).parameters) == ["self", "partition"]
+
+
+def test_faust_consumer_member_id_is_none_before_the_consumer_runs():
+    app = faust.App("private-apis-member", broker="kafka://127.0.0.1:9")
+    assert private_apis.group_member_id(app) is None
+    # The path it reads once the worker runs: Faust's consumer -> its thread -> aiokafka's consumer -> coordinator.
+    from aiokafka.consumer.group_coordinator import GroupCoordinator
+    from faust.transport.consumer import ThreadDelegateConsumer
+
+    assert "self._thread = " in inspect.getsource(ThreadDelegateConsumer.__init__)
+    assert "self._consumer = " in inspect.getsource(faust_aiokafka.AIOKafkaConsumerThread.on_start)
+    assert "self._coordinator = " in inspect.getsource(AIOKafkaConsumer.start)
+    assert "self.member_id = " in inspect.getsource(GroupCoordinator.__init__)
