@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass, field
+from typing import Any
 
 import faust
 
@@ -31,6 +32,7 @@ class Worker:
     settings: Settings
     tables: dict[str, faust.Table] = field(default_factory=dict)
     runtime: LiveRuntime | None = None  # folds the batched processors
+    liveness: Any = None  # factory_app.liveness.Liveness, started by ``factory worker`` before Faust
 
 
 def faust_broker_url(bootstrap: str) -> str:
@@ -119,31 +121,32 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
     register_readiness(app)
     register_cluster_view(app)
     register_gauges(app, tables)
-    if settings.worker.liveness_timeout > 0:
-        register_liveness(app, settings)
+    liveness = register_liveness(app, settings) if settings.worker.liveness_timeout > 0 else None
     if prometheus:
         from faust.sensors.prometheus import setup_prometheus_sensors
 
         setup_prometheus_sensors(app, name_prefix="faust")
-    return Worker(app=app, settings=settings, tables=tables, runtime=runtime)
+    return Worker(app=app, settings=settings, tables=tables, runtime=runtime, liveness=liveness)
 
 
-def register_liveness(app: faust.App, settings: Settings) -> None:
-    """The worker's beacon and watchdog (factory_app/liveness.py): started with the worker,
-    stopped, with a last beat saying it leaves, before it shuts down."""
+def register_liveness(app: faust.App, settings: Settings):
+    """The worker's beacon and watchdog (factory_app/liveness.py), started before Faust so that
+    its peers know it before it holds a partition; stopped, with a last beat saying it leaves,
+    before it shuts down. ``/liveness/``: the peers it hears and how long each has been silent."""
     from factory_app.liveness import Liveness
     from factory_app.private_apis import group_member_id
 
     worker_id = f"{socket.gethostname()}:{settings.web.port}:{os.getpid()}"
     liveness = Liveness(settings, worker_id, lambda: group_member_id(app))
 
-    @app.task
-    async def start_liveness() -> None:
-        liveness.start()
-
     @app.on_before_shutdown.connect
     def stop_liveness(sender, **kwargs) -> None:
         liveness.stop()
+
+    @app.page("/liveness/")
+    async def peers(self, request):
+        return self.json(liveness.view())
+    return liveness
 
 
 def advertised_host(bind: str) -> str:

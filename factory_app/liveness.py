@@ -7,8 +7,8 @@ with 1 s sessions while a worker restarts). So the session timeout stays the bac
 wedged worker, and death is told from busyness by a signal of the worker's own: a thread,
 off the event loop, appends a beat (worker id, group, current member id) to the liveness topic
 every ``liveness_interval`` seconds. Every worker follows that topic; a peer not heard from for
-``liveness_timeout`` seconds (on the follower's own clock: no clock is compared across hosts)
-is taken for dead, and each survivor that sees it sends LeaveGroup for the peer's member id,
+``liveness_timeout`` seconds (on the follower's own clock: no clock is compared across hosts,
+except for the beats already there when it starts, dated by their record time) is taken for dead, and each survivor that sees it sends LeaveGroup for the peer's member id,
 which starts the rebalance at once (a second LeaveGroup finds the member gone: harmless). A
 peer wrongly taken for dead rejoins at its next heartbeat: one rebalance, nothing lost, and the
 command writer's fencing keeps a stale owner's commands out (docs/safety.md).
@@ -92,6 +92,14 @@ class Liveness:
     def start(self) -> None:
         self._thread.start()
 
+    def view(self) -> dict:
+        """This worker, its peers (member id, seconds since heard, leaving) and its evictions."""
+        now = time.monotonic()
+        return {"worker": self.worker, "member": self.member_id() or "", "evictions": self.evictions,
+                "timeout_s": self.timeout, "running": self._thread.is_alive(),
+                "peers": {w: {"member": p.member, "silent_s": round(now - p.heard, 3), "leaving": p.leaving}
+                          for w, p in sorted(list(self.peers.items()))}}
+
     def stop(self, timeout: float = 2.0) -> None:
         self._stop.set()
         self._thread.join(timeout)
@@ -113,7 +121,10 @@ class Liveness:
             async with kafka_clients.consumer_of(self.settings.kafka, fetch_max_wait_ms=50) as consumer:
                 tp = TopicPartition(topic, 0)
                 consumer.assign([tp])
-                await consumer.seek_to_end(tp)  # peers heard from now on; older deaths are the session's
+                # From the start of what is kept (a minute or two of beats): a peer that died while
+                # this worker started is noticed too. Those beats are dated by their record time.
+                backlog = (await consumer.end_offsets([tp]))[tp]
+                await consumer.seek_to_beginning(tp)
                 next_beat = 0.0
                 while not self._stop.is_set():
                     now = time.monotonic()
@@ -123,7 +134,9 @@ class Liveness:
                         next_beat = now + self.interval
                     batch = await consumer.getmany(tp, timeout_ms=int(self.interval * 500))
                     for rec in batch.get(tp, []):
-                        heard(self.peers, rec.value, self.group, self.worker, time.monotonic())
+                        now = time.monotonic()
+                        at = now if rec.offset >= backlog else now - max(0.0, time.time() - rec.timestamp / 1000)
+                        heard(self.peers, rec.value, self.group, self.worker, at)
                     for worker, member in dead(self.peers, time.monotonic(), self.timeout, self.evicted):
                         await self._evict(producer.client, worker, member)
                 await producer.send_and_wait(topic, beat(self.worker, self.group, self.member_id(), leaving=True),
@@ -143,6 +156,10 @@ class Liveness:
         except Exception as exc:  # noqa: BLE001 (the session timeout remains)
             log.warning("could not evict silent worker %s (member %s): %s", worker, member, exc)
             return
+        if resp.error_code:  # most often 25, UNKNOWN_MEMBER_ID: it left, or a peer evicted it first
+            log.info("worker %s silent: its member %s is no longer in group %s (error code %s)",
+                     worker, member, self.group, resp.error_code)
+            return
         self.evictions += 1
-        log.warning("worker %s silent for %.1f s: evicted its member %s from group %s (error code %s)",
-                    worker, self.timeout, member, self.group, resp.error_code)
+        log.warning("worker %s silent for %.1f s: evicted its member %s from group %s",
+                    worker, self.timeout, member, self.group)

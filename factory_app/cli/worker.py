@@ -47,6 +47,8 @@ def command(settings: Settings, web_port: int | None, data_dir: str | None) -> N
     from factory_app.bounded_worker import BoundedWorker, bound_crashes
 
     bound_crashes(worker.app)
+    if worker.liveness is not None:
+        worker.liveness.start()
     try:
         BoundedWorker(worker.app, loglevel="info", override_logging=False).execute_from_commandline()
     except SystemExit as exc:
