@@ -1,6 +1,6 @@
 """Failover: how long a dead worker's assets go without a control decision.
 
-  python -m bench.failover --workers 2 --kills 5 [--session-timeout 10] [--standbys 1] [--name NAME]
+  python -m bench.failover --workers 2 --kills 10 [--hog] [--configs session-10s liveness-1s-standby]
 
 Starts its own broker, N workers in one group (telemetry-state and control) over a plant of
 thermostats (bench.whatif_span's plant, fewer assets), and a producer that sends each asset's
@@ -20,6 +20,8 @@ import argparse
 import asyncio
 import random
 import shutil
+import subprocess
+import sys
 import statistics
 import threading
 import time
@@ -159,24 +161,39 @@ def run(broker, root, *, workers: int, kills: int, assets: int, hz: float, sessi
             "rejoin_gap_s": stats([k["rejoin_gap_s"] for k in out])}
 
 
+# (name, session timeout s, liveness timeout s, standby replicas): before, and the steps since.
+CONFIGS = {"session-10s": (10.0, 0.0, 0), "liveness-1s": (10.0, 1.0, 0), "liveness-1s-standby": (10.0, 1.0, 1)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--kills", type=int, default=5)
+    ap.add_argument("--kills", type=int, default=5, help="per configuration")
     ap.add_argument("--assets", type=int, default=32)
     ap.add_argument("--hz", type=float, default=20.0, help="readings per asset per second")
-    ap.add_argument("--session-timeout", type=float, default=None, help="default: the setting's")
-    ap.add_argument("--standbys", type=int, default=0)
-    ap.add_argument("--liveness", type=float, default=None, help="liveness timeout, s (0: off; default: the setting's)")
+    ap.add_argument("--configs", nargs="*", default=list(CONFIGS), choices=list(CONFIGS),
+                    help="run one after another on one broker (default: all)")
+    ap.add_argument("--hog", action="store_true", help="beside a busy-looping process (a loaded machine)")
     ap.add_argument("--name", default=None, help="results file suffix")
     ap.add_argument("--keep-logs", default=None, metavar="DIR", help="copy the workers' logs there")
     args = ap.parse_args()
-    defaults = Settings().worker
-    session = args.session_timeout if args.session_timeout is not None else defaults.session_timeout
-    liveness = args.liveness if args.liveness is not None else defaults.liveness_timeout
-    run_standalone(f"failover{'-' + args.name if args.name else ''}", lambda broker, root, log: run(
-        broker, root, workers=args.workers, kills=args.kills, assets=args.assets, hz=args.hz,
-        session_timeout=session, standbys=args.standbys, liveness=liveness, keep_logs=args.keep_logs, log=log))
+
+    def measure(broker, root, log):
+        hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.hog else None
+        try:
+            out = {"hog": args.hog, "configs": {}}
+            for name in args.configs:
+                session, liveness, standbys = CONFIGS[name]
+                log(f"{name}: session {session} s, liveness {liveness or 'off'}, {standbys} standby replicas")
+                out["configs"][name] = run(broker, root, workers=args.workers, kills=args.kills, assets=args.assets,
+                                           hz=args.hz, session_timeout=session, standbys=standbys, liveness=liveness,
+                                           keep_logs=args.keep_logs and f"{args.keep_logs}/{name}", log=log)
+            return out
+        finally:
+            if hog is not None:
+                hog.kill()
+                hog.wait()
+    run_standalone(f"failover{'-' + args.name if args.name else ''}", measure)
 
 
 if __name__ == "__main__":
