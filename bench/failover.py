@@ -20,9 +20,9 @@ import argparse
 import asyncio
 import random
 import shutil
+import statistics
 import subprocess
 import sys
-import statistics
 import threading
 import time
 from collections import defaultdict
