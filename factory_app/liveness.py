@@ -105,10 +105,13 @@ class Liveness:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except Exception:  # noqa: BLE001 (liveness is an accelerator: the session timeout still holds)
-            log.exception("worker liveness stopped; a dead peer is now noticed only at the session timeout")
+        while not self._stop.is_set():
+            try:
+                asyncio.run(self._main())
+            except Exception:  # noqa: BLE001 (an accelerator: meanwhile the session timeout still holds)
+                log.exception("worker liveness failed; starting it again in 1 s (dead peers are noticed "
+                              "only at the session timeout meanwhile)")
+                self._stop.wait(1.0)
 
     async def _main(self) -> None:
         from aiokafka import TopicPartition
