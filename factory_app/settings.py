@@ -140,7 +140,7 @@ class WorkerSettings(_Group):
     # Snapshots of the folds (``factory snapshots build``, factory_app/snapshots): a point per
     # partition every this many telemetry records or this many seconds of event time, whichever
     # comes first. A bounded read (state-at, time travel) folds at most about one interval.
-    snapshot_every_events: int = Field(default=10_000, ge=1)
+    snapshot_every_events: int = Field(default=5_000, ge=1)  # 10,000 measured 1.0-1.25 s near the end (docs/benchmarks.md)
     snapshot_every_seconds: float = Field(default=600.0, gt=0)
     # Thinning: every point of the newest this many seconds of event time is kept; older ones,
     # one per this many seconds (the newest of each), their late-event ledgers merged. At plant
