@@ -108,9 +108,10 @@ def stats(values: list[float]) -> dict:
 
 
 def run(broker, root, *, workers: int, kills: int, assets: int, hz: float, session_timeout: float,
-        standbys: int, liveness: float, seed: int = 11, keep_logs: str | None = None, log=print) -> dict:
+        standbys: int, liveness: float, changelog: dict | None = None, seed: int = 11,
+        keep_logs: str | None = None, log=print) -> dict:
     base = bench_settings(broker, root, processors=["telemetry-state", "control"], session_timeout=session_timeout,
-                          standby_replicas=standbys, liveness_timeout=liveness)
+                          standby_replicas=standbys, liveness_timeout=liveness, changelog_configs=changelog or {})
     write_plant(base.home / "plant.yaml", 40.0, assets)
     base = base.updated({"plant_config": base.home / "plant.yaml"})
     names = [f"asset-{a:04d}" for a in range(assets)]
@@ -155,14 +156,19 @@ def run(broker, root, *, workers: int, kills: int, assets: int, hz: float, sessi
         if keep_logs:
             shutil.copytree(base.home / "logs", keep_logs, dirs_exist_ok=True)
     return {"workers": workers, "assets": assets, "hz": hz, "session_timeout_s": session_timeout,
-            "liveness_timeout_s": liveness,
+            "liveness_timeout_s": liveness, "changelog_configs": changelog or {},
             "standby_replicas": standbys, "kills": out,
             "failover_s": stats([k["failover_s"] for k in out]),
             "rejoin_gap_s": stats([k["rejoin_gap_s"] for k in out])}
 
 
-# (name, session timeout s, liveness timeout s, standby replicas): before, and the steps since.
-CONFIGS = {"session-10s": (10.0, 0.0, 0), "liveness-1s": (10.0, 1.0, 0), "liveness-1s-standby": (10.0, 1.0, 1)}
+# (name, session timeout s, liveness timeout s, standby replicas, changelog configs): before, and
+# the steps since. "compacted": changelog segments rolled every minute, so the cleaner can
+# compact all but the last minute of a changelog (by default a segment rolls at 1 GB or 7 days,
+# and a restore reads every write since).
+COMPACTED = {"segment.ms": "60000", "min.cleanable.dirty.ratio": "0.1"}
+CONFIGS = {"session-10s": (10.0, 0.0, 0, {}), "liveness-1s": (10.0, 1.0, 0, {}),
+           "liveness-1s-standby": (10.0, 1.0, 1, {}), "liveness-1s-standby-compacted": (10.0, 1.0, 1, COMPACTED)}
 
 
 def main() -> None:
@@ -171,7 +177,7 @@ def main() -> None:
     ap.add_argument("--kills", type=int, default=5, help="per configuration")
     ap.add_argument("--assets", type=int, default=32)
     ap.add_argument("--hz", type=float, default=20.0, help="readings per asset per second")
-    ap.add_argument("--configs", nargs="*", default=list(CONFIGS), choices=list(CONFIGS),
+    ap.add_argument("--configs", nargs="*", default=list(CONFIGS)[:3], choices=list(CONFIGS),
                     help="run one after another on one broker (default: all)")
     ap.add_argument("--hog", action="store_true", help="beside a busy-looping process (a loaded machine)")
     ap.add_argument("--name", default=None, help="results file suffix")
@@ -183,10 +189,11 @@ def main() -> None:
         try:
             out = {"hog": args.hog, "configs": {}}
             for name in args.configs:
-                session, liveness, standbys = CONFIGS[name]
+                session, liveness, standbys, changelog = CONFIGS[name]
                 log(f"{name}: session {session} s, liveness {liveness or 'off'}, {standbys} standby replicas")
                 out["configs"][name] = run(broker, root, workers=args.workers, kills=args.kills, assets=args.assets,
                                            hz=args.hz, session_timeout=session, standbys=standbys, liveness=liveness,
+                                           changelog=changelog,
                                            keep_logs=args.keep_logs and f"{args.keep_logs}/{name}", log=log)
             return out
         finally:
