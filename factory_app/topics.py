@@ -65,10 +65,16 @@ def changelog_topic_name(settings: Settings, table: str) -> str:
     return f"{settings.worker.app_id}-{table}-changelog"
 
 
+# Compacted, with a segment rolled every minute: Kafka compacts only closed segments, and by
+# default one closes at 1 GB or after 7 days, so a restore read every write since the topic
+# began (a failover grew by 1-2 s per kill in bench.failover; with these, it did not).
+CHANGELOG_COMPACTION = {"cleanup.policy": "compact", "segment.ms": "60000", "min.cleanable.dirty.ratio": "0.1"}
+
+
 def changelog_topic_configs(settings: Settings) -> dict[str, str]:
     """Configs of every table changelog, whoever creates it: the worker's topic creation,
     Faust's table declaration (tables/definitions.py) and a rebuild replacing it."""
-    return {"cleanup.policy": "compact", **durability(settings), **settings.kafka.changelog_configs}
+    return {**CHANGELOG_COMPACTION, **durability(settings), **settings.kafka.changelog_configs}
 
 
 def changelog_specs(settings: Settings, tables) -> list[TopicSpec]:
