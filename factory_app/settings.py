@@ -107,8 +107,9 @@ class WorkerSettings(_Group):
     # How often a worker says it is alive (from a thread of its own: a busy event loop is not death).
     liveness_interval: float = Field(default=0.2, gt=0)
     # Warm copies of each table partition on other workers (0: a moved partition restores from its
-    # changelog first; docs/fault-tolerance.md, "Failover"). No effect with one worker.
-    standby_replicas: int = Field(default=1, ge=0)
+    # changelog first; docs/fault-tolerance.md, "Failover"). Opt-in: with 1, CI saw Faust's
+    # standby recovery crash a worker under kills and a two-worker backfill never resume.
+    standby_replicas: int = Field(default=0, ge=0)
     # A worker's own RocksDB directory (default: HOME/worker-data/APP_ID).
     worker_data: Path | None = None
     # Tumbling window size for the per-tag aggregates, in event-time seconds.
