@@ -34,6 +34,7 @@ from factory_app.broker.node import free_port
 from factory_app.children import wait_until
 from factory_app.producer import new_producer
 from factory_app.settings import Settings
+from factory_app.topics import FAST_COMPACTION
 from harness.helpers import start_worker, worker_ready
 
 
@@ -166,7 +167,7 @@ def run(broker, root, *, workers: int, kills: int, assets: int, hz: float, sessi
 # the steps since. "compacted": changelog segments rolled every minute, so the cleaner can
 # compact all but the last minute of a changelog (by default a segment rolls at 1 GB or 7 days,
 # and a restore reads every write since).
-COMPACTED = {"segment.ms": "60000", "min.cleanable.dirty.ratio": "0.1"}
+COMPACTED = FAST_COMPACTION
 CONFIGS = {"session-10s": (10.0, 0.0, 0, {}), "liveness-1s": (10.0, 1.0, 0, {}),
            "liveness-1s-standby": (10.0, 1.0, 1, {}), "liveness-1s-standby-compacted": (10.0, 1.0, 1, COMPACTED)}
 

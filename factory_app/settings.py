@@ -103,7 +103,8 @@ class WorkerSettings(_Group):
     instance_id: str | None = None
     # A worker not heard from for this long is evicted from the group by its peers, so its partitions
     # move at once (factory_app/liveness.py; 0: off, only the session timeout notices a death).
-    liveness_timeout: float = Field(default=1.0, ge=0)
+    # Opt-in: at 1 s, beside a CPU hog, live workers were evicted too (docs/fault-tolerance.md).
+    liveness_timeout: float = Field(default=0.0, ge=0)
     # How often a worker says it is alive (from a thread of its own: a busy event loop is not death).
     liveness_interval: float = Field(default=0.2, gt=0)
     # Warm copies of each table partition on other workers (0: a moved partition restores from its

@@ -28,7 +28,8 @@ def assigned(s) -> set[str]:
 
 @pytest.mark.timeout(400)
 def test_a_dead_workers_partitions_move_to_its_peer_before_the_session_timeout(kafka, tmp_path, children):
-    base = isolated_settings(kafka.cfg.bootstrap, tmp_path, session_timeout=60.0, processors=["telemetry-state"])
+    base = isolated_settings(kafka.cfg.bootstrap, tmp_path, session_timeout=60.0, liveness_timeout=1.0,
+                             processors=["telemetry-state"])
     a, b = (base.updated({"web_port": free_port(), "worker_data": tmp_path / name}) for name in ("a", "b"))
     wa, wb = start_worker(a, "a"), start_worker(b, "b")
     children += [wa, wb]
