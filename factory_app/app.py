@@ -81,8 +81,10 @@ def create_app(settings: Settings, *, prometheus: bool = True, plant: PlantConfi
         producer_max_request_size=RECORD_MAX_BYTES,  # Faust's default is 1,000,000: one limit for all
         # A killed worker's partitions move after this, not after Faust's 60 s default.
         broker_session_timeout=settings.worker.session_timeout,
-        # Often: a survivor learns of a rebalance (a peer evicted for silence) only at its next heartbeat.
-        broker_heartbeat_interval=min(0.25, settings.worker.session_timeout / 5),
+        # With liveness on, often: a survivor learns of a rebalance (a peer evicted for silence) only
+        # at its next heartbeat.
+        broker_heartbeat_interval=min(0.25 if settings.worker.liveness_timeout > 0 else 3.0,
+                                      settings.worker.session_timeout / 5),
         consumer_group_instance_id=settings.worker.instance_id,
     )
 

@@ -89,15 +89,6 @@ def partition_db(store: Any, partition: int) -> Any:
     return store._db_for_partition(partition)  # noqa: SLF001
 
 
-def store_dbs(store: Any) -> dict[int, Any]:
-    """A Faust RocksDB store's open databases by partition (what it serves and iterates)."""
-    return store._dbs  # noqa: SLF001
-
-
-# Faust's RocksDB store method tables/rocksdb_memory.py overrides (to reuse a parked database).
-FAUST_STORE_HOOKS = ("_open_for_partition",)
-
-
 def note_key_partition(store: Any, raw_key: bytes, partition: int) -> None:
     """Tell the store which partition holds ``raw_key`` (Faust's lookup shortcut, as its own set does)."""
     store._key_index[raw_key] = partition  # noqa: SLF001

@@ -10,12 +10,6 @@ buffer manager bounds all their memtables together; their memory is then two num
 The worker app's store URL ``rocksdb-shared://`` names it (the ``faust.stores`` entry point
 in pyproject.toml). A table cannot name it itself: Faust takes an empty store URL (no host,
 no path) for none and uses the app's.
-
-A revoked partition's database is parked open rather than dropped: Faust's own revoke runs a
-full ``gc.collect()`` per table to close it, and the next assignment reopens it (30-60 ms a
-database, 24 of them when a dead worker's four partitions move), all while the group waits
-for the rebalance (docs/fault-tolerance.md, "Failover"). A parked handle is the same files
-as a reopened one, so taking it back changes nothing a restore reads.
 """
 
 from __future__ import annotations
@@ -25,8 +19,6 @@ from typing import Any
 
 import rocksdict
 from faust.stores import rocksdb as faust_rocksdb
-
-from factory_app import private_apis
 
 # The store URL of a table on the shared budget (the scheme is the entry point's name).
 STORE_URL = "rocksdb-shared://"
@@ -92,16 +84,4 @@ class SharedBudgetStore(faust_rocksdb.Store):
                      "block_cache_size", "bloom_filter_size"):
             setattr(shared, name, getattr(own, name))
         self.rocksdb_options = shared
-        self._parked: dict[int, Any] = {}  # partition -> its open database while not assigned here
-
-    def revoke_partitions(self, table: Any, tps: set) -> None:
-        for tp in tps:
-            if tp.topic in table.changelog_topic.topics:
-                db = private_apis.store_dbs(self).pop(tp.partition, None)
-                if db is not None:
-                    self._parked[tp.partition] = db
-
-    def _open_for_partition(self, partition: int) -> Any:
-        parked = self._parked.pop(partition, None)
-        return parked if parked is not None else super()._open_for_partition(partition)
 

@@ -90,14 +90,6 @@ def test_mode_worker_hooks_the_bounded_stop_overrides_exist():
     assert "_schedule_shutdown" in inspect.getsource(ModeWorker._on_sigterm)
 
 
-def test_faust_rocksdb_store_hooks_the_shared_store_overrides_exist():
-    from faust.stores.rocksdb import Store
-
-    for name in private_apis.FAUST_STORE_HOOKS:
-        assert callable(getattr(Store, name, None)), name
-    assert list(inspect.signature(Store._open_for_partition).parameters) == ["self", "partition"]
-
-
 def test_faust_consumer_member_id_is_none_before_the_consumer_runs():
     app = faust.App("private-apis-member", broker="kafka://127.0.0.1:9")
     assert private_apis.group_member_id(app) is None

@@ -59,17 +59,3 @@ def test_a_store_without_the_budget_is_refused(tmp_path):
         SharedBudgetStore("rocksdb-shared://", worker.app, table, options={"driver": "rocksdict"})
     assert rocksdict.Cache  # the binding the budget is made of
 
-
-def test_a_revoked_partition_database_is_parked_and_taken_back_with_its_data(tmp_path):
-    from faust.types import TP
-
-    from factory_app import private_apis
-
-    store = next(iter(stores(tmp_path).values()))
-    changelog = next(iter(store.table.changelog_topic.topics))
-    db = private_apis.partition_db(store, 3)
-    db.put(b"k", b"v")
-    store.revoke_partitions(store.table, {TP(changelog, 3), TP("another-topic", 3)})
-    assert 3 not in private_apis.store_dbs(store)  # no longer served or iterated here
-    again = private_apis.partition_db(store, 3)  # the next assignment opens it: the parked handle, no reopen
-    assert again is db and again.get(b"k") == b"v"
