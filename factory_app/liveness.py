@@ -66,6 +66,14 @@ def heard(peers: dict[str, Peer], raw: bytes, group: str, me: str, now: float) -
         peers[worker] = Peer(member, now, leaving)
 
 
+def forget(peers: dict[str, Peer], evicted: set[str], now: float, keep: float) -> None:
+    """Drop peers not heard from for ``keep`` seconds (restarted workers come back under new ids,
+    so the map would grow with every restart), and the evictions of members no longer known."""
+    for w in [w for w, p in peers.items() if now - p.heard > keep]:
+        del peers[w]
+    evicted.intersection_update(p.member for p in peers.values())
+
+
 def dead(peers: dict[str, Peer], now: float, timeout: float, evicted: set[str]) -> list[tuple[str, str]]:
     """(worker, member id) of the peers silent for ``timeout`` that are members and have not
     been evicted already; a peer that said it is leaving is not dead. Pure."""
@@ -142,6 +150,7 @@ class Liveness:
                         heard(self.peers, rec.value, self.group, self.worker, at)
                     for worker, member in dead(self.peers, time.monotonic(), self.timeout, self.evicted):
                         await self._evict(producer.client, worker, member)
+                    forget(self.peers, self.evicted, time.monotonic(), keep=max(60.0, 10 * self.timeout))
                 await producer.send_and_wait(topic, beat(self.worker, self.group, self.member_id(), leaving=True),
                                              key=self.worker.encode())
         finally:

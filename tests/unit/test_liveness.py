@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from factory_app.liveness import Peer, beat, dead, heard
+from factory_app.liveness import Peer, beat, dead, forget, heard
 
 
 def test_a_peer_silent_for_the_timeout_is_dead_once_and_only_while_it_is_a_member():
@@ -20,3 +20,10 @@ def test_a_peer_silent_for_the_timeout_is_dead_once_and_only_while_it_is_a_membe
     heard(peers, beat("w1", "g", "m1b"), "g", "me", now=12.0)  # back, rejoined as a new member
     assert dead(peers, now=12.5, timeout=1.0, evicted={"m1"}) == []
     assert dead(peers, now=13.0, timeout=1.0, evicted={"m1"}) == [("w1", "m1b")]
+
+
+def test_peers_long_silent_are_forgotten_with_their_evictions():
+    peers = {"old": Peer("m-old", heard=0.0), "new": Peer("m-new", heard=95.0)}
+    evicted = {"m-old", "m-gone"}
+    forget(peers, evicted, now=100.0, keep=60.0)
+    assert list(peers) == ["new"] and evicted == set()
